@@ -1,0 +1,279 @@
+package boxinit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paddockhq/paddock/internal/execproto"
+)
+
+// Descriptors the supervisor hands the init.
+const (
+	ControlFD  = 3 // unix socket to the supervisor: config in, ready out
+	ListenerFD = 4 // listening exec socket
+	ExeFD      = 5 // the paddock binary the init was started from
+)
+
+// Main is the entry point of the hidden init command. It never returns while the sandbox runs.
+func Main() int {
+	debug.SetGCPercent(50)
+	unix.Close(ExeFD)
+	ctrlFile := os.NewFile(ControlFD, "control")
+	fc, err := net.FileConn(ctrlFile)
+	ctrlFile.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "paddock init: no control socket:", err)
+		return 1
+	}
+	ctrl := execproto.NewConn(fc.(*net.UnixConn))
+	cfg, err := setup(ctrl)
+	if err != nil {
+		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: err.Error()})
+		return 1
+	}
+	lnFile := os.NewFile(ListenerFD, "exec.sock")
+	ln, err := net.FileListener(lnFile)
+	lnFile.Close()
+	if err != nil {
+		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: "exec socket: " + err.Error()})
+		return 1
+	}
+	s := newServer(cfg)
+	go s.reap()
+	go s.accept(ln.(*net.UnixListener))
+	if err := ctrl.Send(execproto.Message{Type: execproto.TypeReady}); err != nil {
+		return 1
+	}
+	// The supervisor closing the control socket means it is gone: end the sandbox.
+	go func() {
+		for {
+			if _, fds, err := ctrl.Recv(); err != nil {
+				s.stop()
+			} else {
+				closeFDs(fds)
+			}
+		}
+	}()
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	<-term
+	s.stop()
+	return 0
+}
+
+func setup(ctrl *execproto.Conn) (*Config, error) {
+	m, fds, err := ctrl.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer closeFDs(fds)
+	if m.Type != execproto.TypeConfig {
+		return nil, fmt.Errorf("unexpected %q on control socket", m.Type)
+	}
+	var cfg Config
+	if err := json.Unmarshal(m.Payload, &cfg); err != nil {
+		return nil, fmt.Errorf("bad config: %w", err)
+	}
+	// The cgroup namespace is entered now, after the supervisor moved us into our cgroup,
+	// so that the sandbox sees its own cgroup as the root.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return nil, fmt.Errorf("cgroup namespace: %w", err)
+	}
+	if err := buildRoot(&cfg, fds); err != nil {
+		return nil, err
+	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		return nil, fmt.Errorf("hostname: %w", err)
+	}
+	if err := loopbackUp(); err != nil {
+		return nil, fmt.Errorf("loopback: %w", err)
+	}
+	return &cfg, nil
+}
+
+func buildRoot(cfg *Config, fds []int) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making mounts private: %w", err)
+	}
+	root := cfg.Root
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return fmt.Errorf("root tmpfs on %s: %w", root, err)
+	}
+	for _, op := range cfg.Ops {
+		if err := apply(root, op, fds); err != nil {
+			return fmt.Errorf("%s %s: %w", op.Op, op.Target, err)
+		}
+	}
+	old := filepath.Join(root, ".oldroot")
+	if err := os.Mkdir(old, 0o700); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(root, old); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	if err := unix.Unmount("/.oldroot", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host root: %w", err)
+	}
+	if err := os.Remove("/.oldroot"); err != nil {
+		return err
+	}
+	// Seal the root tmpfs: nothing but the mounts on it is writable at the top level.
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &attr); err != nil {
+		return fmt.Errorf("sealing the root: %w", err)
+	}
+	return nil
+}
+
+func apply(root string, op Op, fds []int) error {
+	target := filepath.Join(root, op.Target)
+	switch op.Op {
+	case OpTmpfs:
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		data := op.Data
+		if op.Mode != 0 {
+			data = joinOpts(data, fmt.Sprintf("mode=%o", op.Mode))
+		}
+		return unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data)
+	case OpMkdir:
+		if err := os.MkdirAll(target, 0o755); err != nil {
+			return err
+		}
+		if op.Mode != 0 {
+			return os.Chmod(target, os.FileMode(op.Mode&0o777)|modeBits(op.Mode))
+		}
+		return nil
+	case OpSymlink:
+		os.MkdirAll(filepath.Dir(target), 0o755)
+		return os.Symlink(op.Link, target)
+	case OpBind:
+		return bind(target, op, fds)
+	case OpProc:
+		os.MkdirAll(target, 0o555)
+		return unix.Mount("proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	case OpSysfs:
+		os.MkdirAll(target, 0o555)
+		return unix.Mount("sysfs", target, "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC|unix.MS_RDONLY, "")
+	case OpDevpts:
+		os.MkdirAll(target, 0o755)
+		return unix.Mount("devpts", target, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+	case OpMask:
+		return mask(target)
+	}
+	return fmt.Errorf("unknown op %q", op.Op)
+}
+
+func modeBits(m uint32) os.FileMode {
+	var fm os.FileMode
+	if m&0o1000 != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
+}
+
+func joinOpts(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "," + b
+}
+
+// bind makes target show Source (or a detached mount from the supervisor), read-only if asked.
+func bind(target string, op Op, fds []int) error {
+	if err := makeMountpoint(target, op.File); err != nil {
+		return err
+	}
+	if op.FD > 0 {
+		if op.FD > len(fds) {
+			return errors.New("missing prepared mount")
+		}
+		if err := unix.MoveMount(fds[op.FD-1], "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("move_mount: %w", err)
+		}
+	} else if err := unix.Mount(op.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	if !op.ReadOnly {
+		return nil
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("making it read-only: %w", err)
+	}
+	return nil
+}
+
+// makeMountpoint creates target (a folder, or an empty file) unless it exists; it may already
+// exist on a read-only layer, where creating it would fail.
+func makeMountpoint(target string, file bool) error {
+	if _, err := os.Lstat(target); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	if !file {
+		return os.Mkdir(target, 0o755)
+	}
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// mask hides a file behind an empty read-only file and a folder behind an empty read-only tmpfs.
+func mask(target string) error {
+	st, err := os.Lstat(target)
+	if err != nil || st.Mode()&os.ModeSymlink != 0 {
+		return nil
+	}
+	if st.IsDir() {
+		return unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=0")
+	}
+	if err := unix.Mount("/dev/null", target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	return unix.MountSetattr(unix.AT_FDCWD, target, 0, &attr)
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+var stopOnce sync.Once

@@ -1,0 +1,42 @@
+// Package boxinit is what runs inside a sandbox as PID 1: it builds the sandbox's root from a
+// mount plan, then reaps orphans and serves exec requests until it is told to stop.
+package boxinit
+
+// Op kinds of a mount plan, executed in order before pivot_root.
+const (
+	OpTmpfs   = "tmpfs"   // Target, Mode, Data
+	OpBind    = "bind"    // Source (host path) or FD, Target, ReadOnly, File
+	OpSymlink = "symlink" // Target is the link, Link what it points to
+	OpMkdir   = "mkdir"   // Target, Mode
+	OpProc    = "proc"    // Target
+	OpSysfs   = "sysfs"   // Target (read-only)
+	OpDevpts  = "devpts"  // Target
+	OpMask    = "mask"    // Target: hide a file or folder if it exists
+)
+
+// Op is one step of building the root. Targets are absolute paths inside the sandbox.
+type Op struct {
+	Op       string `json:"op"`
+	Source   string `json:"source,omitempty"`
+	Target   string `json:"target"`
+	Link     string `json:"link,omitempty"`
+	ReadOnly bool   `json:"ro,omitempty"`
+	File     bool   `json:"file,omitempty"`
+	Mode     uint32 `json:"mode,omitempty"`
+	Data     string `json:"data,omitempty"`
+	// FD is the index (from 1) of a detached mount, prepared by the supervisor, among the
+	// descriptors sent with the config; 0 means bind Source directly.
+	FD int `json:"fd,omitempty"`
+	// Idmap asks the supervisor (when paddock runs as root) to prepare this bind as an idmapped
+	// mount, so that ids on disk read the same inside the sandbox as on the host.
+	Idmap bool `json:"idmap,omitempty"`
+}
+
+// Config is what the supervisor sends the init before it builds the root.
+type Config struct {
+	Root     string   `json:"root"` // an empty folder, reachable by the init, to build the root on
+	Hostname string   `json:"hostname"`
+	Ops      []Op     `json:"ops"`
+	Env      []string `json:"env"` // base environment of every process
+	Workdir  string   `json:"workdir"`
+}

@@ -1,0 +1,133 @@
+package boxinit
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+type user struct {
+	name     string
+	uid, gid uint32
+	groups   []uint32
+	home     string
+}
+
+func (u user) env() []string {
+	if u.uid == 0 && u.name == "root" {
+		return nil // the sandbox's base environment is root's
+	}
+	env := []string{"USER=" + u.name, "LOGNAME=" + u.name}
+	if u.home != "" {
+		env = append(env, "HOME="+u.home)
+	}
+	return env
+}
+
+// lookupUser resolves "", "name", "uid", "name:group" or "uid:gid" against the sandbox's own
+// /etc/passwd and /etc/group.
+func lookupUser(spec string) (user, error) {
+	if spec == "" || spec == "root" || spec == "0" {
+		return user{name: "root", home: "/root"}, nil
+	}
+	name, group, hasGroup := strings.Cut(spec, ":")
+	u, err := findUser(name)
+	if err != nil {
+		return u, err
+	}
+	if hasGroup {
+		gid, err := findGroup(group)
+		if err != nil {
+			return u, err
+		}
+		u.gid = gid
+	}
+	u.groups = supplementary(u.name, u.gid)
+	return u, nil
+}
+
+func findUser(name string) (user, error) {
+	num, numErr := strconv.ParseUint(name, 10, 32)
+	var found *user
+	eachLine("/etc/passwd", func(f []string) bool {
+		if len(f) < 7 {
+			return true
+		}
+		uid, err1 := strconv.ParseUint(f[2], 10, 32)
+		gid, err2 := strconv.ParseUint(f[3], 10, 32)
+		if err1 != nil || err2 != nil {
+			return true
+		}
+		if f[0] == name || (numErr == nil && uid == num) {
+			found = &user{name: f[0], uid: uint32(uid), gid: uint32(gid), home: f[5]}
+			return false
+		}
+		return true
+	})
+	if found != nil {
+		return *found, nil
+	}
+	if numErr == nil {
+		return user{name: name, uid: uint32(num), gid: uint32(num), home: "/"}, nil
+	}
+	return user{}, fmt.Errorf("user %q does not exist in the sandbox", name)
+}
+
+func findGroup(name string) (uint32, error) {
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	var gid uint32
+	ok := false
+	eachLine("/etc/group", func(f []string) bool {
+		if len(f) >= 3 && f[0] == name {
+			if n, err := strconv.ParseUint(f[2], 10, 32); err == nil {
+				gid, ok = uint32(n), true
+				return false
+			}
+		}
+		return true
+	})
+	if !ok {
+		return 0, fmt.Errorf("group %q does not exist in the sandbox", name)
+	}
+	return gid, nil
+}
+
+func supplementary(name string, primary uint32) []uint32 {
+	groups := []uint32{primary}
+	eachLine("/etc/group", func(f []string) bool {
+		if len(f) < 4 {
+			return true
+		}
+		for _, m := range strings.Split(f[3], ",") {
+			if m == name {
+				if n, err := strconv.ParseUint(f[2], 10, 32); err == nil && uint32(n) != primary {
+					groups = append(groups, uint32(n))
+				}
+			}
+		}
+		return true
+	})
+	return groups
+}
+
+func eachLine(path string, fn func([]string) bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if !fn(strings.Split(line, ":")) {
+			return
+		}
+	}
+}

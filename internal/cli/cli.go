@@ -1,0 +1,186 @@
+// Package cli is paddock's command line: the root command, its verbs, output and exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/native"
+	"github.com/paddockhq/paddock/internal/sandbox"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+// Exit codes of paddock itself; run and exec otherwise pass the command's own code through.
+const (
+	ExitError    = 1   // a paddock command failed
+	ExitUsage    = 2   // bad flags or arguments
+	ExitEngine   = 125 // run/exec: paddock could not run the command
+	ExitNotExec  = 126 // run/exec: the command cannot be executed
+	ExitNotFound = 127 // run/exec: the command was not found
+)
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "0.1.0-dev"
+
+// IOStreams are the command's streams; status goes to Err, data to Out.
+type IOStreams struct {
+	In       *os.File
+	Out, Err io.Writer
+	OutFile  *os.File
+}
+
+// IsTTY reports whether f is a terminal.
+func IsTTY(f *os.File) bool { return f != nil && term.IsTerminal(int(f.Fd())) }
+
+// exitError carries an exit code decided by a command (the agent's, or a usage error).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+func withCode(code int, err error) error { return &exitError{code: code, err: err} }
+
+// Factory hands commands their dependencies, lazily.
+type Factory struct {
+	IO      IOStreams
+	manager *sandbox.Manager
+}
+
+// Manager opens the store and the backend on first use.
+func (f *Factory) Manager() (*sandbox.Manager, error) {
+	if f.manager != nil {
+		return f.manager, nil
+	}
+	home, err := store.DefaultHome()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(home)
+	if err != nil {
+		return nil, err
+	}
+	f.manager = &sandbox.Manager{Store: st, Backend: native.New()}
+	return f.manager, nil
+}
+
+// Main runs paddock with args (os.Args) and returns the process exit code.
+func Main(args []string) int {
+	if len(args) > 1 {
+		switch args[1] {
+		case "__init":
+			return boxinit.Main()
+		case "__supervise":
+			if len(args) < 3 {
+				return ExitUsage
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)).With("sandbox", args[2]))
+			return native.SuperviseMain(args[2])
+		}
+	}
+	level := slog.LevelWarn
+	if os.Getenv("PADDOCK_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	f := &Factory{IO: IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutFile: os.Stdout}}
+	root := NewRootCmd(f)
+	root.SetArgs(args[1:])
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	return exitCode(f.IO.Err, err)
+}
+
+// exitCode prints err as one line and decides the exit code.
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(stderr, "paddock: "+oneLine(ee.err.Error()))
+		}
+		return ee.code
+	}
+	fmt.Fprintln(stderr, "paddock: "+oneLine(err.Error()))
+	if errors.Is(err, sandbox.ErrBadInput) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+func oneLine(s string) string {
+	s = strings.TrimPrefix(s, sandbox.ErrBadInput.Error()+": ")
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "paddock",
+		Short: "Run AI coding agents in isolated, persistent sandboxes tied to a workspace folder",
+		Long: `paddock runs an agent (or a shell) in a sandbox for the current folder: the folder is
+shared at its own path, everything else the agent does stays behind the sandbox's fence.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.Err)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return withCode(ExitUsage, fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath()))
+	})
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),
+		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f))
+	return root
+}
+
+// usageArgs wraps a cobra positional-args check so its error is a usage error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return withCode(ExitUsage, fmt.Errorf("%s: %v (see `%s --help`)", c.CommandPath(), err, c.CommandPath()))
+		}
+		return nil
+	}
+}
+
+// execExitCode maps errors of run/exec to docker-like codes.
+func execExitCode(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case errors.Is(err, runtime.ErrStartFailed):
+		return withCode(ExitEngine, err)
+	case strings.Contains(msg, "command not found in the sandbox"), strings.Contains(msg, "no such executable"):
+		return withCode(ExitNotFound, err)
+	case strings.Contains(msg, "cannot execute in the sandbox"):
+		return withCode(ExitNotExec, err)
+	case errors.Is(err, sandbox.ErrBadInput):
+		return withCode(ExitUsage, err)
+	}
+	return withCode(ExitEngine, err)
+}

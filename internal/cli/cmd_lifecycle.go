@@ -1,0 +1,246 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/native"
+	"github.com/paddockhq/paddock/internal/sandbox"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+func newCreateCmd(f *Factory) *cobra.Command {
+	var opts sandboxFlags
+	cmd := &cobra.Command{
+		Use:   "create [flags] AGENT [WORKSPACE [EXTRA[:ro]]...]",
+		Short: "Create the sandbox for a folder without starting an agent",
+		Example: `  paddock create shell                       # for the current folder
+  paddock create shell ~/proj ~/docs:ro      # extra workspaces appear at their own paths`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := agent.Lookup(args[0]); err != nil {
+				return fmt.Errorf("%w: %v", sandbox.ErrBadInput, err)
+			}
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			o, err := opts.options(cmd.Flags(), args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			rec, created, err := m.Ensure(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if !created && !o.Recreate {
+				fmt.Fprintf(f.IO.Err, "paddock: sandbox %s already exists for %s\n", rec.Name, rec.Workspace)
+			}
+			fmt.Fprintln(f.IO.Out, rec.Name)
+			return nil
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	opts.register(cmd.Flags())
+	return cmd
+}
+
+type execOptions struct {
+	interactive, tty, detach bool
+	env                      []string
+	workdir, user            string
+}
+
+func newExecCmd(f *Factory) *cobra.Command {
+	var opts execOptions
+	cmd := &cobra.Command{
+		Use:   "exec [flags] SANDBOX COMMAND [ARGS...]",
+		Short: "Run a command in a sandbox (starting it if it is stopped)",
+		Example: `  paddock exec shell-proj git status
+  paddock exec -it shell-proj bash
+  paddock exec -u 1000 -w /tmp -e DEBUG=1 shell-proj env`,
+		Args: usageArgs(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExec(cmd.Context(), f, &opts, args[0], args[1:])
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	fl := cmd.Flags()
+	fl.BoolVarP(&opts.interactive, "interactive", "i", false, "keep stdin attached")
+	fl.BoolVarP(&opts.tty, "tty", "t", false, "allocate a terminal")
+	fl.StringArrayVarP(&opts.env, "env", "e", nil, "set KEY=VAL, or KEY to pass the host's value (repeatable)")
+	fl.StringVarP(&opts.workdir, "workdir", "w", "", "working folder inside the sandbox (default: the workspace)")
+	fl.StringVarP(&opts.user, "user", "u", "", "user inside the sandbox: name, uid or uid:gid (default: root)")
+	return cmd
+}
+
+func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, argv []string) error {
+	m, err := f.Manager()
+	if err != nil {
+		return execExitCode(err)
+	}
+	env, err := sandbox.ParseEnv(opts.env, nil)
+	if err != nil {
+		return execExitCode(err)
+	}
+	if opts.tty && !IsTTY(f.IO.In) {
+		return withCode(ExitEngine, errors.New("-t needs a terminal on stdin; drop -t to run without one"))
+	}
+	rec, err := m.Store.Resolve(ref)
+	if err != nil {
+		return execExitCode(err)
+	}
+	if err := startAndWarn(ctx, f, m, rec); err != nil {
+		return execExitCode(err)
+	}
+	req := runtime.ExecRequest{Argv: argv, Env: append(termEnv(opts.tty), env...), Dir: opts.workdir,
+		User: opts.user, TTY: opts.tty, Stdin: opts.interactive}
+	if req.Dir == "" {
+		req.Dir = rec.Spec.Workdir
+	}
+	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	if err != nil {
+		return execExitCode(err)
+	}
+	if code != 0 {
+		return withCode(code, nil)
+	}
+	return nil
+}
+
+func newStartCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "start SANDBOX...",
+		Short: "Start stopped sandboxes",
+		Args:  usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachSandbox(f, args, func(m *sandbox.Manager, rec *store.Record) error {
+				if err := startAndWarn(cmd.Context(), f, m, rec); err != nil {
+					return err
+				}
+				fmt.Fprintln(f.IO.Out, rec.Name)
+				return nil
+			})
+		},
+	}
+}
+
+func newStopCmd(f *Factory) *cobra.Command {
+	var grace int
+	cmd := &cobra.Command{
+		Use:   "stop [flags] SANDBOX...",
+		Short: "Stop sandboxes; their state stays until rm",
+		Args:  usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachSandbox(f, args, func(m *sandbox.Manager, rec *store.Record) error {
+				if err := m.Stop(cmd.Context(), rec, time.Duration(grace)*time.Second); err != nil {
+					return err
+				}
+				fmt.Fprintln(f.IO.Out, rec.Name)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&grace, "time", "t", 10, "seconds to wait for processes to exit before killing them")
+	return cmd
+}
+
+func newRmCmd(f *Factory) *cobra.Command {
+	var force, all bool
+	cmd := &cobra.Command{
+		Use:   "rm [-f] SANDBOX... | --all",
+		Short: "Remove sandboxes and their private state (workspaces are never touched)",
+		Args: usageArgs(func(c *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return errors.New("name sandboxes or pass --all, not both")
+			}
+			return nil
+		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			if all {
+				recs, _, err := m.Store.List()
+				if err != nil {
+					return err
+				}
+				for _, r := range recs {
+					args = append(args, r.ID)
+				}
+			}
+			var failed []string
+			for _, ref := range args {
+				rec, err := m.Store.Resolve(ref)
+				if err != nil {
+					if dir, ok := m.Store.ResolveCorrupt(ref); ok && force {
+						if err := native.RemoveTree(dir); err != nil {
+							return err
+						}
+						fmt.Fprintln(f.IO.Out, ref)
+						continue
+					}
+					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
+					failed = append(failed, ref)
+					continue
+				}
+				if err := m.Remove(cmd.Context(), rec, force); err != nil {
+					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
+					failed = append(failed, ref)
+					continue
+				}
+				fmt.Fprintln(f.IO.Out, rec.Name)
+			}
+			if len(failed) > 0 {
+				return withCode(ExitError, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop running sandboxes first; also remove sandboxes whose record is corrupt")
+	cmd.Flags().BoolVar(&all, "all", false, "remove every sandbox")
+	return cmd
+}
+
+// eachSandbox applies fn to every named sandbox, reporting failures one line each.
+func eachSandbox(f *Factory, refs []string, fn func(*sandbox.Manager, *store.Record) error) error {
+	m, err := f.Manager()
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ref := range refs {
+		rec, err := m.Store.Resolve(ref)
+		if err == nil {
+			err = fn(m, rec)
+		}
+		if err != nil {
+			fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
+			failed++
+		}
+	}
+	if failed > 0 {
+		return withCode(ExitError, nil)
+	}
+	return nil
+}
+
+func enforcementWarning(st runtime.State) string {
+	e := st.Enforced
+	if e == nil || e.Pids {
+		return ""
+	}
+	reason := e.Reason
+	if reason == "" {
+		reason = "no cgroup controller for it"
+	}
+	return "the default process limit is not enforced on this host: " + strings.TrimSuffix(reason, ".")
+}

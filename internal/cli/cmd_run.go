@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/sandbox"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+// sandboxFlags are the settings shared by run and create.
+type sandboxFlags struct {
+	workspace string
+	name      string
+	env       []string
+	envFiles  []string
+	volumes   []string
+	cpus      string
+	memory    string
+	pids      int64
+	template  string
+	recreate  bool
+	force     bool
+}
+
+func (s *sandboxFlags) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&s.workspace, "workspace", "w", "", "workspace folder (default: the current folder)")
+	fs.StringVar(&s.name, "name", "", "name of the sandbox (default: AGENT-FOLDER)")
+	fs.StringArrayVarP(&s.env, "env", "e", nil, "set KEY=VAL in the sandbox, or KEY to pass the host's value (repeatable)")
+	fs.StringArrayVar(&s.envFiles, "env-file", nil, "read KEY=VAL lines from a file (repeatable)")
+	fs.StringArrayVarP(&s.volumes, "volume", "v", nil, "mount HOST[:SANDBOX][:ro] (repeatable)")
+	fs.StringVar(&s.cpus, "cpus", "", "CPU limit, e.g. 1.5")
+	fs.StringVarP(&s.memory, "memory", "m", "", "memory limit, e.g. 2g")
+	fs.Int64Var(&s.pids, "pids-limit", 0, "process limit (default 4096, best effort)")
+	fs.StringVarP(&s.template, "template", "t", "", "template (only host for now)")
+	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
+	fs.BoolVar(&s.force, "force", false, "allow / or your home folder as the workspace")
+}
+
+// options turns the flags into manager options; changed says which flags were given.
+func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []string) (sandbox.Options, error) {
+	o := sandbox.Options{Agent: agentName, Workspace: s.workspace, Name: s.name, Template: s.template,
+		Recreate: s.recreate, Force: s.force}
+	var err error
+	if o.Env, err = sandbox.ParseEnv(s.env, s.envFiles); err != nil {
+		return o, err
+	}
+	o.EnvSet = fs.Changed("env") || fs.Changed("env-file")
+	for _, v := range s.volumes {
+		m, err := sandbox.ParseVolume(v)
+		if err != nil {
+			return o, err
+		}
+		o.Volumes = append(o.Volumes, m)
+	}
+	if len(extra) > 0 {
+		if o.Workspace != "" {
+			return o, fmt.Errorf("%w: give the workspace either with -w or as the first folder, not both", sandbox.ErrBadInput)
+		}
+		o.Workspace = extra[0]
+		for _, e := range extra[1:] {
+			m, err := sandbox.ParseExtraWorkspace(e)
+			if err != nil {
+				return o, err
+			}
+			o.Extra = append(o.Extra, m)
+		}
+	}
+	o.MountsSet = fs.Changed("volume") || len(extra) > 1
+	if s.cpus != "" {
+		if o.Limits.CPUs, err = sandbox.ParseCPUs(s.cpus); err != nil {
+			return o, err
+		}
+	}
+	if s.memory != "" {
+		if o.Limits.MemoryBytes, err = sandbox.ParseMemory(s.memory); err != nil {
+			return o, err
+		}
+	}
+	if s.pids < 0 || (fs.Changed("pids-limit") && s.pids < 8) {
+		return o, fmt.Errorf("%w: --pids-limit %d: give at least 8", sandbox.ErrBadInput, s.pids)
+	}
+	o.Limits.Pids = s.pids
+	o.CPUsSet, o.MemorySet, o.PidsSet = fs.Changed("cpus"), fs.Changed("memory"), fs.Changed("pids-limit")
+	o.TemplateSet = fs.Changed("template")
+	return o, nil
+}
+
+type runOptions struct {
+	sandboxFlags
+	detach bool
+}
+
+func newRunCmd(f *Factory) *cobra.Command {
+	var opts runOptions
+	cmd := &cobra.Command{
+		Use:   "run [flags] AGENT|SANDBOX [ARGS...]",
+		Short: "Start an agent in the sandbox for this folder, creating the sandbox if needed",
+		Example: `  paddock run shell                  # interactive login shell in the sandbox for this folder
+  paddock run shell -c 'npm test'    # arguments after the agent go to it; its exit code is paddock's
+  paddock run -d shell               # start (or keep) the sandbox running without attaching
+  paddock run shell-myproj           # the agent of an existing sandbox, by name`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRun(cmd.Context(), f, cmd.Flags(), &opts, args[0], args[1:])
+		},
+	}
+	cmd.Flags().SetInterspersed(false)
+	opts.register(cmd.Flags())
+	cmd.Flags().BoolVarP(&opts.detach, "detach", "d", false, "start the sandbox without attaching to it")
+	return cmd
+}
+
+// resolveTarget decides which sandbox `run X` means: an agent for this folder, or an existing
+// sandbox named X.
+func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandboxFlags, target string, extra []string) (*sandbox.Manager, *store.Record, error) {
+	m, err := f.Manager()
+	if err != nil {
+		return nil, nil, err
+	}
+	agentName := target
+	if _, err := agent.Lookup(target); err != nil {
+		rec, rerr := m.Store.Resolve(target)
+		if rerr != nil {
+			return nil, nil, fmt.Errorf("%w: %v, and no sandbox is called %q (see `paddock ls -a`)", sandbox.ErrBadInput, err, target)
+		}
+		agentName = rec.Agent
+		if sf.workspace == "" && len(extra) == 0 {
+			sf.workspace = rec.Workspace
+		}
+		if sf.name == "" {
+			sf.name = rec.Name
+		}
+	}
+	o, err := sf.options(fs, agentName, extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, created, err := m.Ensure(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if created {
+		fmt.Fprintf(f.IO.Err, "paddock: created sandbox %s for %s\n", rec.Name, rec.Workspace)
+	}
+	return m, rec, nil
+}
+
+func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions, target string, args []string) error {
+	m, rec, err := resolveTarget(ctx, f, fs, &opts.sandboxFlags, target, nil)
+	if err != nil {
+		return execExitCode(err)
+	}
+	if err := startAndWarn(ctx, f, m, rec); err != nil {
+		return execExitCode(err)
+	}
+	if opts.detach {
+		fmt.Fprintln(f.IO.Out, rec.Name)
+		return nil
+	}
+	a, err := agent.Lookup(rec.Agent)
+	if err != nil {
+		return execExitCode(err)
+	}
+	argv := a.Command(args, hostHas)
+	tty := IsTTY(f.IO.In)
+	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty)}
+	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	if err != nil {
+		return execExitCode(err)
+	}
+	if code != 0 {
+		return withCode(code, nil)
+	}
+	return nil
+}
+
+// startAndWarn starts a stopped sandbox and says which default limits the host cannot enforce.
+func startAndWarn(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record) error {
+	started, err := m.Start(ctx, rec)
+	if err != nil || !started {
+		return err
+	}
+	st, err := m.Backend.State(ctx, m.Sandbox(rec))
+	if err == nil {
+		if w := enforcementWarning(st); w != "" {
+			fmt.Fprintln(f.IO.Err, "paddock: warning: "+w)
+		}
+	}
+	return nil
+}
+
+func hostHas(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func termEnv(tty bool) []string {
+	if !tty {
+		return nil
+	}
+	t := os.Getenv("TERM")
+	if t == "" {
+		t = "xterm-256color"
+	}
+	env := []string{"TERM=" + t}
+	if c := os.Getenv("COLORTERM"); c != "" {
+		env = append(env, "COLORTERM="+c)
+	}
+	return env
+}
+
+func execIO(f *Factory) runtime.ExecIO {
+	return runtime.ExecIO{Stdin: f.IO.In, Stdout: f.IO.OutFile, Stderr: errFile(f)}
+}
+
+func errFile(f *Factory) *os.File {
+	if ef, ok := f.IO.Err.(*os.File); ok {
+		return ef
+	}
+	return os.Stderr
+}
+
+var defaultStopGrace = 10 * time.Second

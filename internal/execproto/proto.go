@@ -1,0 +1,156 @@
+// Package execproto is the wire protocol between paddock's CLI and the init inside a sandbox:
+// length-prefixed JSON messages over a unix socket, with file descriptors passed alongside
+// (the caller's stdio one way, a PTY master the other way) so data never goes through a relay.
+package execproto
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// Message types.
+const (
+	TypeExec    = "exec"    // client -> init: start a process (stdio fds attached unless TTY)
+	TypeStarted = "started" // init -> client: process started (PTY master attached when TTY)
+	TypeExit    = "exit"    // init -> client: process ended
+	TypeError   = "error"   // init -> client: could not start
+	TypeSignal  = "signal"  // client -> init: deliver a signal to the process group
+	TypeResize  = "resize"  // client -> init: window size changed
+	TypeConfig  = "config"  // supervisor -> init: build the root (detached mounts attached)
+	TypeReady   = "ready"   // init -> supervisor: serving exec requests
+)
+
+// Message is every message on the wire; unused fields stay empty.
+type Message struct {
+	Type    string   `json:"type"`
+	Argv    []string `json:"argv,omitempty"`
+	Env     []string `json:"env,omitempty"`
+	Dir     string   `json:"dir,omitempty"`
+	User    string   `json:"user,omitempty"`
+	TTY     bool     `json:"tty,omitempty"`
+	Rows    uint16   `json:"rows,omitempty"`
+	Cols    uint16   `json:"cols,omitempty"`
+	Pid     int      `json:"pid,omitempty"`
+	Code    int      `json:"code,omitempty"`
+	Signal  int      `json:"signal,omitempty"`
+	Message string   `json:"message,omitempty"`
+	// Payload carries the init's configuration on the supervisor's control socket.
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+const maxFrame = 1 << 20
+
+// Conn frames messages on a unix socket and carries file descriptors with them.
+type Conn struct {
+	uc   *net.UnixConn
+	wmu  sync.Mutex
+	buf  []byte
+	fds  []int
+	rerr error
+}
+
+// NewConn wraps a connected unix socket.
+func NewConn(uc *net.UnixConn) *Conn { return &Conn{uc: uc} }
+
+// Close closes the socket and any received descriptors not yet taken.
+func (c *Conn) Close() error {
+	for _, fd := range c.fds {
+		syscall.Close(fd)
+	}
+	c.fds = nil
+	return c.uc.Close()
+}
+
+// CloseWrite half-closes the socket.
+func (c *Conn) CloseWrite() error { return c.uc.CloseWrite() }
+
+// Send writes one message with optional descriptors attached.
+func (c *Conn) Send(m Message, files ...*os.File) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	frame := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(frame, uint32(len(body)))
+	copy(frame[4:], body)
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = syscall.UnixRights(fds...)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	n, _, err := c.uc.WriteMsgUnix(frame, oob, nil)
+	if err != nil {
+		return err
+	}
+	if n < len(frame) {
+		_, err = c.uc.Write(frame[n:])
+	}
+	return err
+}
+
+// Recv reads one message and returns the descriptors that arrived with it (the caller owns them;
+// they are close-on-exec).
+func (c *Conn) Recv() (Message, []int, error) {
+	var m Message
+	for len(c.buf) < 4 || len(c.buf) < 4+int(binary.BigEndian.Uint32(c.buf)) {
+		if len(c.buf) >= 4 && binary.BigEndian.Uint32(c.buf) > maxFrame {
+			return m, nil, errors.New("execproto: frame too large")
+		}
+		if err := c.fill(); err != nil {
+			return m, nil, err
+		}
+	}
+	n := int(binary.BigEndian.Uint32(c.buf))
+	if err := json.Unmarshal(c.buf[4:4+n], &m); err != nil {
+		return m, nil, fmt.Errorf("execproto: bad message: %w", err)
+	}
+	c.buf = c.buf[4+n:]
+	fds := c.fds
+	for _, fd := range fds {
+		syscall.CloseOnExec(fd)
+	}
+	c.fds = nil
+	return m, fds, nil
+}
+
+func (c *Conn) fill() error {
+	if c.rerr != nil {
+		return c.rerr
+	}
+	b := make([]byte, 16<<10)
+	oob := make([]byte, syscall.CmsgSpace(16*4))
+	n, oobn, _, _, err := c.uc.ReadMsgUnix(b, oob)
+	n, oobn = max(n, 0), max(oobn, 0)
+	if oobn > 0 {
+		msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn])
+		if perr == nil {
+			for _, msg := range msgs {
+				if fds, ferr := syscall.ParseUnixRights(&msg); ferr == nil {
+					c.fds = append(c.fds, fds...)
+				}
+			}
+		}
+	}
+	c.buf = append(c.buf, b[:n]...)
+	if n == 0 && err == nil {
+		err = errors.New("execproto: connection closed")
+	}
+	if err != nil {
+		c.rerr = err
+		if n > 0 {
+			return nil
+		}
+	}
+	return err
+}

@@ -1,0 +1,292 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/cgroups"
+	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// Backend is the native engine: namespaces, mounts and cgroups driven by paddock itself.
+type Backend struct{}
+
+// New returns the native engine.
+func New() *Backend { return &Backend{} }
+
+// Name implements runtime.Backend.
+func (*Backend) Name() string { return "native" }
+
+// prepare creates the sandbox's persistent layers on first start and refreshes its small
+// generated files on every start.
+func prepare(sb *runtime.Sandbox) error {
+	l := layout{sb.Dir}
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{l.root(), 0o755}, {filepath.Join(sb.Dir, "etc"), 0o755}, {l.tmp(), 0o777 | os.ModeSticky},
+		{l.vardir(), 0o755}, {filepath.Join(l.vardir(), "tmp"), 0o777 | os.ModeSticky},
+		{filepath.Join(l.vardir(), "cache"), 0o755}, {filepath.Join(l.vardir(), "lib"), 0o755}} {
+		if err := os.Mkdir(d.path, d.mode); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		os.Chmod(d.path, d.mode)
+	}
+	for _, s := range []struct{ name, target string }{{"run", "/run"}, {"lock", "/run/lock"}} {
+		os.Symlink(s.target, filepath.Join(l.vardir(), s.name))
+	}
+	if err := os.Mkdir(l.home(), 0o700); err == nil {
+		seedHome(l.home())
+	} else if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err := os.WriteFile(l.etc("hostname"), []byte(sb.Spec.Hostname+"\n"), 0o644); err != nil {
+		return err
+	}
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", sb.Spec.Hostname)
+	if err := os.WriteFile(l.etc("hosts"), []byte(hosts), 0o644); err != nil {
+		return err
+	}
+	return setGitIdentity(filepath.Join(l.home(), ".gitconfig"), sb.Spec.GitName, sb.Spec.GitEmail)
+}
+
+// seedHome gives a new home the distribution's skeleton files and puts user-level install
+// folders on PATH for login shells (whose /etc/profile resets PATH).
+func seedHome(home string) {
+	if entries, err := os.ReadDir("/etc/skel"); err == nil {
+		for _, e := range entries {
+			if e.Type().IsRegular() {
+				if b, err := os.ReadFile(filepath.Join("/etc/skel", e.Name())); err == nil {
+					os.WriteFile(filepath.Join(home, e.Name()), b, 0o644)
+				}
+			}
+		}
+	}
+	profile := filepath.Join(home, ".profile")
+	f, err := os.OpenFile(profile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "\n# paddock: user-level installs (npm -g, pip --user) live in the persistent home\n"+
+		"export NPM_CONFIG_PREFIX=\"$HOME/.local\"\ncase \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; *) PATH=\"$HOME/.local/bin:$PATH\" ;; esac\n")
+	os.MkdirAll(filepath.Join(home, ".local", "bin"), 0o755)
+}
+
+// setGitIdentity writes the host's git identity into the sandbox's global git config.
+func setGitIdentity(path, name, email string) error {
+	for _, kv := range [][2]string{{"user.name", name}, {"user.email", email}} {
+		if kv[1] == "" {
+			continue
+		}
+		cur, _ := exec.Command("git", "config", "--file", path, "--get", kv[0]).Output()
+		if strings.TrimSpace(string(cur)) == kv[1] {
+			continue
+		}
+		if out, err := exec.Command("git", "config", "--file", path, kv[0], kv[1]).CombinedOutput(); err != nil {
+			return fmt.Errorf("setting git %s in the sandbox: %v: %s", kv[0], err, out)
+		}
+	}
+	return nil
+}
+
+// Start implements runtime.Backend.
+func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
+	if sb.Spec.Template != "" && sb.Spec.Template != "host" {
+		return fmt.Errorf("template %q: %w (only the host template for now)", sb.Spec.Template, runtime.ErrUnsupported)
+	}
+	if err := prepare(sb); err != nil {
+		return fmt.Errorf("%w: preparing its state: %w", runtime.ErrStartFailed, err)
+	}
+	l := layout{sb.Dir}
+	if err := writeJSON(l.spec(), sb); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(l.log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command(exe, "__supervise", sb.Dir)
+	cmd.Args[0] = "paddock-supervisor"
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Env = supervisorEnv()
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
+	}
+	w.Close()
+	go cmd.Wait()
+	msg := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		msg <- strings.TrimSpace(string(b))
+	}()
+	select {
+	case m := <-msg:
+		switch {
+		case m == "ok":
+			return nil
+		case strings.HasPrefix(m, "error: "):
+			return fmt.Errorf("%w: %s", runtime.ErrStartFailed, strings.TrimPrefix(m, "error: "))
+		default:
+			return fmt.Errorf("%w: the supervisor ended without a word (see %s)", runtime.ErrStartFailed, l.log())
+		}
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		return ctx.Err()
+	}
+}
+
+func supervisorEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || strings.HasPrefix(k, "PADDOCK_") || k == "XDG_RUNTIME_DIR" {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func (b *Backend) readState(sb *runtime.Sandbox) (runtimeState, bool) {
+	var st runtimeState
+	if err := readJSON(layout{sb.Dir}.state(), &st); err != nil {
+		return st, false
+	}
+	alive := st.SupervisorPID > 0 && st.FinishedAt.IsZero() && procStartTime(st.SupervisorPID) == st.SupervisorStart
+	return st, alive
+}
+
+// State implements runtime.Backend.
+func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State, error) {
+	st, alive := b.readState(sb)
+	out := runtime.State{Status: "stopped", Rootless: st.Rootless, UIDMap: st.UIDMap, StartedAt: st.StartedAt,
+		FinishedAt: st.FinishedAt, ExitReason: st.ExitReason}
+	if e := st.Enforced; e.Driver != "" {
+		out.Enforced = &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason, PidsMax: st.PidsMax}
+	}
+	if !alive {
+		if st.SupervisorPID > 0 && st.FinishedAt.IsZero() {
+			out.ExitReason = "the supervisor died"
+		}
+		return out, nil
+	}
+	out.Status = "running"
+	out.SupervisorPID, out.InitPID = st.SupervisorPID, st.InitPID
+	out.Pids = append([]int{st.SupervisorPID}, descendants(st.InitPID)...)
+	for _, p := range out.Pids {
+		out.MemoryBytes += rss(p)
+	}
+	return out, nil
+}
+
+// descendants lists pid and every process below it.
+func descendants(pid int) []int {
+	out := []int{pid}
+	for i := 0; i < len(out); i++ {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", out[i]))
+		for _, t := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", out[i], t.Name()))
+			if err != nil {
+				continue
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if c, err := strconv.Atoi(f); err == nil {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	sort.Ints(out[1:])
+	return out
+}
+
+// rss is a process's resident memory in bytes.
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	n, _ := strconv.ParseInt(f[1], 10, 64)
+	return n * int64(os.Getpagesize())
+}
+
+// Stop implements runtime.Backend.
+func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Duration) error {
+	st, alive := b.readState(sb)
+	if !alive {
+		return nil
+	}
+	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for procStartTime(st.SupervisorPID) == st.SupervisorStart {
+		if time.Now().After(deadline) {
+			// The init dies with its supervisor (parent-death signal) and takes the PID namespace along.
+			syscall.Kill(st.SupervisorPID, syscall.SIGKILL)
+			syscall.Kill(st.InitPID, syscall.SIGKILL)
+			deadline = time.Now().Add(5 * time.Second)
+			grace = -1
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		if grace < 0 && time.Now().After(deadline) {
+			return fmt.Errorf("sandbox %s did not stop", sb.Name)
+		}
+	}
+	if g, err := cgroups.Open(sb.ID); err == nil {
+		g.Remove()
+	}
+	return nil
+}
+
+// Exec implements runtime.Backend.
+func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.ExecRequest, stdio runtime.ExecIO) (int, error) {
+	if _, alive := b.readState(sb); !alive {
+		return -1, runtime.ErrNotRunning
+	}
+	m := execproto.Message{Argv: req.Argv, Env: req.Env, Dir: req.Dir, User: req.User, TTY: req.TTY}
+	return execproto.Run(ctx, layout{sb.Dir}.sock(), m, execproto.IO{
+		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr, AttachStdin: req.Stdin})
+}
+
+// Remove implements runtime.Backend: it deletes the sandbox's private state folder, refusing to
+// cross into any other filesystem (a mount left inside must never take user files with it).
+func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
+	if _, alive := b.readState(sb); alive {
+		return fmt.Errorf("sandbox %s is running", sb.Name)
+	}
+	if g, err := cgroups.Open(sb.ID); err == nil {
+		g.Remove()
+	}
+	return RemoveTree(sb.Dir)
+}

@@ -1,0 +1,150 @@
+package native
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// Host folders the host template shows read-only. Home folders, /root, /run, /var, /mnt,
+// /media, /srv, /tmp and /boot are never shown.
+var hostSystemDirs = []string{"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt", "etc"}
+
+// Secret files and folders of /etc that the host template hides.
+var etcSecrets = []string{
+	"/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/security/opasswd",
+	"/etc/ssl/private", "/etc/sudoers", "/etc/sudoers.d", "/etc/krb5.keytab", "/etc/docker",
+	"/etc/containers/auth.json", "/etc/NetworkManager/system-connections", "/etc/wireguard",
+	"/etc/ipsec.secrets", "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets", "/etc/libvirt",
+	"/etc/letsencrypt", "/etc/netplan", "/etc/cups/ssl", "/etc/machine-id",
+}
+
+// Device nodes bound from the host into the sandbox's minimal /dev.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// Paths inside the sandbox that belong to the engine; mounts may not land on or above them.
+var reservedTargets = []string{"/", "/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/run"}
+
+// layout names the sandbox's private state inside its folder.
+type layout struct{ dir string }
+
+func (l layout) root() string        { return filepath.Join(l.dir, "rootfs") }
+func (l layout) home() string        { return filepath.Join(l.dir, "home") }
+func (l layout) tmp() string         { return filepath.Join(l.dir, "tmp") }
+func (l layout) vardir() string      { return filepath.Join(l.dir, "var") }
+func (l layout) etc(n string) string { return filepath.Join(l.dir, "etc", n) }
+func (l layout) sock() string        { return filepath.Join(l.dir, "exec.sock") }
+func (l layout) spec() string        { return filepath.Join(l.dir, "spec.json") }
+func (l layout) state() string       { return filepath.Join(l.dir, "runtime.json") }
+func (l layout) log() string         { return filepath.Join(l.dir, "supervisor.log") }
+
+// DefaultPids is the process limit of a sandbox when none is asked for, applied where the host
+// allows it.
+const DefaultPids = 4096
+
+// HomeDir is where the agent's home lives inside the sandbox.
+const HomeDir = "/root"
+
+// hostPlan builds the mount plan of the host template: a tmpfs root with the host's system
+// folders read-only, a private /dev, /proc and /sys, private persistent home, /tmp and /var,
+// and the workspaces and volumes at their targets.
+func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
+	l := layout{sb.Dir}
+	var ops []boxinit.Op
+	for _, d := range hostSystemDirs {
+		p := filepath.Join(hostRoot, d)
+		st, err := os.Lstat(p)
+		switch {
+		case err != nil:
+			continue
+		case st.Mode()&os.ModeSymlink != 0:
+			if link, err := os.Readlink(p); err == nil {
+				ops = append(ops, boxinit.Op{Op: boxinit.OpSymlink, Target: "/" + d, Link: link})
+			}
+		case st.IsDir():
+			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: p, Target: "/" + d, ReadOnly: true})
+		}
+	}
+	secrets := append([]string{}, etcSecrets...)
+	if keys, _ := filepath.Glob(filepath.Join(hostRoot, "etc/ssh/ssh_host_*key")); len(keys) > 0 {
+		for _, k := range keys {
+			secrets = append(secrets, strings.TrimPrefix(k, strings.TrimSuffix(hostRoot, "/")))
+		}
+	}
+	for _, s := range secrets {
+		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: s})
+	}
+	for _, f := range []string{"hostname", "hosts"} {
+		if _, err := os.Stat(filepath.Join(hostRoot, "etc", f)); err == nil {
+			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
+		}
+	}
+	ops = append(ops, boxinit.Op{Op: boxinit.OpTmpfs, Target: "/dev", Mode: 0o755})
+	for _, n := range devNodes {
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: "/dev/" + n, Target: "/dev/" + n, File: true})
+	}
+	ops = append(ops,
+		boxinit.Op{Op: boxinit.OpDevpts, Target: "/dev/pts"},
+		boxinit.Op{Op: boxinit.OpSymlink, Target: "/dev/ptmx", Link: "pts/ptmx"},
+		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/dev/shm", Mode: 0o1777},
+		boxinit.Op{Op: boxinit.OpSymlink, Target: "/dev/fd", Link: "/proc/self/fd"},
+		boxinit.Op{Op: boxinit.OpSymlink, Target: "/dev/stdin", Link: "/proc/self/fd/0"},
+		boxinit.Op{Op: boxinit.OpSymlink, Target: "/dev/stdout", Link: "/proc/self/fd/1"},
+		boxinit.Op{Op: boxinit.OpSymlink, Target: "/dev/stderr", Link: "/proc/self/fd/2"},
+		boxinit.Op{Op: boxinit.OpProc, Target: "/proc"},
+		boxinit.Op{Op: boxinit.OpSysfs, Target: "/sys"},
+		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/run", Mode: 0o755},
+		boxinit.Op{Op: boxinit.OpMkdir, Target: "/run/lock", Mode: 0o1777},
+		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
+		boxinit.Op{Op: boxinit.OpMkdir, Target: "/mnt"},
+		boxinit.Op{Op: boxinit.OpMkdir, Target: "/media"},
+		boxinit.Op{Op: boxinit.OpMkdir, Target: "/srv"},
+		boxinit.Op{Op: boxinit.OpBind, Source: l.home(), Target: HomeDir, Idmap: true},
+		boxinit.Op{Op: boxinit.OpBind, Source: l.tmp(), Target: "/tmp", Idmap: true},
+		boxinit.Op{Op: boxinit.OpBind, Source: l.vardir(), Target: "/var", Idmap: true},
+	)
+	mounts := append([]runtime.Mount{}, sb.Spec.Mounts...)
+	sort.SliceStable(mounts, func(i, j int) bool { return depth(mounts[i].Target) < depth(mounts[j].Target) })
+	for _, m := range mounts {
+		st, err := os.Stat(m.Source)
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: m.Source, Target: m.Target,
+			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true})
+	}
+	return ops
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// baseEnv is the environment every process in a host-template sandbox starts with.
+func baseEnv(sb *runtime.Sandbox) []string {
+	env := []string{
+		"PATH=" + HomeDir + "/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + HomeDir, "USER=root", "LOGNAME=root", "HOSTNAME=" + sb.Spec.Hostname,
+		"SHELL=/bin/sh", "LANG=C.UTF-8",
+		// /usr is read-only: user-level installs go to the persistent home.
+		"NPM_CONFIG_PREFIX=" + HomeDir + "/.local", "PIP_BREAK_SYSTEM_PACKAGES=1",
+		"PADDOCK_SANDBOX=" + sb.Name, "container=paddock",
+	}
+	if _, err := os.Stat("/bin/bash"); err == nil {
+		env[5] = "SHELL=/bin/bash"
+	}
+	return append(env, sb.Spec.Env...)
+}
+
+// ReservedTarget reports whether a mount target would cover a folder the engine manages.
+func ReservedTarget(target string) bool {
+	t := filepath.Clean(target)
+	for _, r := range reservedTargets {
+		if t == r || (r != "/" && strings.HasPrefix(r, t+"/")) || t == "/" {
+			return true
+		}
+		if r != "/" && strings.HasPrefix(t, r+"/") && r != "/run" {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,393 @@
+package native
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/cgroups"
+	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// ReadyFD is the descriptor on which the supervisor reports "ok" or the reason it failed.
+const ReadyFD = 3
+
+// Root-mode id mapping: ids 0-65535 inside the sandbox are these host ids, so root inside is
+// never root outside. Idmapped mounts make workspace and state files keep their host owners.
+const (
+	rootModeBase = 1 << 30
+	rootModeSize = 65536
+)
+
+// runtimeState is what the supervisor records about the running sandbox.
+type runtimeState struct {
+	SupervisorPID   int                 `json:"supervisor_pid"`
+	SupervisorStart uint64              `json:"supervisor_start"`
+	InitPID         int                 `json:"init_pid"`
+	StartedAt       time.Time           `json:"started_at"`
+	FinishedAt      time.Time           `json:"finished_at,omitzero"`
+	ExitReason      string              `json:"exit_reason,omitempty"`
+	Rootless        bool                `json:"rootless"`
+	UIDMap          string              `json:"uid_map"`
+	Enforced        cgroups.Enforcement `json:"limits_enforced"`
+	Limits          runtime.Limits      `json:"limits"`
+	ID              string              `json:"id"`
+	PidsMax         int64               `json:"pids_max,omitempty"`
+}
+
+// SuperviseMain is the hidden supervisor command: it starts the sandbox's init in new namespaces,
+// reports readiness on ReadyFD, and stays until the init ends.
+func SuperviseMain(dir string) int {
+	// Pdeathsig of the init is tied to this thread: keep it for the life of the process.
+	goruntime.LockOSThread()
+	debug.SetGCPercent(50)
+	ready := os.NewFile(ReadyFD, "ready")
+	report := func(err error) int {
+		if err != nil {
+			fmt.Fprintf(ready, "error: %v\n", err)
+		} else {
+			fmt.Fprintln(ready, "ok")
+		}
+		ready.Close()
+		if err != nil {
+			slog.Error("start failed", "err", err)
+			return 1
+		}
+		return 0
+	}
+	l := layout{dir}
+	var sb runtime.Sandbox
+	if err := readJSON(l.spec(), &sb); err != nil {
+		return report(err)
+	}
+	sv, err := startInit(&sb, l)
+	if err != nil {
+		return report(err)
+	}
+	report(nil)
+	return sv.run()
+}
+
+type supervised struct {
+	l     layout
+	cmd   *exec.Cmd
+	group *cgroups.Group
+	state runtimeState
+	done  chan error
+}
+
+func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
+	rootless := os.Geteuid() != 0
+	limits := cgroups.Limits{CPUs: sb.Spec.Limits.CPUs, MemoryBytes: sb.Spec.Limits.MemoryBytes, Pids: sb.Spec.Limits.Pids}
+	if limits.Pids == 0 {
+		limits.Pids = DefaultPids
+	}
+	group, err := cgroups.Create(sb.ID, limits)
+	if err != nil && sb.Spec.Limits.Pids == 0 && errors.Is(err, cgroups.ErrUnavailable) {
+		// The default process limit is best effort; limits the user asked for are not.
+		limits.Pids = 0
+		group, err = cgroups.Create(sb.ID, limits)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("applying limits: %w", err)
+	}
+	pidsMax := int64(0)
+	if group.Enforcement().Pids {
+		pidsMax = limits.Pids
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			group.Remove()
+		}
+	}()
+	os.Remove(l.sock())
+	ln, err := listenUnix(l.sock())
+	if err != nil {
+		return nil, fmt.Errorf("exec socket: %w", err)
+	}
+	lnFile, err := ln.File()
+	ln.Close()
+	if err != nil {
+		return nil, err
+	}
+	defer lnFile.Close()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	parentEnd := os.NewFile(uintptr(pair[0]), "control")
+	childEnd := os.NewFile(uintptr(pair[1]), "control")
+	defer childEnd.Close()
+	fc, err := net.FileConn(parentEnd)
+	parentEnd.Close()
+	if err != nil {
+		return nil, err
+	}
+	ctrl := execproto.NewConn(fc.(*net.UnixConn))
+
+	// The init execs the binary and finds its root folder through descriptors: as root-mode's
+	// unprivileged host id it may not be allowed to walk their paths.
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	exeFile, err := os.Open(exe)
+	if err != nil {
+		return nil, err
+	}
+	defer exeFile.Close()
+	rootDir, err := rootMountpoint(sb, l, rootless)
+	if err != nil {
+		return nil, err
+	}
+	uidMap := []syscall.SysProcIDMap{{ContainerID: 0, HostID: rootModeBase, Size: rootModeSize}}
+	gidMap := uidMap
+	if rootless {
+		uidMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		gidMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+	}
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", boxinit.ExeFD),
+		Args:       []string{"paddock-init", "__init"},
+		Env:        []string{},
+		Stdout:     os.Stderr,
+		Stderr:     os.Stderr,
+		ExtraFiles: []*os.File{childEnd, lnFile, exeFile},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+			UidMappings:                uidMap,
+			GidMappings:                gidMap,
+			GidMappingsEnableSetgroups: !rootless,
+			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rootless},
+			Pdeathsig:                  syscall.SIGKILL,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the sandbox init in new namespaces: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	fail := func(err error) (*supervised, error) {
+		cmd.Process.Kill()
+		<-done
+		return nil, err
+	}
+	if err := group.Add(cmd.Process.Pid); err != nil {
+		return fail(fmt.Errorf("placing the sandbox in its cgroup: %w", err))
+	}
+	ops := hostPlan(sb, "/")
+	var fds []*os.File
+	defer func() {
+		for _, f := range fds {
+			f.Close()
+		}
+	}()
+	if !rootless {
+		if fds, err = idmapMounts(cmd.Process.Pid, ops); err != nil {
+			return fail(err)
+		}
+	}
+	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: baseEnv(sb), Workdir: sb.Spec.Workdir}
+	payload, _ := json.Marshal(cfg)
+	if err := ctrl.Send(execproto.Message{Type: execproto.TypeConfig, Payload: payload}, fds...); err != nil {
+		return fail(fmt.Errorf("configuring the sandbox init: %w", err))
+	}
+	reply := make(chan execproto.Message, 1)
+	go func() {
+		m, extra, err := ctrl.Recv()
+		closeFDs(extra)
+		if err != nil {
+			m = execproto.Message{Type: execproto.TypeError, Message: "the sandbox init ended during setup (see " + l.log() + ")"}
+		}
+		reply <- m
+	}()
+	select {
+	case m := <-reply:
+		if m.Type != execproto.TypeReady {
+			return fail(fmt.Errorf("setting up the sandbox: %s", m.Message))
+		}
+	case <-time.After(30 * time.Second):
+		return fail(errors.New("the sandbox init did not become ready within 30s"))
+	}
+	ok = true
+	st := runtimeState{
+		ID: sb.ID, SupervisorPID: os.Getpid(), SupervisorStart: procStartTime(os.Getpid()), InitPID: cmd.Process.Pid,
+		StartedAt: time.Now().UTC(), Rootless: rootless, UIDMap: formatMap(uidMap),
+		Enforced: group.Enforcement(), Limits: sb.Spec.Limits, PidsMax: pidsMax,
+	}
+	if err := writeJSON(l.state(), st); err != nil {
+		return fail(err)
+	}
+	// The control socket stays open: its closing tells the init that the supervisor is gone.
+	go func() {
+		for {
+			if _, fds, err := ctrl.Recv(); err != nil {
+				return
+			} else {
+				closeFDs(fds)
+			}
+		}
+	}()
+	return &supervised{l: l, cmd: cmd, group: group, state: st, done: done}, nil
+}
+
+// run waits for the init to end (or for a stop request), then cleans up.
+func (s *supervised) run() int {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Ignore(syscall.SIGHUP)
+	reason := ""
+	for reason == "" {
+		select {
+		case sig := <-sigs:
+			slog.Info("stopping", "signal", sig)
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			reason = "stopped"
+			<-s.done
+		case err := <-s.done:
+			reason = "init exited"
+			if err != nil {
+				reason = "init exited: " + err.Error()
+			}
+			if n, _ := s.group.OOMKills(); n > 0 {
+				reason += " (out of memory)"
+			}
+		}
+	}
+	s.group.Remove()
+	os.Remove(s.l.sock())
+	if !s.state.Rootless {
+		os.RemoveAll(runDir(s.state.ID))
+	}
+	s.state.FinishedAt = time.Now().UTC()
+	s.state.ExitReason = reason
+	writeJSON(s.l.state(), s.state)
+	return 0
+}
+
+// rootMountpoint is the empty folder the init builds the root on. The init must reach it by
+// path; as root mode's unprivileged host id it cannot walk into PADDOCK_HOME (under /root, say),
+// so root mode uses a folder under /run/paddock instead.
+func rootMountpoint(sb *runtime.Sandbox, l layout, rootless bool) (string, error) {
+	if rootless {
+		return l.root(), nil
+	}
+	d := filepath.Join(runDir(sb.ID), "root")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", d, err)
+	}
+	return d, nil
+}
+
+func runDir(id string) string { return filepath.Join("/run/paddock", id[:12]) }
+
+// idmapMounts prepares the binds marked Idmap as detached mounts idmapped through the init's user
+// namespace, so ids on disk appear unchanged inside (host root's files are root's inside) while
+// the sandbox's root is an unprivileged id on the host.
+func idmapMounts(pid int, ops []boxinit.Op) ([]*os.File, error) {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	var files []*os.File
+	for i := range ops {
+		op := &ops[i]
+		if op.Op != boxinit.OpBind || !op.Idmap {
+			continue
+		}
+		fd, err := unix.OpenTree(unix.AT_FDCWD, op.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		if err != nil {
+			closeFiles(files)
+			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
+		}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			unix.Close(fd)
+			closeFiles(files)
+			return nil, fmt.Errorf("%s: its filesystem does not support idmapped mounts, which paddock needs when it runs as root (run paddock as an ordinary user instead): %w", op.Source, err)
+		}
+		files = append(files, os.NewFile(uintptr(fd), op.Source))
+		op.FD = len(files)
+	}
+	return files, nil
+}
+
+func closeFiles(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
+	}
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+func formatMap(m []syscall.SysProcIDMap) string {
+	if len(m) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d %d %d", m[0].ContainerID, m[0].HostID, m[0].Size)
+}
+
+// listenUnix listens on a unix socket, also when its path is longer than sun_path allows.
+func listenUnix(path string) (*net.UnixListener, error) {
+	addr := path
+	if len(path) > 100 {
+		dir, err := os.Open(dirOf(path))
+		if err != nil {
+			return nil, err
+		}
+		defer dir.Close()
+		addr = fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), baseOf(path))
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: addr, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(false)
+	return ln, nil
+}
+
+// procStartTime is a process's start time in clock ticks since boot (0 if it is gone), which
+// tells a live process from a recycled pid.
+func procStartTime(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := lastIndex(s, ')')
+	if i < 0 {
+		return 0
+	}
+	sc := bufio.NewScanner(stringsReader(s[i+2:]))
+	sc.Split(bufio.ScanWords)
+	for n := 3; sc.Scan(); n++ {
+		if n == 22 {
+			var v uint64
+			fmt.Sscan(sc.Text(), &v)
+			return v
+		}
+	}
+	return 0
+}

@@ -1,0 +1,35 @@
+package native
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// writeJSON replaces path atomically.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func dirOf(p string) string            { return filepath.Dir(p) }
+func baseOf(p string) string           { return filepath.Base(p) }
+func lastIndex(s string, c byte) int   { return strings.LastIndexByte(s, c) }
+func stringsReader(s string) io.Reader { return strings.NewReader(s) }

@@ -1,0 +1,112 @@
+// Package runtime defines the narrow interface every sandbox backend implements and the typed
+// sandbox spec the manager hands to it. Backends turn the spec into their own form; nothing above
+// this package knows which backend runs a sandbox.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+)
+
+// Error categories, checked with errors.Is.
+var (
+	ErrNotRunning  = errors.New("sandbox is not running")
+	ErrUnsupported = errors.New("not supported on this host")
+	ErrStartFailed = errors.New("sandbox failed to start")
+)
+
+// Mount is one host folder made visible inside the sandbox.
+type Mount struct {
+	Kind     string `json:"kind"` // "workspace" or "bind"
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"read_only"`
+}
+
+// Limits are the resource limits requested for a sandbox. Zero means unlimited.
+type Limits struct {
+	CPUs        float64 `json:"cpus,omitempty"`
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	Pids        int64   `json:"pids,omitempty"`
+}
+
+// Spec is everything a backend needs to start a sandbox.
+type Spec struct {
+	Template string   `json:"template"`
+	Hostname string   `json:"hostname"`
+	Workdir  string   `json:"workdir"`
+	Mounts   []Mount  `json:"mounts"`
+	Env      []string `json:"env,omitempty"`
+	Limits   Limits   `json:"limits"`
+	GitName  string   `json:"git_name,omitempty"`
+	GitEmail string   `json:"git_email,omitempty"`
+}
+
+// Enforcement says which limits the host actually enforces on a running sandbox.
+type Enforcement struct {
+	Driver  string `json:"driver"` // "v2", "v1" or "none"
+	CPU     bool   `json:"cpu"`
+	Memory  bool   `json:"memory"`
+	Pids    bool   `json:"pids"`
+	PidsMax int64  `json:"pids_max,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Sandbox is a spec bound to its identity and its private state folder.
+type Sandbox struct {
+	ID   string
+	Name string
+	Dir  string // private state: persistent layers, sockets, logs
+	Spec Spec
+}
+
+// State is what a backend knows about a sandbox at this moment.
+type State struct {
+	Status        string        `json:"status"` // "running" or "stopped"
+	SupervisorPID int           `json:"supervisor_pid,omitempty"`
+	InitPID       int           `json:"init_pid,omitempty"`
+	Pids          []int         `json:"pids,omitempty"`
+	StartedAt     time.Time     `json:"started_at,omitzero"`
+	FinishedAt    time.Time     `json:"finished_at,omitzero"`
+	ExitReason    string        `json:"exit_reason,omitempty"`
+	UIDMap        string        `json:"uid_map,omitempty"`
+	Rootless      bool          `json:"rootless"`
+	Enforced      *Enforcement  `json:"limits_enforced,omitempty"`
+	MemoryBytes   int64         `json:"memory_bytes,omitempty"`
+	Uptime        time.Duration `json:"-"`
+}
+
+// ExecRequest is one process to start inside a running sandbox.
+type ExecRequest struct {
+	Argv  []string
+	Env   []string // added to the sandbox's environment
+	Dir   string
+	User  string // "" (root), a name, uid or uid:gid
+	TTY   bool
+	Stdin bool // attach stdin; without it the process reads /dev/null
+}
+
+// ExecIO are the caller's streams.
+type ExecIO struct {
+	Stdin          *os.File
+	Stdout, Stderr *os.File
+	// Progress, when non-nil, receives human status lines (never data).
+	Progress io.Writer
+}
+
+// Backend runs sandboxes. Every implementation passes the conformance suite.
+type Backend interface {
+	Name() string
+	// Start starts a stopped sandbox and returns when it accepts exec requests.
+	Start(ctx context.Context, sb *Sandbox) error
+	// Stop stops it, giving processes grace to exit before they are killed.
+	Stop(ctx context.Context, sb *Sandbox, grace time.Duration) error
+	State(ctx context.Context, sb *Sandbox) (State, error)
+	// Exec runs a process and returns its exit code (128+signal when killed).
+	Exec(ctx context.Context, sb *Sandbox, req ExecRequest, stdio ExecIO) (int, error)
+	// Remove deletes the sandbox's private state. The sandbox must be stopped.
+	Remove(ctx context.Context, sb *Sandbox) error
+}

@@ -1,0 +1,429 @@
+// Package sandbox is the manager: it maps a (workspace, agent) pair to one sandbox, creates and
+// reuses sandboxes under a lock, detects configuration drift, and drives the backend's lifecycle.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+// Error categories.
+var (
+	ErrDrift   = errors.New("sandbox settings changed")
+	ErrRunning = errors.New("sandbox is running")
+	ErrInUse   = errors.New("name already in use")
+)
+
+// Manager drives sandboxes through one backend.
+type Manager struct {
+	Store   *store.Store
+	Backend runtime.Backend
+}
+
+// Options are the settings of run and create. The *Set fields say which were given on the
+// command line, so that an existing sandbox is compared only on those.
+type Options struct {
+	Agent     string
+	Workspace string // "" means the current folder
+	Extra     []runtime.Mount
+	Name      string
+	Env       []string
+	Volumes   []runtime.Mount
+	Limits    runtime.Limits
+	Template  string
+	Recreate  bool
+	Force     bool // allow / or the home folder as workspace
+
+	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+
+// Sandbox binds a record to its state folder for the backend.
+func (m *Manager) Sandbox(r *store.Record) *runtime.Sandbox {
+	return &runtime.Sandbox{ID: r.ID, Name: r.Name, Dir: m.Store.Dir(r.ID), Spec: r.Spec}
+}
+
+// ResolveWorkspace checks a workspace folder and returns its real absolute path.
+func (m *Manager) ResolveWorkspace(dir string, force bool) (string, error) {
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", badInput("the current folder is gone; cd to a project folder or pass -w DIR")
+		}
+		dir = wd
+	}
+	ws, err := hostPath(dir)
+	if err != nil {
+		return "", badInput("workspace %s does not exist; create it or pass -w with an existing folder", dir)
+	}
+	if st, err := os.Stat(ws); err != nil || !st.IsDir() {
+		return "", badInput("workspace %s is not a folder", ws)
+	}
+	home, _ := os.UserHomeDir()
+	if home != "" {
+		if h, err := filepath.EvalSymlinks(home); err == nil {
+			home = h
+		}
+	}
+	switch {
+	case ws == "/" && !force:
+		return "", badInput("refusing to use / as the workspace: the agent could change every file on this machine; cd to a project folder, or pass --force")
+	case ws == home && !force:
+		return "", badInput("refusing to use your home folder %s as the workspace: the agent could read your keys and change every file you own; cd to a project folder, or pass --force", ws)
+	case ws != "/" && reservedTarget(ws):
+		return "", badInput("workspace %s is a system folder; pick a project folder", ws)
+	case within(m.Store.Root, ws) || within(ws, m.Store.Root):
+		return "", badInput("workspace %s overlaps paddock's state folder %s; pick another folder", ws, m.Store.Root)
+	}
+	return ws, nil
+}
+
+func within(parent, p string) bool {
+	return p == parent || strings.HasPrefix(p, strings.TrimSuffix(parent, "/")+"/")
+}
+
+// Ensure returns the sandbox for the options' workspace and agent, creating it when there is
+// none. An existing sandbox whose settings differ from the given ones is re-created only with
+// Recreate; otherwise the difference is reported.
+func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, error) {
+	ws, err := m.ResolveWorkspace(o.Workspace, o.Force)
+	if err != nil {
+		return nil, false, err
+	}
+	if o.Name != "" && !nameRE.MatchString(o.Name) {
+		return nil, false, badInput("--name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.Name)
+	}
+	if o.Template == "" {
+		o.Template = "host"
+	}
+	if o.Template != "host" {
+		return nil, false, badInput("template %q: only the host template is available in this version", o.Template)
+	}
+	unlock, err := m.Store.Lock()
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	recs, _, err := m.Store.List()
+	if err != nil {
+		return nil, false, err
+	}
+	var found *store.Record
+	for _, r := range recs {
+		if r.Workspace == ws && r.Agent == o.Agent {
+			found = r
+		}
+	}
+	if o.Name != "" {
+		for _, r := range recs {
+			if r.Name == o.Name && r != found {
+				return nil, false, fmt.Errorf("%w: %q is the sandbox of %s (%s); pick another --name", ErrInUse, o.Name, r.Workspace, r.Agent)
+			}
+		}
+		if found != nil && found.Name != o.Name {
+			return nil, false, fmt.Errorf("%w: this folder already has a %s sandbox, %s; use it, or remove it first", ErrInUse, o.Agent, found.Name)
+		}
+	}
+	if found != nil {
+		return m.reuse(ctx, found, o)
+	}
+	rec, err := m.create(recs, ws, o)
+	return rec, err == nil, err
+}
+
+func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Record, error) {
+	id, err := m.Store.NewID()
+	if err != nil {
+		return nil, err
+	}
+	name := o.Name
+	if name == "" {
+		name = uniqueName(recs, o.Agent+"-"+sanitize(filepath.Base(ws)))
+	}
+	rec := &store.Record{
+		ID: id, Name: name, Agent: o.Agent, Workspace: ws, Backend: m.Backend.Name(),
+		Created: time.Now().UTC().Truncate(time.Second),
+		Spec: runtime.Spec{
+			Template: o.Template, Hostname: name, Workdir: ws,
+			Mounts: append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, mounts(o)...),
+			Env:    o.Env, Limits: o.Limits,
+		},
+	}
+	if err := checkMounts(rec.Spec.Mounts); err != nil {
+		return nil, err
+	}
+	if err := m.Store.Create(rec); err != nil {
+		return nil, fmt.Errorf("recording the new sandbox: %w", err)
+	}
+	return rec, nil
+}
+
+func mounts(o Options) []runtime.Mount {
+	return append(append([]runtime.Mount{}, o.Extra...), o.Volumes...)
+}
+
+// checkMounts refuses two mounts at one target.
+func checkMounts(ms []runtime.Mount) error {
+	seen := map[string]string{}
+	for _, m := range ms {
+		if prev, ok := seen[m.Target]; ok {
+			return badInput("%s and %s would both appear at %s in the sandbox; give one of them another path", prev, m.Source, m.Target)
+		}
+		seen[m.Target] = m.Source
+	}
+	return nil
+}
+
+func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*store.Record, bool, error) {
+	want := rec.Spec
+	if o.EnvSet {
+		want.Env = o.Env
+	}
+	if o.MountsSet {
+		want.Mounts = append([]runtime.Mount{rec.Spec.Mounts[0]}, mounts(o)...)
+	}
+	if o.CPUsSet {
+		want.Limits.CPUs = o.Limits.CPUs
+	}
+	if o.MemorySet {
+		want.Limits.MemoryBytes = o.Limits.MemoryBytes
+	}
+	if o.PidsSet {
+		want.Limits.Pids = o.Limits.Pids
+	}
+	if o.TemplateSet {
+		want.Template = o.Template
+	}
+	diffs := Diff(rec.Spec, want)
+	if len(diffs) == 0 && !o.Recreate {
+		return rec, false, nil
+	}
+	if !o.Recreate {
+		return nil, false, fmt.Errorf("%w: sandbox %s was created with other settings (%s); run again with --recreate to rebuild it, keeping its home, /tmp and installed state",
+			ErrDrift, rec.Name, strings.Join(diffs, "; "))
+	}
+	if err := checkMounts(want.Mounts); err != nil {
+		return nil, false, err
+	}
+	unlock, err := m.Store.LockSandbox(rec.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	defer unlock()
+	if err := m.Backend.Stop(ctx, m.Sandbox(rec), 10*time.Second); err != nil {
+		return nil, false, err
+	}
+	rec.Spec = want
+	if err := m.Store.Save(rec); err != nil {
+		return nil, false, err
+	}
+	return rec, false, nil
+}
+
+// Diff lists, in plain words, how want differs from have.
+func Diff(have, want runtime.Spec) []string {
+	var d []string
+	if have.Template != want.Template {
+		d = append(d, fmt.Sprintf("template: %s -> %s", have.Template, want.Template))
+	}
+	hm, wm := map[string]string{}, map[string]string{}
+	for _, kv := range have.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		hm[k] = v
+	}
+	for _, kv := range want.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		wm[k] = v
+	}
+	var env []string
+	for k, v := range wm {
+		if hv, ok := hm[k]; !ok {
+			env = append(env, "+"+k)
+		} else if hv != v {
+			env = append(env, "~"+k)
+		}
+	}
+	for k := range hm {
+		if _, ok := wm[k]; !ok {
+			env = append(env, "-"+k)
+		}
+	}
+	if len(env) > 0 {
+		slices.Sort(env)
+		d = append(d, "env: "+strings.Join(env, " "))
+	}
+	if !slices.Equal(have.Mounts, want.Mounts) {
+		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(have.Mounts[1:]), describeMounts(want.Mounts[1:])))
+	}
+	if have.Limits.CPUs != want.Limits.CPUs {
+		d = append(d, fmt.Sprintf("cpus: %s -> %s", orNone(have.Limits.CPUs), orNone(want.Limits.CPUs)))
+	}
+	if have.Limits.MemoryBytes != want.Limits.MemoryBytes {
+		d = append(d, fmt.Sprintf("memory: %s -> %s", FormatBytes(have.Limits.MemoryBytes), FormatBytes(want.Limits.MemoryBytes)))
+	}
+	if have.Limits.Pids != want.Limits.Pids {
+		d = append(d, fmt.Sprintf("pids: %s -> %s", orNone(float64(have.Limits.Pids)), orNone(float64(want.Limits.Pids))))
+	}
+	return d
+}
+
+func describeMounts(ms []runtime.Mount) string {
+	if len(ms) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, m := range ms {
+		x := m.Source
+		if m.Target != m.Source {
+			x += ":" + m.Target
+		}
+		if m.ReadOnly {
+			x += ":ro"
+		}
+		s = append(s, x)
+	}
+	return strings.Join(s, ",")
+}
+
+func orNone(f float64) string {
+	if f == 0 {
+		return "none"
+	}
+	return fmt.Sprint(f)
+}
+
+// FormatBytes prints a byte count in binary units ("none" for zero).
+func FormatBytes(n int64) string {
+	switch {
+	case n == 0:
+		return "none"
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dg", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dm", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fm", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d", n)
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' {
+			b.WriteRune(c)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-.")
+	if out == "" {
+		out = "root"
+	}
+	if len(out) > 40 {
+		out = out[:40]
+	}
+	return out
+}
+
+func uniqueName(recs []*store.Record, base string) string {
+	used := map[string]bool{}
+	for _, r := range recs {
+		used[r.Name] = true
+	}
+	if !used[base] {
+		return base
+	}
+	for i := 2; ; i++ {
+		if n := fmt.Sprintf("%s-%d", base, i); !used[n] {
+			return n
+		}
+	}
+}
+
+// Start starts the sandbox unless it runs; it reports whether it started it.
+func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
+	sb := m.Sandbox(rec)
+	if st, err := m.Backend.State(ctx, sb); err == nil && st.Status == "running" {
+		return false, nil
+	}
+	unlock, err := m.Store.LockSandbox(rec.ID)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	if st, err := m.Backend.State(ctx, sb); err == nil && st.Status == "running" {
+		return false, nil
+	}
+	// Re-read the record under the lock: it may have been removed or re-created meanwhile.
+	cur, err := m.Store.Resolve(rec.ID)
+	if err != nil {
+		return false, err
+	}
+	*rec = *cur
+	sb = m.Sandbox(rec)
+	sb.Spec.GitName, sb.Spec.GitEmail = hostGit("user.name"), hostGit("user.email")
+	if err := m.Backend.Start(ctx, sb); err != nil {
+		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
+	}
+	return true, nil
+}
+
+func hostGit(key string) string {
+	out, err := exec.Command("git", "config", "--global", "--get", key).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// Stop stops a sandbox.
+func (m *Manager) Stop(ctx context.Context, rec *store.Record, grace time.Duration) error {
+	unlock, err := m.Store.LockSandbox(rec.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return m.Backend.Stop(ctx, m.Sandbox(rec), grace)
+}
+
+// Remove deletes a sandbox and its private state; a running one only with force. The
+// workspace and every mounted folder are left untouched.
+func (m *Manager) Remove(ctx context.Context, rec *store.Record, force bool) error {
+	unlock, err := m.Store.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	unlockSb, err := m.Store.LockSandbox(rec.ID)
+	if err != nil {
+		return err
+	}
+	defer unlockSb()
+	sb := m.Sandbox(rec)
+	st, err := m.Backend.State(ctx, sb)
+	if err != nil {
+		return err
+	}
+	if st.Status == "running" {
+		if !force {
+			return fmt.Errorf("%w: %s; stop it first or use rm -f", ErrRunning, rec.Name)
+		}
+		if err := m.Backend.Stop(ctx, sb, 2*time.Second); err != nil {
+			return err
+		}
+	}
+	return m.Backend.Remove(ctx, sb)
+}
