@@ -198,7 +198,7 @@ func (g *Group) Kill() error {
 			return err
 		}
 	}
-	return killLoop(g.dirs)
+	return nil
 }
 
 // Remove kills the group's processes, then removes all its directories. A

@@ -120,16 +120,16 @@ func newRunCmd(f *Factory) *cobra.Command {
 
 // resolveTarget decides which sandbox `run X` means: an agent for this folder, or an existing
 // sandbox named X.
-func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandboxFlags, target string, extra []string) (*sandbox.Manager, *store.Record, error) {
+func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandboxFlags, target string, extra []string) (*sandbox.Manager, *store.Record, bool, error) {
 	m, err := f.Manager()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	agentName := target
 	if _, err := agent.Lookup(target); err != nil {
 		rec, rerr := m.Store.Resolve(target)
 		if rerr != nil {
-			return nil, nil, fmt.Errorf("%w: %v, and no sandbox is called %q (see `paddock ls -a`)", sandbox.ErrBadInput, err, target)
+			return nil, nil, false, fmt.Errorf("%w: %v, and no sandbox is called %q (see `paddock ls -a`)", sandbox.ErrBadInput, err, target)
 		}
 		agentName = rec.Agent
 		if sf.workspace == "" && len(extra) == 0 {
@@ -141,24 +141,28 @@ func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandb
 	}
 	o, err := sf.options(fs, agentName, extra)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	rec, created, err := m.Ensure(ctx, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	if created {
 		fmt.Fprintf(f.IO.Err, "paddock: created sandbox %s for %s\n", rec.Name, rec.Workspace)
 	}
-	return m, rec, nil
+	return m, rec, created, nil
 }
 
 func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions, target string, args []string) error {
-	m, rec, err := resolveTarget(ctx, f, fs, &opts.sandboxFlags, target, nil)
+	m, rec, created, err := resolveTarget(ctx, f, fs, &opts.sandboxFlags, target, nil)
 	if err != nil {
 		return execExitCode(err)
 	}
 	if err := startAndWarn(ctx, f, m, rec); err != nil {
+		if created {
+			// A sandbox that never ran is not left behind half-made.
+			m.Remove(context.WithoutCancel(ctx), rec, true)
+		}
 		return execExitCode(err)
 	}
 	if opts.detach {

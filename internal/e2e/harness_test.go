@@ -1,0 +1,221 @@
+// Package e2e drives the built paddock binary end to end: real namespaces, mounts, processes,
+// as root and as an unprivileged user that the tests create.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// testUser is the unprivileged account the rootless runs use.
+const testUser = "paddock-e2e"
+
+var (
+	binary  string // the paddock binary under test
+	baseDir string // world-traversable folder holding every test's files
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	var err error
+	baseDir, err = os.MkdirTemp("", "paddock-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(baseDir)
+	os.Chmod(baseDir, 0o755)
+	binary = filepath.Join(baseDir, "paddock")
+	build := exec.Command("go", "build", "-o", binary, "../../cmd/paddock")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building paddock:", err)
+		return 1
+	}
+	if os.Geteuid() == 0 {
+		if _, err := user.Lookup(testUser); err != nil {
+			out, err := exec.Command("useradd", "--create-home", "--shell", "/bin/bash", testUser).CombinedOutput()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "creating user %s: %v: %s\n", testUser, err, out)
+				return 1
+			}
+		}
+	}
+	return m.Run()
+}
+
+// mode is who runs paddock: root, or an ordinary user (rootless).
+type mode string
+
+const (
+	asRoot     mode = "root"
+	asRootless mode = "rootless"
+)
+
+// requireRoot fails the test when not root: privileged tests never skip silently, unless
+// PADDOCK_ALLOW_SKIP_ROOT=1 says so outside CI.
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("PADDOCK_ALLOW_SKIP_ROOT") == "1" && os.Getenv("CI") == "" {
+			t.Skip("needs root (PADDOCK_ALLOW_SKIP_ROOT=1)")
+		}
+		t.Fatal("this test needs root: run the suite as root (CI does)")
+	}
+}
+
+// forEachMode runs fn once as root and once as the unprivileged test user.
+func forEachMode(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, m := range []mode{asRoot, asRootless} {
+		t.Run(string(m), func(t *testing.T) {
+			fn(t, newEnv(t, m))
+		})
+	}
+}
+
+// env is one isolated paddock installation: its own PADDOCK_HOME, home folder and git identity.
+type env struct {
+	t       testing.TB
+	mode    mode
+	dir     string // the test's scratch folder, owned by the user paddock runs as
+	home    string // HOME of the paddock user
+	phome   string // PADDOCK_HOME
+	uid     int
+	gid     int
+	extra   []string // extra environment
+}
+
+func newEnv(t testing.TB, m mode) *env {
+	t.Helper()
+	requireRoot(t)
+	dir, err := os.MkdirTemp(baseDir, "t-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	e := &env{t: t, mode: m, dir: dir, home: filepath.Join(dir, "home"), phome: filepath.Join(dir, "paddock-home")}
+	if m == asRootless {
+		u, err := user.Lookup(testUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.uid, _ = strconv.Atoi(u.Uid)
+		e.gid, _ = strconv.Atoi(u.Gid)
+	}
+	os.Chown(dir, e.uid, e.gid)
+	e.mkdir(e.home)
+	e.writeFile(filepath.Join(e.home, ".gitconfig"), "[user]\n\tname = Paddock Tester\n\temail = tester@paddock.test\n")
+	t.Cleanup(func() {
+		e.run("", "rm", "-f", "--all")
+		os.RemoveAll(dir)
+	})
+	return e
+}
+
+// mkdir creates a folder owned by the paddock user.
+func (e *env) mkdir(p string) string {
+	e.t.Helper()
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	os.Chown(p, e.uid, e.gid)
+	return p
+}
+
+// workspace creates a project folder for the test.
+func (e *env) workspace(name string) string {
+	return e.mkdir(filepath.Join(e.dir, name))
+}
+
+func (e *env) writeFile(p, content string) {
+	e.t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+	os.Chown(p, e.uid, e.gid)
+}
+
+// result is what a paddock command did.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+}
+
+// command prepares a paddock invocation in folder dir, as the env's user.
+func (e *env) command(dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(binary, args...)
+	if dir == "" {
+		dir = e.dir
+	}
+	cmd.Dir = dir
+	cmd.Env = append([]string{"HOME=" + e.home, "PADDOCK_HOME=" + e.phome,
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, e.extra...)
+	if e.mode == asRootless {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid)}}
+	}
+	return cmd
+}
+
+// run runs paddock in dir with no stdin and returns what it printed and its exit code.
+func (e *env) run(dir string, args ...string) result {
+	return e.runInput(dir, "", args...)
+}
+
+func (e *env) runInput(dir, stdin string, args ...string) result {
+	e.t.Helper()
+	cmd := e.command(dir, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		e.t.Fatalf("paddock %s: timed out\nstderr: %s", strings.Join(args, " "), errb.String())
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+// ok runs paddock and fails the test unless it exits 0; it returns stdout.
+func (e *env) ok(dir string, args ...string) string {
+	e.t.Helper()
+	r := e.run(dir, args...)
+	if r.code != 0 {
+		e.t.Fatalf("paddock %s: %s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
+
+// sandboxDirs lists the sandbox folders in the env's PADDOCK_HOME.
+func (e *env) sandboxDirs() []string {
+	entries, _ := os.ReadDir(filepath.Join(e.phome, "sandboxes"))
+	var out []string
+	for _, en := range entries {
+		if en.IsDir() {
+			out = append(out, en.Name())
+		}
+	}
+	return out
+}
