@@ -44,8 +44,35 @@ func lookupUser(spec string) (user, error) {
 		}
 		u.gid = gid
 	}
-	u.groups = supplementary(u.name, u.gid)
+	if !idMapped("/proc/self/uid_map", u.uid) || !idMapped("/proc/self/gid_map", u.gid) {
+		return u, fmt.Errorf("user %s (uid %d, gid %d) has no id in this sandbox: a sandbox made without root maps only root for now", name, u.uid, u.gid)
+	}
+	for _, g := range supplementary(u.name, u.gid) {
+		if idMapped("/proc/self/gid_map", g) {
+			u.groups = append(u.groups, g)
+		}
+	}
 	return u, nil
+}
+
+// idMapped reports whether id falls in one of the namespace's id map ranges.
+func idMapped(mapFile string, id uint32) bool {
+	b, err := os.ReadFile(mapFile)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		start, err1 := strconv.ParseUint(f[0], 10, 32)
+		n, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && uint64(id) >= start && uint64(id) < start+n {
+			return true
+		}
+	}
+	return false
 }
 
 func findUser(name string) (user, error) {

@@ -193,7 +193,7 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 		switch {
 		case i == 0:
 			v.Mounts.Workspace = mt
-		case mt.Kind == "workspace":
+		case mt.Kind == "workspace" || mt.Kind == "gitdir":
 			v.Mounts.Extra = append(v.Mounts.Extra, mt)
 		default:
 			v.Mounts.Volumes = append(v.Mounts.Volumes, mt)

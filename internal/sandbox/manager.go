@@ -157,7 +157,7 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Rec
 		Created: time.Now().UTC().Truncate(time.Second),
 		Spec: runtime.Spec{
 			Template: o.Template, Hostname: name, Workdir: ws,
-			Mounts: append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, mounts(o)...),
+			Mounts: append(append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, gitDirMounts(ws)...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
 		},
 	}
@@ -168,6 +168,34 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Rec
 		return nil, fmt.Errorf("recording the new sandbox: %w", err)
 	}
 	return rec, nil
+}
+
+// gitDirMounts keeps a workspace that is a git worktree working: its .git file points into the
+// main repository's .git folder, which is mounted at its own path too.
+func gitDirMounts(ws string) []runtime.Mount {
+	b, err := os.ReadFile(filepath.Join(ws, ".git"))
+	if err != nil {
+		return nil
+	}
+	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+	if !ok {
+		return nil
+	}
+	if !filepath.IsAbs(gitdir) {
+		gitdir = filepath.Join(ws, gitdir)
+	}
+	common := gitdir
+	if c, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
+		common = strings.TrimSpace(string(c))
+		if !filepath.IsAbs(common) {
+			common = filepath.Join(gitdir, common)
+		}
+	}
+	common, err = filepath.EvalSymlinks(filepath.Clean(common))
+	if err != nil || within(ws, common) || reservedTarget(common) {
+		return nil
+	}
+	return []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
 }
 
 func mounts(o Options) []runtime.Mount {
@@ -192,7 +220,7 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 		want.Env = o.Env
 	}
 	if o.MountsSet {
-		want.Mounts = append([]runtime.Mount{rec.Spec.Mounts[0]}, mounts(o)...)
+		want.Mounts = append(append([]runtime.Mount{rec.Spec.Mounts[0]}, gitDirMounts(rec.Workspace)...), mounts(o)...)
 	}
 	if o.CPUsSet {
 		want.Limits.CPUs = o.Limits.CPUs
@@ -373,6 +401,12 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		return false, err
 	}
 	*rec = *cur
+	for _, mt := range rec.Spec.Mounts {
+		if _, err := os.Stat(mt.Source); err != nil {
+			return false, fmt.Errorf("%w: %s of sandbox %s no longer exists; restore it, or remove the sandbox with `paddock rm %s`",
+				ErrBadInput, mt.Source, rec.Name, rec.Name)
+		}
+	}
 	sb = m.Sandbox(rec)
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGit("user.name"), hostGit("user.email")
 	if err := m.Backend.Start(ctx, sb); err != nil {

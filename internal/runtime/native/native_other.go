@@ -5,6 +5,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/runtime"
@@ -38,7 +39,7 @@ func (*Backend) Exec(context.Context, *runtime.Sandbox, runtime.ExecRequest, run
 }
 
 // Remove implements runtime.Backend.
-func (*Backend) Remove(context.Context, *runtime.Sandbox) error { return errNeedsLinux }
+func (*Backend) Remove(_ context.Context, sb *runtime.Sandbox) error { return os.RemoveAll(sb.Dir) }
 
 // SuperviseMain is the hidden supervisor command.
 func SuperviseMain(string) int {

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what paddock's tests need on a Debian/Ubuntu machine and runs every test.
+# Run as root (the privileged tests need it; the rootless tests create their own unprivileged user).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "scripts/test.sh: run as root (sudo bash scripts/test.sh): the suite runs sandboxes as root and as a user it creates" >&2
+	exit 1
+fi
+
+need=()
+for pkg in git python3 nodejs npm procps iproute2 passwd util-linux ca-certificates; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Go: the machine's /usr/local/go if present, else the distribution's, which fetches the
+# toolchain go.mod names through the Go module proxy.
+export PATH="/usr/local/go/bin:$PATH"
+if ! command -v go >/dev/null; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+fi
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
+export CGO_ENABLED=0
+go version
+
+echo "--- go vet"
+go vet ./...
+echo "--- cross-build for darwin"
+GOOS=darwin go build ./...
+echo "--- go test"
+go test -count=1 -timeout 45m ./... 2>&1
