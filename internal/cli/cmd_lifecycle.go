@@ -97,15 +97,12 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 	if err != nil {
 		return execExitCode(err)
 	}
-	if err := startAndWarn(ctx, f, m, rec); err != nil {
-		return execExitCode(err)
-	}
 	req := runtime.ExecRequest{Argv: argv, Env: append(termEnv(opts.tty), env...), Dir: opts.workdir,
 		User: opts.user, TTY: opts.tty, Stdin: opts.interactive}
 	if req.Dir == "" {
 		req.Dir = rec.Spec.Workdir
 	}
-	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {
 		return execExitCode(err)
 	}
@@ -113,6 +110,19 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 		return withCode(code, nil)
 	}
 	return nil
+}
+
+// execStarting runs req in the sandbox, starting the sandbox first if it is not running. The
+// running case, the common one, goes straight to the init.
+func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req runtime.ExecRequest) (int, error) {
+	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	if !errors.Is(err, runtime.ErrNotRunning) {
+		return code, err
+	}
+	if err := startAndWarn(ctx, f, m, rec); err != nil {
+		return -1, err
+	}
+	return m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
 }
 
 func newStartCmd(f *Factory) *cobra.Command {

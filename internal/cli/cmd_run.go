@@ -158,6 +158,9 @@ func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions
 	if err != nil {
 		return execExitCode(err)
 	}
+	if !created && !opts.detach {
+		return runAgent(ctx, f, m, rec, args)
+	}
 	if err := startAndWarn(ctx, f, m, rec); err != nil {
 		if created {
 			// A sandbox that never ran is not left behind half-made.
@@ -169,14 +172,20 @@ func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions
 		fmt.Fprintln(f.IO.Out, rec.Name)
 		return nil
 	}
+	return runAgent(ctx, f, m, rec, args)
+}
+
+// runAgent runs the sandbox's agent with args, attached to the caller's terminal or streams.
+func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, args []string) error {
 	a, err := agent.Lookup(rec.Agent)
 	if err != nil {
 		return execExitCode(err)
 	}
 	argv := a.Command(args, hostHas)
-	tty := IsTTY(f.IO.In)
+	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
+	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
 	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty)}
-	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {
 		return execExitCode(err)
 	}
