@@ -21,15 +21,13 @@ import (
 type server struct {
 	cfg *Config
 
-	mu        sync.Mutex
-	waiters   map[int]chan syscall.WaitStatus
-	unclaimed map[int]syscall.WaitStatus
-	children  int
-	stopping  bool
+	mu       sync.Mutex
+	waiters  map[int]chan syscall.WaitStatus
+	stopping bool
 }
 
 func newServer(cfg *Config) *server {
-	return &server{cfg: cfg, waiters: map[int]chan syscall.WaitStatus{}, unclaimed: map[int]syscall.WaitStatus{}}
+	return &server{cfg: cfg, waiters: map[int]chan syscall.WaitStatus{}}
 }
 
 // reap collects every child that ends, ours and orphans alike, and hands statuses to waiters.
@@ -43,20 +41,19 @@ func (s *server) reap() {
 			if pid <= 0 || err != nil {
 				break
 			}
+			// Orphans are simply reaped. Our own children cannot be missed: start holds the lock
+			// from fork to registration, so their status waits here until they are registered.
 			s.mu.Lock()
 			if w, ok := s.waiters[pid]; ok {
 				w <- ws
 				delete(s.waiters, pid)
-				s.children--
-			} else {
-				s.unclaimed[pid] = ws
 			}
 			s.mu.Unlock()
 		}
 	}
 }
 
-// start forks a process and registers for its status in one step, so the reaper cannot lose it.
+// start forks a process and registers for its status under the lock, so the reaper cannot lose it.
 func (s *server) start(argv0 string, argv []string, attr *syscall.ProcAttr) (int, chan syscall.WaitStatus, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,13 +65,7 @@ func (s *server) start(argv0 string, argv []string, attr *syscall.ProcAttr) (int
 		return 0, nil, err
 	}
 	w := make(chan syscall.WaitStatus, 1)
-	if ws, ok := s.unclaimed[pid]; ok {
-		delete(s.unclaimed, pid)
-		w <- ws
-	} else {
-		s.waiters[pid] = w
-		s.children++
-	}
+	s.waiters[pid] = w
 	return pid, w, nil
 }
 
@@ -110,14 +101,20 @@ func (s *server) handle(c *execproto.Conn) {
 		c.Send(execproto.Message{Type: execproto.TypeError, Message: err.Error()})
 		return
 	}
-	// Messages from the caller: signals; its disconnecting hangs the process up.
+	// Messages from the caller: signals. A caller that goes away before the process ends hangs
+	// it up, as closing a terminal would.
+	exited := make(chan struct{})
 	go func() {
 		for {
 			m, extra, err := c.Recv()
 			closeFDs(extra)
 			if err != nil {
-				unix.Kill(-pid, unix.SIGHUP)
-				unix.Kill(-pid, unix.SIGCONT)
+				select {
+				case <-exited:
+				default:
+					unix.Kill(-pid, unix.SIGHUP)
+					unix.Kill(-pid, unix.SIGCONT)
+				}
 				return
 			}
 			if m.Type == execproto.TypeSignal && m.Signal > 0 {
@@ -126,6 +123,7 @@ func (s *server) handle(c *execproto.Conn) {
 		}
 	}()
 	ws := <-wait
+	close(exited)
 	code := ws.ExitStatus()
 	if ws.Signaled() {
 		code = 128 + int(ws.Signal())

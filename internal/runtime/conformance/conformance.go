@@ -1,0 +1,268 @@
+//go:build unix
+
+// Package conformance is the shared test suite every runtime.Backend must pass: a backend's own
+// test is a few lines that hand the suite a way to make the backend.
+package conformance
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// Harness describes the backend under test.
+type Harness struct {
+	// New returns the backend.
+	New func(t *testing.T) runtime.Backend
+	// Root is a folder the backend may use for sandbox state and workspaces; it must be
+	// reachable by the sandbox's user (not a private t.TempDir() of another user).
+	Root func(t *testing.T) string
+}
+
+// Run runs every conformance case against the backend.
+func Run(t *testing.T, h Harness) {
+	cases := []struct {
+		name string
+		fn   func(t *testing.T, s *suite)
+	}{
+		{"ExecExitCodeAndOutput", testExec},
+		{"SpecEnvAndWorkdir", testEnv},
+		{"WorkspaceReadWrite", testWorkspace},
+		{"ReadOnlyVolume", testReadOnly},
+		{"PersistsAcrossStopStart", testPersist},
+		{"StopEndsProcesses", testStop},
+		{"ExecWhenStopped", testExecStopped},
+		{"RemoveKeepsWorkspace", testRemove},
+		{"NoNetworkButLoopback", testNoNetwork},
+		{"Hostname", testHostname},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newSuite(t, h)
+			c.fn(t, s)
+		})
+	}
+}
+
+type suite struct {
+	t   *testing.T
+	b   runtime.Backend
+	sb  *runtime.Sandbox
+	ws  string
+	ctx context.Context
+}
+
+func newSuite(t *testing.T, h Harness) *suite {
+	root := h.Root(t)
+	ws := filepath.Join(root, "workspace")
+	if err := os.MkdirAll(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "state")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := "conf-" + strings.ToLower(strings.ReplaceAll(t.Name()[strings.LastIndex(t.Name(), "/")+1:], "_", "-"))
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	s := &suite{t: t, b: h.New(t), ws: ws, ctx: context.Background(), sb: &runtime.Sandbox{
+		ID:   strings.Repeat("c0ffee", 10) + "abcd",
+		Name: name, Dir: dir,
+		Spec: runtime.Spec{Template: "host", Hostname: name, Workdir: ws,
+			Mounts: []runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}},
+	}}
+	t.Cleanup(func() {
+		s.b.Stop(context.Background(), s.sb, 2*time.Second)
+		s.b.Remove(context.Background(), s.sb)
+	})
+	return s
+}
+
+func (s *suite) start() {
+	s.t.Helper()
+	if err := s.b.Start(s.ctx, s.sb); err != nil {
+		s.t.Fatalf("Start: %v", err)
+	}
+	st, err := s.b.State(s.ctx, s.sb)
+	if err != nil || st.Status != "running" {
+		s.t.Fatalf("after Start: state %+v, %v", st, err)
+	}
+}
+
+// exec runs argv and returns its exit code, stdout and stderr.
+func (s *suite) exec(argv ...string) (int, string, string) {
+	s.t.Helper()
+	out, err := os.CreateTemp(s.t.TempDir(), "out")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer out.Close()
+	errf, _ := os.CreateTemp(s.t.TempDir(), "err")
+	defer errf.Close()
+	in, _ := os.Open(os.DevNull)
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	code, err := s.b.Exec(ctx, s.sb, runtime.ExecRequest{Argv: argv, Dir: s.ws}, runtime.ExecIO{Stdin: in, Stdout: out, Stderr: errf})
+	if err != nil {
+		s.t.Fatalf("Exec %q: %v", argv, err)
+	}
+	o, _ := os.ReadFile(out.Name())
+	e, _ := os.ReadFile(errf.Name())
+	return code, string(o), string(e)
+}
+
+func (s *suite) sh(script string) string {
+	s.t.Helper()
+	code, out, errs := s.exec("/bin/sh", "-c", script)
+	if code != 0 {
+		s.t.Fatalf("sh -c %q: exit %d, stderr %s", script, code, errs)
+	}
+	return strings.TrimSpace(out)
+}
+
+func testExec(t *testing.T, s *suite) {
+	s.start()
+	code, out, errs := s.exec("/bin/sh", "-c", "echo out; echo err >&2; exit 7")
+	if code != 7 || out != "out\n" || errs != "err\n" {
+		t.Fatalf("got exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if code, _, _ := s.exec("/bin/sh", "-c", "kill -9 $$"); code != 137 {
+		t.Fatalf("killed by SIGKILL: exit %d, want 137", code)
+	}
+}
+
+func testEnv(t *testing.T, s *suite) {
+	s.sb.Spec.Env = []string{"PADDOCK_CONF=yes", "HOME=/root"}
+	s.start()
+	if got := s.sh(`echo "$PADDOCK_CONF $(pwd)"`); got != "yes "+s.ws {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func testWorkspace(t *testing.T, s *suite) {
+	os.WriteFile(filepath.Join(s.ws, "from-host"), []byte("hello"), 0o644)
+	s.start()
+	if got := s.sh("cat from-host && echo inside > from-sandbox"); got != "hello" {
+		t.Fatalf("got %q", got)
+	}
+	b, err := os.ReadFile(filepath.Join(s.ws, "from-sandbox"))
+	if err != nil || string(b) != "inside\n" {
+		t.Fatalf("host sees %q, %v", b, err)
+	}
+	var st1, st2 os.FileInfo
+	st1, _ = os.Stat(filepath.Join(s.ws, "from-sandbox"))
+	st2, _ = os.Stat(s.ws)
+	if ownerOf(st1) != ownerOf(st2) {
+		t.Fatalf("file made inside is owned by %d, the workspace by %d", ownerOf(st1), ownerOf(st2))
+	}
+}
+
+func testReadOnly(t *testing.T, s *suite) {
+	ro := filepath.Join(filepath.Dir(s.ws), "ro")
+	os.MkdirAll(ro, 0o755)
+	os.WriteFile(filepath.Join(ro, "f"), []byte("data"), 0o644)
+	s.sb.Spec.Mounts = append(s.sb.Spec.Mounts, runtime.Mount{Kind: "bind", Source: ro, Target: "/mnt/ro", ReadOnly: true})
+	s.start()
+	if got := s.sh("cat /mnt/ro/f"); got != "data" {
+		t.Fatalf("got %q", got)
+	}
+	if code, _, _ := s.exec("/bin/sh", "-c", "echo x > /mnt/ro/f"); code == 0 {
+		t.Fatal("wrote to a read-only mount")
+	}
+}
+
+func testPersist(t *testing.T, s *suite) {
+	s.start()
+	s.sh("echo h > ~/marker && echo t > /tmp/marker && echo v > /var/tmp/marker")
+	if err := s.b.Stop(s.ctx, s.sb, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	if got := s.sh("cat ~/marker /tmp/marker /var/tmp/marker | tr -d '\\n'"); got != "htv" {
+		t.Fatalf("after stop/start: %q", got)
+	}
+}
+
+func testStop(t *testing.T, s *suite) {
+	s.start()
+	s.sh("sleep 1000 >/dev/null 2>&1 &")
+	st, _ := s.b.State(s.ctx, s.sb)
+	if err := s.b.Stop(s.ctx, s.sb, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := s.b.State(s.ctx, s.sb)
+	if after.Status == "running" {
+		t.Fatal("still running after Stop")
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, pid := range st.Pids {
+		if _, err := os.Stat(filepath.Join("/proc", itoa(pid))); err == nil {
+			if b, _ := os.ReadFile(filepath.Join("/proc", itoa(pid), "stat")); !strings.Contains(string(b), ") Z") {
+				t.Errorf("process %d of the sandbox survived Stop", pid)
+			}
+		}
+	}
+}
+
+func testExecStopped(t *testing.T, s *suite) {
+	in, _ := os.Open(os.DevNull)
+	defer in.Close()
+	_, err := s.b.Exec(s.ctx, s.sb, runtime.ExecRequest{Argv: []string{"true"}}, runtime.ExecIO{Stdin: in, Stdout: os.Stdout, Stderr: os.Stderr})
+	if !errors.Is(err, runtime.ErrNotRunning) {
+		t.Fatalf("Exec on a stopped sandbox: %v, want ErrNotRunning", err)
+	}
+}
+
+func testRemove(t *testing.T, s *suite) {
+	os.WriteFile(filepath.Join(s.ws, "keep"), []byte("mine"), 0o644)
+	s.start()
+	s.sh("echo more > keep2")
+	if err := s.b.Remove(s.ctx, s.sb); err == nil {
+		t.Fatal("Remove of a running sandbox succeeded")
+	}
+	s.b.Stop(s.ctx, s.sb, 5*time.Second)
+	if err := s.b.Remove(s.ctx, s.sb); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.sb.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("state folder still there: %v", err)
+	}
+	for _, f := range []string{"keep", "keep2"} {
+		if _, err := os.Stat(filepath.Join(s.ws, f)); err != nil {
+			t.Fatalf("workspace file %s lost: %v", f, err)
+		}
+	}
+}
+
+func testNoNetwork(t *testing.T, s *suite) {
+	s.start()
+	if got := s.sh("ls /sys/class/net | tr '\\n' ' '"); got != "lo" {
+		t.Fatalf("interfaces: %q, want only lo", got)
+	}
+}
+
+func testHostname(t *testing.T, s *suite) {
+	s.start()
+	if got := s.sh("hostname"); got != s.sb.Spec.Hostname {
+		t.Fatalf("hostname %q, want %q", got, s.sb.Spec.Hostname)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func ownerOf(fi os.FileInfo) uint32 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Uid
+	}
+	return ^uint32(0)
+}
