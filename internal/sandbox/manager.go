@@ -408,19 +408,30 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		}
 	}
 	sb = m.Sandbox(rec)
-	sb.Spec.GitName, sb.Spec.GitEmail = hostGit("user.name"), hostGit("user.email")
+	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
 	if err := m.Backend.Start(ctx, sb); err != nil {
 		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
 	}
 	return true, nil
 }
 
-func hostGit(key string) string {
-	out, err := exec.Command("git", "config", "--global", "--get", key).Output()
+// hostGitIdentity reads user.name and user.email from the host's global git configuration
+// (includes and all) with one git process.
+func hostGitIdentity() (name, email string) {
+	out, err := exec.Command("git", "config", "--global", "--null", "--get-regexp", `^user\.(name|email)$`).Output()
 	if err != nil {
-		return ""
+		return "", ""
 	}
-	return strings.TrimSpace(string(out))
+	for _, entry := range strings.Split(string(out), "\x00") {
+		k, v, _ := strings.Cut(entry, "\n")
+		switch k {
+		case "user.name":
+			name = v
+		case "user.email":
+			email = v
+		}
+	}
+	return name, email
 }
 
 // Stop stops a sandbox.

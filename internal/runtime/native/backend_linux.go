@@ -85,21 +85,49 @@ func seedHome(home string) {
 	os.MkdirAll(filepath.Join(home, ".local", "bin"), 0o755)
 }
 
-// setGitIdentity writes the host's git identity into the sandbox's global git config.
+// setGitIdentity writes the host's git identity into the sandbox's global git config. A new
+// config is written directly; an existing one (the agent may have added to it) is edited with
+// git, and only when the identity changed since the last start.
 func setGitIdentity(path, name, email string) error {
-	for _, kv := range [][2]string{{"user.name", name}, {"user.email", email}} {
-		if kv[1] == "" {
-			continue
-		}
-		cur, _ := exec.Command("git", "config", "--file", path, "--get", kv[0]).Output()
-		if strings.TrimSpace(string(cur)) == kv[1] {
-			continue
-		}
-		if out, err := exec.Command("git", "config", "--file", path, kv[0], kv[1]).CombinedOutput(); err != nil {
-			return fmt.Errorf("setting git %s in the sandbox: %v: %s", kv[0], err, out)
+	if name == "" && email == "" {
+		return nil
+	}
+	stamp := filepath.Join(filepath.Dir(filepath.Dir(path)), "git-identity")
+	want := name + "\n" + email
+	if b, err := os.ReadFile(stamp); err == nil && string(b) == want {
+		if _, err := os.Stat(path); err == nil {
+			return nil
 		}
 	}
-	return nil
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		var b strings.Builder
+		b.WriteString("[user]\n")
+		if name != "" {
+			fmt.Fprintf(&b, "\tname = %s\n", gitQuote(name))
+		}
+		if email != "" {
+			fmt.Fprintf(&b, "\temail = %s\n", gitQuote(email))
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	} else {
+		for _, kv := range [][2]string{{"user.name", name}, {"user.email", email}} {
+			if kv[1] == "" {
+				continue
+			}
+			if out, err := exec.Command("git", "config", "--file", path, kv[0], kv[1]).CombinedOutput(); err != nil {
+				return fmt.Errorf("setting git %s in the sandbox: %v: %s", kv[0], err, out)
+			}
+		}
+	}
+	return os.WriteFile(stamp, []byte(want), 0o600)
+}
+
+// gitQuote quotes a git config value.
+func gitQuote(v string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\t", `\t`)
+	return `"` + r.Replace(v) + `"`
 }
 
 // Start implements runtime.Backend.
