@@ -198,7 +198,7 @@ func (g *Group) Kill() error {
 			return err
 		}
 	}
-	return nil
+	return killLoop(g.dirs)
 }
 
 // Remove kills the group's processes, then removes all its directories. A

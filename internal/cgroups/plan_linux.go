@@ -17,7 +17,9 @@ const (
 
 // rootlessFix tells an unprivileged user how to get a delegated cgroup.
 const rootlessFix = "to enforce limits without root, start paddock inside a cgroup v2 subtree delegated to you, " +
-	"e.g. `systemd-run --user --scope -p Delegate=yes paddock ...`, or run paddock as root"
+	"e.g. `systemd-run --user --scope -p Delegate=yes paddock ...`, with the cpu, memory and pids controllers " +
+	"delegated to your user manager (systemd: `Delegate=cpu memory pids` in a drop-in for user@.service); " +
+	"or run paddock as root"
 
 // plan is what Create would do on this host, worked out without creating anything.
 type plan struct {

@@ -42,13 +42,7 @@ func makeV2(p plan, id string) (*Group, error) {
 	if err := mkdirExist(slice); err != nil {
 		return nil, err
 	}
-	var want []string
-	for c, ok := range map[string]bool{"cpu": p.enf.CPU, "memory": p.enf.Memory, "pids": p.enf.Pids} {
-		if ok {
-			want = append(want, c)
-		}
-	}
-	slices.Sort(want)
+	want := p.enf.controllers()
 	why := enableControllers(p.v2Top, want)
 	why = append(why, enableControllers(slice, want)...)
 	dir := filepath.Join(slice, id)
@@ -63,6 +57,18 @@ func makeV2(p plan, id string) (*Group, error) {
 		g.enf.Reason = joinReasons(append([]string{p.enf.Reason}, why...)...)
 	}
 	return g, nil
+}
+
+// controllers lists the controllers e says are enforced.
+func (e Enforcement) controllers() []string {
+	var out []string
+	for c, ok := range map[string]bool{"cpu": e.CPU, "memory": e.Memory, "pids": e.Pids} {
+		if ok {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // enableControllers turns on the controllers want in dir's

@@ -8,9 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -105,9 +103,9 @@ func Main(args []string) int {
 	f := &Factory{IO: IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutFile: os.Stdout}}
 	root := NewRootCmd(f)
 	root.SetArgs(args[1:])
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer cancel()
-	err := root.ExecuteContext(ctx)
+	// Signals keep their default effect (paddock's state survives a killed CLI); while a command
+	// runs in a sandbox they are forwarded to it instead.
+	err := root.ExecuteContext(context.Background())
 	return exitCode(f.IO.Err, err)
 }
 

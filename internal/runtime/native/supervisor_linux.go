@@ -98,13 +98,13 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		limits.Pids = DefaultPids
 	}
 	group, err := cgroups.Create(sb.ID, limits)
-	if err != nil && sb.Spec.Limits.Pids == 0 && errors.Is(err, cgroups.ErrUnavailable) {
-		// The default process limit is best effort; limits the user asked for are not.
-		limits.Pids = 0
-		group, err = cgroups.Create(sb.ID, limits)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("applying limits: %w", err)
+	}
+	// The default process limit is best effort; a limit the user asked for is not.
+	if sb.Spec.Limits.Pids > 0 && !group.Enforcement().Pids {
+		group.Remove()
+		return nil, fmt.Errorf("applying limits: --pids-limit cannot be enforced on this host: %s", group.Enforcement().Reason)
 	}
 	pidsMax := int64(0)
 	if group.Enforcement().Pids {
