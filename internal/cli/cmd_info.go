@@ -166,6 +166,9 @@ func newInspectCmd(f *Factory) *cobra.Command {
 				}
 				return err
 			})
+			if len(views) == 0 && err != nil {
+				return err
+			}
 			if werr := writeJSON(f.IO.Out, views); werr != nil {
 				return werr
 			}

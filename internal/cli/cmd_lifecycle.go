@@ -248,9 +248,9 @@ func enforcementWarning(st runtime.State) string {
 	if e == nil || e.Pids {
 		return ""
 	}
-	reason := e.Reason
+	reason := strings.TrimPrefix(e.Reason, "the requested pids limit is not enforced; ")
 	if reason == "" {
 		reason = "no cgroup controller for it"
 	}
-	return "the default process limit is not enforced on this host: " + strings.TrimSuffix(reason, ".")
+	return "the default process limit is not enforced on this host (`paddock inspect` shows what is): " + strings.TrimSuffix(reason, ".")
 }

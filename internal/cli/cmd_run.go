@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -107,7 +108,12 @@ func newRunCmd(f *Factory) *cobra.Command {
   paddock run shell -c 'npm test'    # arguments after the agent go to it; its exit code is paddock's
   paddock run -d shell               # start (or keep) the sandbox running without attaching
   paddock run shell-myproj           # the agent of an existing sandbox, by name`,
-		Args: usageArgs(cobra.MinimumNArgs(1)),
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("name an agent (%s) or an existing sandbox, e.g. `paddock run shell`", strings.Join(agent.Names(), ", ")))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), f, cmd.Flags(), &opts, args[0], args[1:])
 		},
@@ -147,9 +153,6 @@ func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandb
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if created {
-		fmt.Fprintf(f.IO.Err, "paddock: created sandbox %s for %s\n", rec.Name, rec.Workspace)
-	}
 	return m, rec, created, nil
 }
 
@@ -167,6 +170,9 @@ func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions
 			m.Remove(context.WithoutCancel(ctx), rec, true)
 		}
 		return execExitCode(err)
+	}
+	if created {
+		fmt.Fprintf(f.IO.Err, "paddock: created sandbox %s for %s\n", rec.Name, rec.Workspace)
 	}
 	if opts.detach {
 		fmt.Fprintln(f.IO.Out, rec.Name)

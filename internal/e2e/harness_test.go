@@ -89,14 +89,14 @@ func forEachMode(t *testing.T, fn func(t *testing.T, e *env)) {
 
 // env is one isolated paddock installation: its own PADDOCK_HOME, home folder and git identity.
 type env struct {
-	t       testing.TB
-	mode    mode
-	dir     string // the test's scratch folder, owned by the user paddock runs as
-	home    string // HOME of the paddock user
-	phome   string // PADDOCK_HOME
-	uid     int
-	gid     int
-	extra   []string // extra environment
+	t     testing.TB
+	mode  mode
+	dir   string // the test's scratch folder, owned by the user paddock runs as
+	home  string // HOME of the paddock user
+	phome string // PADDOCK_HOME
+	uid   int
+	gid   int
+	extra []string // extra environment
 }
 
 func newEnv(t testing.TB, m mode) *env {

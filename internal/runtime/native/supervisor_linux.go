@@ -1,7 +1,6 @@
 package native
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -180,6 +181,11 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		},
 	}
 	if err := cmd.Start(); err != nil {
+		if rootless && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOSPC)) {
+			return nil, fmt.Errorf("this host does not let ordinary users create user namespaces (%v): enable them "+
+				"(sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also allow them for paddock in AppArmor or set "+
+				"kernel.apparmor_restrict_unprivileged_userns=0; check user.max_user_namespaces), or run paddock as root", err)
+		}
 		return nil, fmt.Errorf("starting the sandbox init in new namespaces: %w", err)
 	}
 	done := make(chan error, 1)
@@ -368,26 +374,23 @@ func listenUnix(path string) (*net.UnixListener, error) {
 	return ln, nil
 }
 
-// procStartTime is a process's start time in clock ticks since boot (0 if it is gone), which
-// tells a live process from a recycled pid.
+// procStartTime is a live process's start time in clock ticks since boot, which tells it from a
+// recycled pid; 0 if it is gone or a zombie (exited, waiting to be reaped).
 func procStartTime(pid int) uint64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}
 	s := string(b)
-	i := lastIndex(s, ')')
+	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
 		return 0
 	}
-	sc := bufio.NewScanner(stringsReader(s[i+2:]))
-	sc.Split(bufio.ScanWords)
-	for n := 3; sc.Scan(); n++ {
-		if n == 22 {
-			var v uint64
-			fmt.Sscan(sc.Text(), &v)
-			return v
-		}
+	f := strings.Fields(s[i+1:])
+	// f[0] is the state (field 3), f[19] the start time (field 22).
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return 0
 	}
-	return 0
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
 }

@@ -2,10 +2,8 @@ package native
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 func readJSON(path string, v any) error {
@@ -29,7 +27,5 @@ func writeJSON(path string, v any) error {
 	return os.Rename(tmp, path)
 }
 
-func dirOf(p string) string            { return filepath.Dir(p) }
-func baseOf(p string) string           { return filepath.Base(p) }
-func lastIndex(s string, c byte) int   { return strings.LastIndexByte(s, c) }
-func stringsReader(s string) io.Reader { return strings.NewReader(s) }
+func dirOf(p string) string  { return filepath.Dir(p) }
+func baseOf(p string) string { return filepath.Base(p) }
