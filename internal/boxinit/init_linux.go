@@ -130,6 +130,9 @@ func buildRoot(cfg *Config, fds []int) error {
 	if err := os.Remove("/.oldroot"); err != nil {
 		return err
 	}
+	if !cfg.SealRoot {
+		return nil
+	}
 	// Seal the root tmpfs: nothing but the mounts on it is writable at the top level.
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 	if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &attr); err != nil {
@@ -205,8 +208,14 @@ func bind(target string, op Op, fds []int) error {
 		if err := unix.MoveMount(fds[op.FD-1], "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 			return fmt.Errorf("move_mount: %w", err)
 		}
-	} else if err := unix.Mount(op.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return err
+	} else {
+		flags := uintptr(unix.MS_BIND | unix.MS_REC)
+		if op.Shallow {
+			flags = unix.MS_BIND
+		}
+		if err := unix.Mount(op.Source, target, "", flags, ""); err != nil {
+			return err
+		}
 	}
 	if !op.ReadOnly {
 		return nil

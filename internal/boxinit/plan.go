@@ -21,6 +21,7 @@ type Op struct {
 	Target   string `json:"target"`
 	Link     string `json:"link,omitempty"`
 	ReadOnly bool   `json:"ro,omitempty"`
+	Shallow  bool   `json:"shallow,omitempty"` // bind only this mount, not those below it
 	File     bool   `json:"file,omitempty"`
 	Mode     uint32 `json:"mode,omitempty"`
 	Data     string `json:"data,omitempty"`
@@ -39,4 +40,6 @@ type Config struct {
 	Ops      []Op     `json:"ops"`
 	Env      []string `json:"env"` // base environment of every process
 	Workdir  string   `json:"workdir"`
+	// SealRoot makes the root's own tmpfs read-only once built (not when the root is a workspace).
+	SealRoot bool `json:"seal_root"`
 }

@@ -42,6 +42,8 @@ type Message struct {
 	Message string   `json:"message,omitempty"`
 	// Payload carries the init's configuration on the supervisor's control socket.
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// FDs is how many descriptors travel with this message (set by Send).
+	FDs int `json:"fds,omitempty"`
 }
 
 const maxFrame = 1 << 20
@@ -72,6 +74,7 @@ func (c *Conn) CloseWrite() error { return c.uc.CloseWrite() }
 
 // Send writes one message with optional descriptors attached.
 func (c *Conn) Send(m Message, files ...*os.File) error {
+	m.FDs = len(files)
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -116,11 +119,16 @@ func (c *Conn) Recv() (Message, []int, error) {
 		return m, nil, fmt.Errorf("execproto: bad message: %w", err)
 	}
 	c.buf = c.buf[4+n:]
-	fds := c.fds
+	// Descriptors queue up in arrival order; each message takes the ones it says it carries,
+	// however the kernel grouped the bytes into reads.
+	if m.FDs < 0 || m.FDs > len(c.fds) {
+		return m, nil, fmt.Errorf("execproto: message announces %d descriptors, %d arrived", m.FDs, len(c.fds))
+	}
+	fds := append([]int(nil), c.fds[:m.FDs]...)
+	c.fds = c.fds[m.FDs:]
 	for _, fd := range fds {
 		syscall.CloseOnExec(fd)
 	}
-	c.fds = nil
 	return m, fds, nil
 }
 

@@ -41,6 +41,7 @@ type Spec struct {
 	Mounts   []Mount  `json:"mounts"`
 	Env      []string `json:"env,omitempty"`
 	Limits   Limits   `json:"limits"`
+	Hide     []string `json:"hide,omitempty"` // paths masked inside (paddock's state under a forced workspace)
 	GitName  string   `json:"git_name,omitempty"`
 	GitEmail string   `json:"git_email,omitempty"`
 }

@@ -77,17 +77,31 @@ func (m *Manager) ResolveWorkspace(dir string, force bool) (string, error) {
 			home = h
 		}
 	}
+	state := m.Store.Root
+	if s, err := filepath.EvalSymlinks(state); err == nil {
+		state = s
+	}
 	switch {
 	case ws == "/" && !force:
 		return "", badInput("refusing to use / as the workspace: the agent could change every file on this machine; cd to a project folder, or pass --force")
 	case ws == home && !force:
 		return "", badInput("refusing to use your home folder %s as the workspace: the agent could read your keys and change every file you own; cd to a project folder, or pass --force", ws)
-	case ws != "/" && reservedTarget(ws):
+	case ws != "/" && ws != home && reservedTarget(ws):
 		return "", badInput("workspace %s is a system folder; pick a project folder", ws)
-	case within(m.Store.Root, ws) || within(ws, m.Store.Root):
-		return "", badInput("workspace %s overlaps paddock's state folder %s; pick another folder", ws, m.Store.Root)
+	case within(state, ws):
+		return "", badInput("workspace %s is inside paddock's state folder %s; pick another folder", ws, state)
+	case within(ws, state) && !force:
+		return "", badInput("workspace %s contains paddock's state folder %s; pick another folder, or pass --force (the state folder is then hidden in the sandbox)", ws, state)
 	}
 	return ws, nil
+}
+
+// stateRoot is the store's folder with symlinks resolved.
+func (m *Manager) stateRoot() string {
+	if s, err := filepath.EvalSymlinks(m.Store.Root); err == nil {
+		return s
+	}
+	return m.Store.Root
 }
 
 func within(parent, p string) bool {
@@ -101,6 +115,13 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	ws, err := m.ResolveWorkspace(o.Workspace, o.Force)
 	if err != nil {
 		return nil, false, err
+	}
+	for i, x := range o.Extra {
+		src, err := m.ResolveWorkspace(x.Source, o.Force)
+		if err != nil {
+			return nil, false, err
+		}
+		o.Extra[i].Source, o.Extra[i].Target = src, src
 	}
 	if o.Name != "" && !nameRE.MatchString(o.Name) {
 		return nil, false, badInput("--name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.Name)
@@ -161,6 +182,7 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Rec
 			Env:    o.Env, Limits: o.Limits,
 		},
 	}
+	rec.Spec.Hide = m.hidden(rec.Spec.Mounts)
 	if err := checkMounts(rec.Spec.Mounts); err != nil {
 		return nil, err
 	}
@@ -168,6 +190,18 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Rec
 		return nil, fmt.Errorf("recording the new sandbox: %w", err)
 	}
 	return rec, nil
+}
+
+// hidden lists paddock's state folder when a forced workspace contains it: the sandbox must never
+// see other sandboxes' state.
+func (m *Manager) hidden(ms []runtime.Mount) []string {
+	state := m.stateRoot()
+	for _, mt := range ms {
+		if within(mt.Source, state) {
+			return []string{filepath.Join(mt.Target, strings.TrimPrefix(state, mt.Source))}
+		}
+	}
+	return nil
 }
 
 // gitDirMounts keeps a workspace that is a git worktree working: its .git file points into the
@@ -242,6 +276,7 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 		return nil, false, fmt.Errorf("%w: sandbox %s was created with other settings (%s); run again with --recreate to rebuild it, keeping its home, /tmp and installed state",
 			ErrDrift, rec.Name, strings.Join(diffs, "; "))
 	}
+	want.Hide = m.hidden(want.Mounts)
 	if err := checkMounts(want.Mounts); err != nil {
 		return nil, false, err
 	}
@@ -293,7 +328,7 @@ func Diff(have, want runtime.Spec) []string {
 		d = append(d, "env: "+strings.Join(env, " "))
 	}
 	if !slices.Equal(have.Mounts, want.Mounts) {
-		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(have.Mounts[1:]), describeMounts(want.Mounts[1:])))
+		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(tail(have.Mounts)), describeMounts(tail(want.Mounts))))
 	}
 	if have.Limits.CPUs != want.Limits.CPUs {
 		d = append(d, fmt.Sprintf("cpus: %s -> %s", orNone(have.Limits.CPUs), orNone(want.Limits.CPUs)))
@@ -305,6 +340,13 @@ func Diff(have, want runtime.Spec) []string {
 		d = append(d, fmt.Sprintf("pids: %s -> %s", orNone(float64(have.Limits.Pids)), orNone(float64(want.Limits.Pids))))
 	}
 	return d
+}
+
+func tail(ms []runtime.Mount) []runtime.Mount {
+	if len(ms) == 0 {
+		return nil
+	}
+	return ms[1:]
 }
 
 func describeMounts(ms []runtime.Mount) string {

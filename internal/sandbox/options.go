@@ -46,7 +46,9 @@ func ParseEnv(flags []string, files []string) ([]string, error) {
 			return nil, badInput("--env-file %s: %v", f, errors.Unwrap(err))
 		}
 		sc := bufio.NewScanner(fh)
-		for n := 1; sc.Scan(); n++ {
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		n := 0
+		for n = 1; sc.Scan(); n++ {
 			line := strings.TrimSpace(sc.Text())
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
@@ -57,6 +59,9 @@ func ParseEnv(flags []string, files []string) ([]string, error) {
 			}
 		}
 		fh.Close()
+		if err := sc.Err(); err != nil {
+			return nil, badInput("--env-file %s line %d: %v", f, n, err)
+		}
 	}
 	for _, e := range flags {
 		if err := add("-e", e); err != nil {
@@ -135,6 +140,9 @@ func ParseExtraWorkspace(v string) (runtime.Mount, error) {
 	if err != nil {
 		return runtime.Mount{}, badInput("workspace %q: %v", v, err)
 	}
+	if st, err := os.Stat(src); err != nil || !st.IsDir() {
+		return runtime.Mount{}, badInput("workspace %q: %s is not a folder", v, src)
+	}
 	if reservedTarget(src) {
 		return runtime.Mount{}, badInput("workspace %q: %s is a system folder and cannot be a workspace", v, src)
 	}
@@ -181,11 +189,16 @@ func reservedTarget(target string) bool {
 func ParseMemory(s string) (int64, error) {
 	in := strings.ToLower(strings.TrimSpace(s))
 	num := strings.TrimRightFunc(in, func(r rune) bool { return r >= 'a' && r <= 'z' })
-	unit := strings.TrimSuffix(strings.TrimSuffix(in[len(num):], "ib"), "b")
-	mult := map[string]float64{"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[unit]
+	units := map[string]float64{"": 1, "b": 1,
+		"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+		"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40}
+	mult, ok := units[in[len(num):]]
 	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 0 || f <= 0 || math.IsInf(f, 0) {
+	if err != nil || !ok || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0, badInput("--memory %q: expected a size such as 512m or 2g", s)
+	}
+	if f*mult >= math.MaxInt64/2 {
+		return 0, badInput("--memory %q: too large", s)
 	}
 	n := int64(f * mult)
 	if n < 16<<20 {

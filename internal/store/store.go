@@ -170,7 +170,7 @@ func readRecord(dir string) (*Record, error) {
 	if r.Schema > SchemaVersion {
 		return nil, fmt.Errorf("%w: %s was written by a newer paddock (schema %d)", ErrCorrupt, recordPath(dir), r.Schema)
 	}
-	if len(r.ID) != 64 || r.ID[:12] != filepath.Base(dir) || r.Name == "" {
+	if len(r.ID) != 64 || r.ID[:12] != filepath.Base(dir) || r.Name == "" || len(r.Spec.Mounts) == 0 {
 		return nil, fmt.Errorf("%w: %s does not describe this sandbox", ErrCorrupt, recordPath(dir))
 	}
 	return &r, nil
@@ -212,6 +212,9 @@ func (s *Store) List() ([]*Record, []Corrupt, error) {
 
 // Resolve finds a sandbox by name, full ID or unique ID prefix.
 func (s *Store) Resolve(ref string) (*Record, error) {
+	if strings.TrimSpace(ref) == "" {
+		return nil, fmt.Errorf("%w: an empty name", ErrNotFound)
+	}
 	recs, bad, err := s.List()
 	if err != nil {
 		return nil, err

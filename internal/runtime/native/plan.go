@@ -55,7 +55,16 @@ const HomeDir = "/root"
 func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 	l := layout{sb.Dir}
 	var ops []boxinit.Op
+	rootWS := RootIsWorkspace(sb)
+	if rootWS {
+		// A forced workspace of /: the host's root filesystem itself (not the filesystems
+		// mounted below it), writable, instead of the read-only system folders.
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: hostRoot, Target: "/", Shallow: true, Idmap: true})
+	}
 	for _, d := range hostSystemDirs {
+		if rootWS {
+			break
+		}
 		p := filepath.Join(hostRoot, d)
 		st, err := os.Lstat(p)
 		switch {
@@ -99,10 +108,16 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 		boxinit.Op{Op: boxinit.OpSysfs, Target: "/sys"},
 		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/run", Mode: 0o755},
 		boxinit.Op{Op: boxinit.OpMkdir, Target: "/run/lock", Mode: 0o1777},
-		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
-		boxinit.Op{Op: boxinit.OpMkdir, Target: "/mnt"},
-		boxinit.Op{Op: boxinit.OpMkdir, Target: "/media"},
-		boxinit.Op{Op: boxinit.OpMkdir, Target: "/srv"},
+	)
+	if !rootWS {
+		ops = append(ops,
+			boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
+			boxinit.Op{Op: boxinit.OpMkdir, Target: "/mnt"},
+			boxinit.Op{Op: boxinit.OpMkdir, Target: "/media"},
+			boxinit.Op{Op: boxinit.OpMkdir, Target: "/srv"},
+		)
+	}
+	ops = append(ops,
 		boxinit.Op{Op: boxinit.OpBind, Source: l.home(), Target: HomeDir, Idmap: true},
 		boxinit.Op{Op: boxinit.OpBind, Source: l.tmp(), Target: "/tmp", Idmap: true},
 		boxinit.Op{Op: boxinit.OpBind, Source: l.vardir(), Target: "/var", Idmap: true},
@@ -110,11 +125,27 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 	mounts := append([]runtime.Mount{}, sb.Spec.Mounts...)
 	sort.SliceStable(mounts, func(i, j int) bool { return depth(mounts[i].Target) < depth(mounts[j].Target) })
 	for _, m := range mounts {
+		if m.Target == "/" {
+			continue
+		}
 		st, err := os.Stat(m.Source)
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: m.Source, Target: m.Target,
 			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true})
 	}
+	for _, h := range sb.Spec.Hide {
+		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: h})
+	}
 	return ops
+}
+
+// RootIsWorkspace reports whether the sandbox's workspace is the host's / (allowed with --force).
+func RootIsWorkspace(sb *runtime.Sandbox) bool {
+	for _, m := range sb.Spec.Mounts {
+		if filepath.Clean(m.Target) == "/" {
+			return true
+		}
+	}
+	return false
 }
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }

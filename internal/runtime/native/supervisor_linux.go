@@ -210,7 +210,8 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 			return fail(err)
 		}
 	}
-	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: baseEnv(sb), Workdir: sb.Spec.Workdir}
+	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: baseEnv(sb), Workdir: sb.Spec.Workdir,
+		SealRoot: !RootIsWorkspace(sb)}
 	payload, _ := json.Marshal(cfg)
 	if err := ctrl.Send(execproto.Message{Type: execproto.TypeConfig, Payload: payload}, fds...); err != nil {
 		return fail(fmt.Errorf("configuring the sandbox init: %w", err))
@@ -319,13 +320,17 @@ func idmapMounts(pid int, ops []boxinit.Op) ([]*os.File, error) {
 		if op.Op != boxinit.OpBind || !op.Idmap {
 			continue
 		}
-		fd, err := unix.OpenTree(unix.AT_FDCWD, op.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+		rec := unix.AT_RECURSIVE
+		if op.Shallow {
+			rec = 0
+		}
+		fd, err := unix.OpenTree(unix.AT_FDCWD, op.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|uint(rec))
 		if err != nil {
 			closeFiles(files)
 			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
 		}
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
-		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		if err := unix.MountSetattr(fd, "", uint(unix.AT_EMPTY_PATH|rec), &attr); err != nil {
 			unix.Close(fd)
 			closeFiles(files)
 			return nil, fmt.Errorf("%s: its filesystem does not support idmapped mounts, which paddock needs when it runs as root (run paddock as an ordinary user instead): %w", op.Source, err)
