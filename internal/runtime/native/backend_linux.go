@@ -139,6 +139,9 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 		return fmt.Errorf("%w: preparing its state: %w", runtime.ErrStartFailed, err)
 	}
 	l := layout{sb.Dir}
+	if b.waitRunning(ctx, l) {
+		return nil
+	}
 	if err := writeJSON(l.spec(), sb); err != nil {
 		return err
 	}
@@ -178,6 +181,11 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 		switch {
 		case m == "ok":
 			return nil
+		case m == busy:
+			if b.waitRunning(ctx, l) {
+				return nil
+			}
+			return fmt.Errorf("%w: another supervisor was starting it and gave up (see %s)", runtime.ErrStartFailed, l.log())
 		case strings.HasPrefix(m, "error: "):
 			return fmt.Errorf("%w: %s", runtime.ErrStartFailed, strings.TrimPrefix(m, "error: "))
 		default:
@@ -197,6 +205,36 @@ func supervisorEnv() []string {
 		}
 	}
 	return env
+}
+
+// waitRunning waits while a supervisor holds the sandbox (one a killed CLI left starting it) and
+// reports whether the sandbox is running.
+func (b *Backend) waitRunning(ctx context.Context, l layout) bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if _, alive := b.readState(&runtime.Sandbox{Dir: l.dir}); alive {
+			return true
+		}
+		if !lockHeld(l.supervisorLock()) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// lockHeld reports whether some process holds the flock on path.
+func lockHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
 }
 
 func (b *Backend) readState(sb *runtime.Sandbox) (runtimeState, bool) {
@@ -310,7 +348,7 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 // Remove implements runtime.Backend: it deletes the sandbox's private state folder, refusing to
 // cross into any other filesystem (a mount left inside must never take user files with it).
 func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
-	if _, alive := b.readState(sb); alive {
+	if _, alive := b.readState(sb); alive || lockHeld(layout{sb.Dir}.supervisorLock()) {
 		return fmt.Errorf("sandbox %s is running", sb.Name)
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {

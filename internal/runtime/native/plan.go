@@ -32,15 +32,16 @@ var reservedTargets = []string{"/", "/proc", "/sys", "/dev", "/etc", "/usr", "/b
 // layout names the sandbox's private state inside its folder.
 type layout struct{ dir string }
 
-func (l layout) root() string        { return filepath.Join(l.dir, "rootfs") }
-func (l layout) home() string        { return filepath.Join(l.dir, "home") }
-func (l layout) tmp() string         { return filepath.Join(l.dir, "tmp") }
-func (l layout) vardir() string      { return filepath.Join(l.dir, "var") }
-func (l layout) etc(n string) string { return filepath.Join(l.dir, "etc", n) }
-func (l layout) sock() string        { return filepath.Join(l.dir, "exec.sock") }
-func (l layout) spec() string        { return filepath.Join(l.dir, "spec.json") }
-func (l layout) state() string       { return filepath.Join(l.dir, "runtime.json") }
-func (l layout) log() string         { return filepath.Join(l.dir, "supervisor.log") }
+func (l layout) root() string           { return filepath.Join(l.dir, "rootfs") }
+func (l layout) home() string           { return filepath.Join(l.dir, "home") }
+func (l layout) tmp() string            { return filepath.Join(l.dir, "tmp") }
+func (l layout) vardir() string         { return filepath.Join(l.dir, "var") }
+func (l layout) etc(n string) string    { return filepath.Join(l.dir, "etc", n) }
+func (l layout) sock() string           { return filepath.Join(l.dir, "exec.sock") }
+func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json") }
+func (l layout) state() string          { return filepath.Join(l.dir, "runtime.json") }
+func (l layout) supervisorLock() string { return filepath.Join(l.dir, "supervisor.lock") }
+func (l layout) log() string            { return filepath.Join(l.dir, "supervisor.log") }
 
 // DefaultPids is the process limit of a sandbox when none is asked for, applied where the host
 // allows it.

@@ -25,6 +25,9 @@ import (
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
+// busy is what a supervisor reports when another one already runs the sandbox.
+const busy = "busy"
+
 // ReadyFD is the descriptor on which the supervisor reports "ok" or the reason it failed.
 const ReadyFD = 3
 
@@ -72,6 +75,17 @@ func SuperviseMain(dir string) int {
 		return 0
 	}
 	l := layout{dir}
+	// One supervisor per sandbox, for as long as it lives: a second one (a CLI killed while
+	// starting the sandbox lets another CLI try) steps back.
+	lock, err := os.OpenFile(l.supervisorLock(), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return report(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		fmt.Fprintln(ready, busy)
+		ready.Close()
+		return 0
+	}
 	var sb runtime.Sandbox
 	if err := readJSON(l.spec(), &sb); err != nil {
 		return report(err)
