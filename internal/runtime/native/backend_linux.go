@@ -170,7 +170,20 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 		return fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
 	}
 	w.Close()
-	go cmd.Wait()
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	// A supervisor that failed holds the sandbox until it has exited; wait for that, so the
+	// caller can clean up a sandbox that never ran.
+	failed := func(err error) error {
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+		}
+		return err
+	}
 	msg := make(chan string, 1)
 	go func() {
 		b, _ := io.ReadAll(r)
@@ -187,9 +200,9 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 			}
 			return fmt.Errorf("%w: another supervisor was starting it and gave up (see %s)", runtime.ErrStartFailed, l.log())
 		case strings.HasPrefix(m, "error: "):
-			return fmt.Errorf("%w: %s", runtime.ErrStartFailed, strings.TrimPrefix(m, "error: "))
+			return failed(fmt.Errorf("%w: %s", runtime.ErrStartFailed, strings.TrimPrefix(m, "error: ")))
 		default:
-			return fmt.Errorf("%w: the supervisor ended without a word (see %s)", runtime.ErrStartFailed, l.log())
+			return failed(fmt.Errorf("%w: the supervisor ended without a word (see %s)", runtime.ErrStartFailed, l.log()))
 		}
 	case <-ctx.Done():
 		cmd.Process.Kill()
@@ -312,7 +325,10 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 	}
 	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
-	for procStartTime(st.SupervisorPID) == st.SupervisorStart {
+	lock := layout{sb.Dir}.supervisorLock()
+	// Gone means its lock is free: a process shows as a zombie before all its threads have
+	// exited and released its files.
+	for procStartTime(st.SupervisorPID) == st.SupervisorStart || lockHeld(lock) {
 		if time.Now().After(deadline) {
 			// The init dies with its supervisor (parent-death signal) and takes the PID namespace along.
 			syscall.Kill(st.SupervisorPID, syscall.SIGKILL)
