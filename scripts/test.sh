@@ -9,14 +9,17 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
+# Commands the tests use, and the Debian package that brings each (a machine may have them from
+# elsewhere, e.g. Node.js from NodeSource, so look for the command, not the package).
 need=()
-for pkg in git python3 nodejs npm procps iproute2 passwd util-linux ca-certificates; do
-	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+for pair in git:git python3:python3 node:nodejs npm:npm ps:procps ip:iproute2 useradd:passwd \
+	setpriv:util-linux unshare:util-linux; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq "${need[@]}" >/dev/null
+	apt-get install -y -qq $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
 
 # Go: the machine's /usr/local/go if present, else the distribution's, which fetches the
