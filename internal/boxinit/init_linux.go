@@ -48,10 +48,24 @@ func Main() int {
 		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: "exec socket: " + err.Error()})
 		return 1
 	}
-	s := newServer(cfg)
+	prot := Protections{}
+	if n := cfg.Hardening.Nproc; n > 0 {
+		if prot.NprocRlimit, err = limitProcesses(n); err != nil {
+			ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: "process limit: " + err.Error()})
+			return 1
+		}
+	}
+	fk, p, err := startForker(cfg.Hardening)
+	if err != nil {
+		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: err.Error()})
+		return 1
+	}
+	p.NprocRlimit = prot.NprocRlimit
+	s := newServer(cfg, fk)
 	go s.reap()
 	go s.accept(ln.(*net.UnixListener))
-	if err := ctrl.Send(execproto.Message{Type: execproto.TypeReady}); err != nil {
+	payload, _ := json.Marshal(p)
+	if err := ctrl.Send(execproto.Message{Type: execproto.TypeReady, Payload: payload}); err != nil {
 		return 1
 	}
 	// The supervisor closing the control socket means it is gone: end the sandbox.
@@ -177,6 +191,15 @@ func apply(root string, op Op, fds []int) error {
 		return unix.Mount("devpts", target, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
 	case OpMask:
 		return mask(target)
+	case OpRebind:
+		if _, err := os.Lstat(target); err != nil {
+			return nil
+		}
+		if err := unix.Mount(target, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		return unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &attr)
 	}
 	return fmt.Errorf("unknown op %q", op.Op)
 }

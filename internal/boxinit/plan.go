@@ -12,6 +12,7 @@ const (
 	OpSysfs   = "sysfs"   // Target (read-only)
 	OpDevpts  = "devpts"  // Target
 	OpMask    = "mask"    // Target: hide a file or folder if it exists
+	OpRebind  = "rebind"  // Target: bind a folder of the new root onto itself read-only
 )
 
 // Op is one step of building the root. Targets are absolute paths inside the sandbox.
@@ -41,5 +42,17 @@ type Config struct {
 	Env      []string `json:"env"` // base environment of every process
 	Workdir  string   `json:"workdir"`
 	// SealRoot makes the root's own tmpfs read-only once built (not when the root is a workspace).
-	SealRoot bool `json:"seal_root"`
+	SealRoot  bool      `json:"seal_root"`
+	Hardening Hardening `json:"hardening"`
+}
+
+// Hardening says which protections every process of the sandbox runs under. Capabilities are
+// always Docker's default set and no_new_privs is always on.
+type Hardening struct {
+	Seccomp  bool     `json:"seccomp"`  // the default filter; refusing to start if it cannot load
+	Landlock bool     `json:"landlock"` // restrict writes to Writable where the kernel has Landlock
+	Writable []string `json:"writable,omitempty"`
+	// Nproc, when non-zero, caps the processes of the sandbox's root through RLIMIT_NPROC
+	// (used where no pids cgroup is available).
+	Nproc uint64 `json:"nproc,omitempty"`
 }

@@ -19,15 +19,16 @@ import (
 )
 
 type server struct {
-	cfg *Config
+	cfg    *Config
+	forker *forker
 
 	mu       sync.Mutex
 	waiters  map[int]chan syscall.WaitStatus
 	stopping bool
 }
 
-func newServer(cfg *Config) *server {
-	return &server{cfg: cfg, waiters: map[int]chan syscall.WaitStatus{}}
+func newServer(cfg *Config, fk *forker) *server {
+	return &server{cfg: cfg, forker: fk, waiters: map[int]chan syscall.WaitStatus{}}
 }
 
 // reap collects every child that ends, ours and orphans alike, and hands statuses to waiters.
@@ -60,7 +61,7 @@ func (s *server) start(argv0 string, argv []string, attr *syscall.ProcAttr) (int
 	if s.stopping {
 		return 0, nil, errors.New("the sandbox is stopping")
 	}
-	pid, err := syscall.ForkExec(argv0, argv, attr)
+	pid, err := s.forker.forkExec(argv0, argv, attr)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/doctor"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
@@ -62,6 +63,8 @@ func withCode(code int, err error) error { return &exitError{code: code, err: er
 type Factory struct {
 	IO      IOStreams
 	manager *sandbox.Manager
+	// UnsafeNoLimits is --unsafe-no-limits (or PADDOCK_UNSAFE_NO_LIMITS=1).
+	UnsafeNoLimits bool
 }
 
 // Manager opens the store and the backend on first use.
@@ -77,7 +80,8 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.manager = &sandbox.Manager{Store: st, Backend: native.New()}
+	f.manager = &sandbox.Manager{Store: st, Backend: native.New(), Agents: f.agentSupport(home),
+		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1"}
 	return f.manager, nil
 }
 
@@ -87,6 +91,11 @@ func Main(args []string) int {
 		switch args[1] {
 		case "__init":
 			return boxinit.Main()
+		case "__probe":
+			if len(args) < 3 {
+				return ExitUsage
+			}
+			return doctor.ProbeMain(args[2])
 		case "__supervise":
 			if len(args) < 3 {
 				return ExitUsage
@@ -149,8 +158,11 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 		return withCode(ExitUsage, fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath()))
 	})
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.PersistentFlags().BoolVar(&f.UnsafeNoLimits, "unsafe-no-limits", false,
+		"start sandboxes even where this host cannot limit their memory and CPU (a runaway agent can then starve the host)")
 	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),
-		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f))
+		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f), newDoctorCmd(f),
+		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f))
 	return root
 }
 

@@ -40,6 +40,13 @@ func newCreateCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if created {
+				// Install the agent now: a bad version or a missing Node.js shows here, and leaves nothing.
+				if err := m.Prepare(cmd.Context(), rec); err != nil {
+					m.Remove(context.WithoutCancel(cmd.Context()), rec, true)
+					return err
+				}
+			}
 			if !created && !o.Recreate {
 				fmt.Fprintf(f.IO.Err, "paddock: sandbox %s already exists for %s\n", rec.Name, rec.Workspace)
 			}
@@ -245,12 +252,22 @@ func eachSandbox(f *Factory, refs []string, fn func(*sandbox.Manager, *store.Rec
 
 func enforcementWarning(st runtime.State) string {
 	e := st.Enforced
-	if e == nil || e.Pids {
+	if e == nil {
 		return ""
 	}
-	reason := strings.TrimPrefix(e.Reason, "the requested pids limit is not enforced; ")
-	if reason == "" {
-		reason = "no cgroup controller for it"
+	var missing []string
+	if !e.Memory {
+		missing = append(missing, "memory")
 	}
-	return "the default process limit is not enforced on this host (`paddock inspect` shows what is): " + strings.TrimSuffix(reason, ".")
+	if !e.CPU {
+		missing = append(missing, "CPU")
+	}
+	if !e.Pids {
+		missing = append(missing, "process count")
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("UNSAFE: this sandbox runs without %s limits (--unsafe-no-limits); a runaway agent can starve the host",
+		strings.Join(missing, " and "))
 }

@@ -1039,21 +1039,35 @@ func TestLifecycleLimitsRootless(t *testing.T) {
 		}
 	}
 
+	if rootlessLimits() {
+		return // this host limits rootless sandboxes: nothing is refused or unsafe
+	}
+	// Without memory and CPU limits a sandbox is refused, unless the user says loudly to go on.
+	safe := *e
+	safe.extra = nil
 	ws2 := e.workspace("plain")
-	r = e.run(ws2, "run", "shell", "-c", "echo ok")
-	lcWant(t, "rootless run without limits", r, 0, "ok\n")
-	v := lcInspect(t, e, "shell-plain")[0]
+	r = safe.run(ws2, "run", "shell", "-c", "echo ok")
+	lcOneLineError(t, "rootless run without enforceable limits", r, "--unsafe-no-limits")
+	if dirs := e.sandboxDirs(); len(dirs) != 0 {
+		t.Errorf("a refused run left sandbox folders behind: %v", dirs)
+	}
+	r = safe.run(ws2, "--unsafe-no-limits", "run", "shell", "-c", "echo ok")
+	lcWant(t, "rootless run with --unsafe-no-limits", r, 0, "ok\n")
 	var warnings []string
 	for _, l := range lcLines(r.stderr) {
-		if strings.Contains(strings.ToLower(l), "warning") {
+		if strings.Contains(l, "warning") {
 			warnings = append(warnings, l)
 		}
 	}
-	if lcBool(t, v, "limits.enforced.pids") {
-		if len(warnings) != 0 {
-			t.Errorf("the pids limit is enforced, yet paddock warns: %q", warnings)
-		}
-	} else if len(warnings) != 1 || !strings.Contains(warnings[0], "process limit") || !strings.Contains(warnings[0], "not enforced") {
-		t.Errorf("want one warning line that the default process limit is not enforced, got %q", r.stderr)
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "UNSAFE") || !strings.Contains(warnings[0], "memory") {
+		t.Errorf("want one loud warning that memory and CPU are not limited, got %q", r.stderr)
+	}
+	// The process limit still holds, through RLIMIT_NPROC.
+	v := lcInspect(t, e, "shell-plain")[0]
+	if !lcBool(t, v, "state.limits_enforced.pids") {
+		t.Errorf("the process limit should fall back to RLIMIT_NPROC: %s", lcJSON(v["state"]))
+	}
+	if got := strings.TrimSpace(e.ok(ws2, "exec", "shell-plain", "bash", "-c", "ulimit -u")); got != "4096" {
+		t.Errorf("ulimit -u inside = %q, want 4096", got)
 	}
 }

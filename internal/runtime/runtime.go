@@ -20,7 +20,10 @@ var (
 
 // Mount is one host folder made visible inside the sandbox.
 type Mount struct {
-	Kind     string `json:"kind"` // "workspace" or "bind"
+	// "workspace", "gitdir" or "bind"; paddock-managed (refreshed at each start, never drift):
+	// "agent" (the installed agent, read-only), "volume" (an agent's config volume) and
+	// "agent-config" (the host's agent instructions, read-only, with --agent-config host).
+	Kind     string `json:"kind"`
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only"`
@@ -42,18 +45,37 @@ type Spec struct {
 	Env      []string `json:"env,omitempty"`
 	Limits   Limits   `json:"limits"`
 	Hide     []string `json:"hide,omitempty"` // paths masked inside (paddock's state under a forced workspace)
-	GitName  string   `json:"git_name,omitempty"`
-	GitEmail string   `json:"git_email,omitempty"`
+	// UnsafeNoLimits lets the sandbox start where the host cannot limit its memory and CPU.
+	UnsafeNoLimits bool   `json:"unsafe_no_limits,omitempty"`
+	GitName        string `json:"git_name,omitempty"`
+	GitEmail       string `json:"git_email,omitempty"`
+	// AgentEnv is set by paddock for the sandbox's agent (where its config lives); it comes
+	// before Env, and is not a user setting.
+	AgentEnv []string `json:"agent_env,omitempty"`
 }
 
-// Enforcement says which limits the host actually enforces on a running sandbox.
+// Enforcement says which limits the host actually enforces on a running sandbox, and their values.
 type Enforcement struct {
-	Driver  string `json:"driver"` // "v2", "v1" or "none"
-	CPU     bool   `json:"cpu"`
-	Memory  bool   `json:"memory"`
-	Pids    bool   `json:"pids"`
-	PidsMax int64  `json:"pids_max,omitempty"`
-	Reason  string `json:"reason,omitempty"`
+	Driver      string  `json:"driver"` // "v2", "v1" or "none"
+	CPU         bool    `json:"cpu"`
+	CPUs        float64 `json:"cpus,omitempty"`
+	Memory      bool    `json:"memory"`
+	MemoryBytes int64   `json:"memory_bytes,omitempty"`
+	Pids        bool    `json:"pids"`
+	PidsMax     int64   `json:"pids_max,omitempty"`
+	PidsMethod  string  `json:"pids_method,omitempty"` // "cgroup" or "rlimit"
+	Reason      string  `json:"reason,omitempty"`
+}
+
+// Protections are what a sandbox's processes run under.
+type Protections struct {
+	Seccomp      bool     `json:"seccomp"`
+	NoNewPrivs   bool     `json:"no_new_privs"`
+	Capabilities string   `json:"capabilities"`
+	LandlockABI  int      `json:"landlock_abi"` // 0: the kernel has no Landlock
+	Writable     []string `json:"landlock_writable,omitempty"`
+	UserNS       bool     `json:"user_namespace"`
+	Namespaces   []string `json:"namespaces"`
 }
 
 // Sandbox is a spec bound to its identity and its private state folder.
@@ -76,6 +98,7 @@ type State struct {
 	UIDMap        string        `json:"uid_map,omitempty"`
 	Rootless      bool          `json:"rootless"`
 	Enforced      *Enforcement  `json:"limits_enforced,omitempty"`
+	Protections   *Protections  `json:"protections,omitempty"`
 	MemoryBytes   int64         `json:"memory_bytes,omitempty"`
 	Uptime        time.Duration `json:"-"`
 }

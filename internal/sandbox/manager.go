@@ -29,6 +29,10 @@ var (
 type Manager struct {
 	Store   *store.Store
 	Backend runtime.Backend
+	// Agents installs agents and keeps their volumes; nil leaves managed mounts alone.
+	Agents *AgentSupport
+	// UnsafeNoLimits starts sandboxes even where the host cannot limit their memory and CPU.
+	UnsafeNoLimits bool
 }
 
 // Options are the settings of run and create. The *Set fields say which were given on the
@@ -44,6 +48,10 @@ type Options struct {
 	Template  string
 	Recreate  bool
 	Force     bool // allow / or the home folder as workspace
+	// AgentVersion pins the agent's version ("" or "latest" follow the latest); AgentConfig
+	// "host" shows the host's agent instructions read-only ("none" stops that).
+	AgentVersion, AgentConfig       string
+	AgentVersionSet, AgentConfigSet bool
 
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
@@ -123,6 +131,9 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 		}
 		o.Extra[i].Source, o.Extra[i].Target = src, src
 	}
+	if err := CheckAgentOptions(o); err != nil {
+		return nil, false, err
+	}
 	if o.Name != "" && !nameRE.MatchString(o.Name) {
 		return nil, false, badInput("--name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.Name)
 	}
@@ -175,7 +186,8 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Rec
 	}
 	rec := &store.Record{
 		ID: id, Name: name, Agent: o.Agent, Workspace: ws, Backend: m.Backend.Name(),
-		Created: time.Now().UTC().Truncate(time.Second),
+		Created:      time.Now().UTC().Truncate(time.Second),
+		AgentVersion: pinned(o.AgentVersion), AgentConfig: agentConfig(o.AgentConfig),
 		Spec: runtime.Spec{
 			Template: o.Template, Hostname: name, Workdir: ws,
 			Mounts: append(append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, gitDirMounts(ws)...), mounts(o)...),
@@ -255,6 +267,7 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 	}
 	if o.MountsSet {
 		want.Mounts = append(append([]runtime.Mount{rec.Spec.Mounts[0]}, gitDirMounts(rec.Workspace)...), mounts(o)...)
+		want.Mounts = append(want.Mounts, slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), isUserMount)...)
 	}
 	if o.CPUsSet {
 		want.Limits.CPUs = o.Limits.CPUs
@@ -270,9 +283,12 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 	}
 	diffs := Diff(rec.Spec, want)
 	if len(diffs) == 0 && !o.Recreate {
-		return rec, false, nil
+		return m.applyAgentChange(ctx, rec, o)
 	}
 	if !o.Recreate {
+		if c := agentChange(rec, o); c != "" {
+			diffs = append(diffs, c)
+		}
 		return nil, false, fmt.Errorf("%w: sandbox %s was created with other settings (%s); run again with --recreate to rebuild it, keeping its home, /tmp and installed state",
 			ErrDrift, rec.Name, strings.Join(diffs, "; "))
 	}
@@ -289,6 +305,7 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 		return nil, false, err
 	}
 	rec.Spec = want
+	setAgentOptions(rec, o)
 	if err := m.Store.Save(rec); err != nil {
 		return nil, false, err
 	}
@@ -327,8 +344,10 @@ func Diff(have, want runtime.Spec) []string {
 		slices.Sort(env)
 		d = append(d, "env: "+strings.Join(env, " "))
 	}
-	if !slices.Equal(have.Mounts, want.Mounts) {
-		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(tail(have.Mounts)), describeMounts(tail(want.Mounts))))
+	// Paddock-managed mounts (the agent, its volumes) are refreshed at each start, never drift.
+	hms, wms := slices.DeleteFunc(slices.Clone(have.Mounts), runtime.Mount.Managed), slices.DeleteFunc(slices.Clone(want.Mounts), runtime.Mount.Managed)
+	if !slices.Equal(hms, wms) {
+		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(tail(hms)), describeMounts(tail(wms))))
 	}
 	if have.Limits.CPUs != want.Limits.CPUs {
 		d = append(d, fmt.Sprintf("cpus: %s -> %s", orNone(have.Limits.CPUs), orNone(want.Limits.CPUs)))
@@ -443,6 +462,9 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		return false, err
 	}
 	*rec = *cur
+	if err := m.refreshAgent(ctx, rec); err != nil {
+		return false, err
+	}
 	for _, mt := range rec.Spec.Mounts {
 		if _, err := os.Stat(mt.Source); err != nil {
 			return false, fmt.Errorf("%w: %s of sandbox %s no longer exists; restore it, or remove the sandbox with `paddock rm %s`",
@@ -451,6 +473,7 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	}
 	sb = m.Sandbox(rec)
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
+	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
 	if err := m.Backend.Start(ctx, sb); err != nil {
 		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
 	}

@@ -265,7 +265,24 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 	out := runtime.State{Status: "stopped", Rootless: st.Rootless, UIDMap: st.UIDMap, StartedAt: st.StartedAt,
 		FinishedAt: st.FinishedAt, ExitReason: st.ExitReason}
 	if e := st.Enforced; e.Driver != "" {
-		out.Enforced = &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason, PidsMax: st.PidsMax}
+		en := &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason}
+		if e.CPU {
+			en.CPUs = st.Applied.CPUs
+		}
+		if e.Memory {
+			en.MemoryBytes = st.Applied.MemoryBytes
+		}
+		switch {
+		case e.Pids:
+			en.PidsMax, en.PidsMethod = st.Applied.Pids, "cgroup"
+		case st.Protections.NprocRlimit > 0:
+			en.Pids, en.PidsMax, en.PidsMethod = true, int64(st.Protections.NprocRlimit), "rlimit"
+		}
+		out.Enforced = en
+		p := st.Protections
+		out.Protections = &runtime.Protections{Seccomp: p.Seccomp, NoNewPrivs: p.NoNewPrivs, Capabilities: p.Capabilities,
+			LandlockABI: p.LandlockABI, Writable: p.Writable, UserNS: true,
+			Namespaces: []string{"user", "mount", "pid", "net", "uts", "ipc", "cgroup"}}
 	}
 	if !alive {
 		if st.SupervisorPID > 0 && st.FinishedAt.IsZero() {

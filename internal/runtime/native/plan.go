@@ -3,7 +3,9 @@ package native
 import (
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/boxinit"
@@ -22,6 +24,16 @@ var etcSecrets = []string{
 	"/etc/ipsec.secrets", "/etc/ppp/chap-secrets", "/etc/ppp/pap-secrets", "/etc/libvirt",
 	"/etc/letsencrypt", "/etc/netplan", "/etc/cups/ssl", "/etc/machine-id",
 }
+
+// Kernel interfaces under /proc and /sys that a sandbox must not see (as Docker masks them), and
+// those it may only read.
+var (
+	procMasked = []string{"/proc/kcore", "/proc/keys", "/proc/key-users", "/proc/sysrq-trigger", "/proc/timer_list",
+		"/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/proc/asound",
+		"/proc/interrupts", "/proc/kallsyms", "/proc/kmsg", "/proc/kpagecount", "/proc/kpageflags", "/proc/kpagecgroup",
+		"/proc/config.gz", "/sys/firmware", "/sys/devices/virtual/powercap", "/sys/kernel/debug", "/sys/kernel/security"}
+	procReadOnly = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"}
+)
 
 // Device nodes bound from the host into the sandbox's minimal /dev.
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
@@ -43,9 +55,33 @@ func (l layout) state() string          { return filepath.Join(l.dir, "runtime.j
 func (l layout) supervisorLock() string { return filepath.Join(l.dir, "supervisor.lock") }
 func (l layout) log() string            { return filepath.Join(l.dir, "supervisor.log") }
 
-// DefaultPids is the process limit of a sandbox when none is asked for, applied where the host
-// allows it.
+// DefaultPids is the process limit of a sandbox when none is asked for.
 const DefaultPids = 4096
+
+// DefaultLimits are a sandbox's limits when none are asked for: 4096 processes, half the host's
+// memory, and all CPUs but one, so a runaway sandbox leaves the host room to work.
+func DefaultLimits() runtime.Limits {
+	cpus := goruntime.NumCPU() - 1
+	if cpus < 1 {
+		cpus = 1
+	}
+	return runtime.Limits{CPUs: float64(cpus), MemoryBytes: hostMemory() / 2 &^ (1<<20 - 1), Pids: DefaultPids}
+}
+
+// hostMemory is the host's total memory in bytes (0 if unknown).
+func hostMemory() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
 
 // HomeDir is where the agent's home lives inside the sandbox.
 const HomeDir = "/root"
@@ -107,6 +143,14 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 		boxinit.Op{Op: boxinit.OpSymlink, Target: "/dev/stderr", Link: "/proc/self/fd/2"},
 		boxinit.Op{Op: boxinit.OpProc, Target: "/proc"},
 		boxinit.Op{Op: boxinit.OpSysfs, Target: "/sys"},
+	)
+	for _, p := range procMasked {
+		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: p})
+	}
+	for _, p := range procReadOnly {
+		ops = append(ops, boxinit.Op{Op: boxinit.OpRebind, Target: p})
+	}
+	ops = append(ops,
 		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/run", Mode: 0o755},
 		boxinit.Op{Op: boxinit.OpMkdir, Target: "/run/lock", Mode: 0o1777},
 	)
@@ -151,6 +195,21 @@ func RootIsWorkspace(sb *runtime.Sandbox) bool {
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
+// writablePaths are where a host-template sandbox may write (Landlock's allowlist): its private
+// layers, /dev and /proc, and its read-write mounts.
+func writablePaths(sb *runtime.Sandbox) []string {
+	if RootIsWorkspace(sb) {
+		return []string{"/"}
+	}
+	w := []string{HomeDir, "/tmp", "/var", "/run", "/dev", "/proc"}
+	for _, m := range sb.Spec.Mounts {
+		if !m.ReadOnly {
+			w = append(w, m.Target)
+		}
+	}
+	return w
+}
+
 // baseEnv is the environment every process in a host-template sandbox starts with.
 func baseEnv(sb *runtime.Sandbox) []string {
 	env := []string{
@@ -164,7 +223,7 @@ func baseEnv(sb *runtime.Sandbox) []string {
 	if _, err := os.Stat("/bin/bash"); err == nil {
 		env[5] = "SHELL=/bin/bash"
 	}
-	return append(env, sb.Spec.Env...)
+	return append(runtime.WithAgentEnv(sb.Spec, env), sb.Spec.Env...)
 }
 
 // ReservedTarget reports whether a mount target would cover a folder the engine manages.

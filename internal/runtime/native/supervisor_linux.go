@@ -51,7 +51,8 @@ type runtimeState struct {
 	Enforced        cgroups.Enforcement `json:"limits_enforced"`
 	Limits          runtime.Limits      `json:"limits"`
 	ID              string              `json:"id"`
-	PidsMax         int64               `json:"pids_max,omitempty"`
+	Applied         cgroups.Limits      `json:"limits_applied"`
+	Protections     boxinit.Protections `json:"protections"`
 }
 
 // SuperviseMain is the hidden supervisor command: it starts the sandbox's init in new namespaces,
@@ -108,22 +109,9 @@ type supervised struct {
 
 func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 	rootless := os.Geteuid() != 0
-	limits := cgroups.Limits{CPUs: sb.Spec.Limits.CPUs, MemoryBytes: sb.Spec.Limits.MemoryBytes, Pids: sb.Spec.Limits.Pids}
-	if limits.Pids == 0 {
-		limits.Pids = DefaultPids
-	}
-	group, err := cgroups.Create(sb.ID, limits)
+	group, limits, nproc, err := applyLimits(sb)
 	if err != nil {
-		return nil, fmt.Errorf("applying limits: %w", err)
-	}
-	// The default process limit is best effort; a limit the user asked for is not.
-	if sb.Spec.Limits.Pids > 0 && !group.Enforcement().Pids {
-		group.Remove()
-		return nil, fmt.Errorf("applying limits: --pids-limit cannot be enforced on this host: %s", group.Enforcement().Reason)
-	}
-	pidsMax := int64(0)
-	if group.Enforcement().Pids {
-		pidsMax = limits.Pids
+		return nil, err
 	}
 	ok := false
 	defer func() {
@@ -225,7 +213,8 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		}
 	}
 	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: baseEnv(sb), Workdir: sb.Spec.Workdir,
-		SealRoot: !RootIsWorkspace(sb)}
+		SealRoot:  !RootIsWorkspace(sb),
+		Hardening: boxinit.Hardening{Seccomp: true, Landlock: true, Writable: writablePaths(sb), Nproc: uint64(nproc)}}
 	payload, _ := json.Marshal(cfg)
 	if err := ctrl.Send(execproto.Message{Type: execproto.TypeConfig, Payload: payload}, fds...); err != nil {
 		return fail(fmt.Errorf("configuring the sandbox init: %w", err))
@@ -239,11 +228,13 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		}
 		reply <- m
 	}()
+	var prot boxinit.Protections
 	select {
 	case m := <-reply:
 		if m.Type != execproto.TypeReady {
 			return fail(fmt.Errorf("setting up the sandbox: %s", m.Message))
 		}
+		json.Unmarshal(m.Payload, &prot)
 	case <-time.After(30 * time.Second):
 		return fail(errors.New("the sandbox init did not become ready within 30s"))
 	}
@@ -251,7 +242,7 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 	st := runtimeState{
 		ID: sb.ID, SupervisorPID: os.Getpid(), SupervisorStart: procStartTime(os.Getpid()), InitPID: cmd.Process.Pid,
 		StartedAt: time.Now().UTC(), Rootless: rootless, UIDMap: formatMap(uidMap),
-		Enforced: group.Enforcement(), Limits: sb.Spec.Limits, PidsMax: pidsMax,
+		Enforced: group.Enforcement(), Limits: sb.Spec.Limits, Applied: limits, Protections: prot,
 	}
 	if err := writeJSON(l.state(), st); err != nil {
 		return fail(err)
@@ -301,6 +292,44 @@ func (s *supervised) run() int {
 	s.state.ExitReason = reason
 	writeJSON(s.l.state(), s.state)
 	return 0
+}
+
+// applyLimits puts the sandbox in a cgroup with its limits: those asked for, else the defaults.
+// A limit that was asked for and cannot be enforced is refused; so are the default memory and CPU
+// limits, unless the sandbox was started with --unsafe-no-limits. Without a pids cgroup, the
+// process limit falls back to RLIMIT_NPROC (returned as nproc).
+func applyLimits(sb *runtime.Sandbox) (*cgroups.Group, cgroups.Limits, int64, error) {
+	req := sb.Spec.Limits
+	d := DefaultLimits()
+	limits := cgroups.Limits{CPUs: req.CPUs, MemoryBytes: req.MemoryBytes, Pids: req.Pids}
+	if limits.CPUs == 0 {
+		limits.CPUs = d.CPUs
+	}
+	if limits.MemoryBytes == 0 {
+		limits.MemoryBytes = d.MemoryBytes
+	}
+	if limits.Pids == 0 {
+		limits.Pids = d.Pids
+	}
+	group, err := cgroups.Create(sb.ID, limits)
+	if errors.Is(err, cgroups.ErrUnavailable) && req.CPUs == 0 && req.MemoryBytes == 0 {
+		why := cgroups.Probe().Reason
+		if !sb.Spec.UnsafeNoLimits {
+			return nil, limits, 0, fmt.Errorf("this host cannot limit the sandbox's memory and CPU (%s); "+
+				"pass --unsafe-no-limits (or set PADDOCK_UNSAFE_NO_LIMITS=1) to run it without those limits anyway", strings.TrimSuffix(why, "."))
+		}
+		limits.CPUs, limits.MemoryBytes = 0, 0
+		group, err = cgroups.Create(sb.ID, limits)
+	}
+	if err != nil {
+		return nil, limits, 0, fmt.Errorf("applying limits: %w", err)
+	}
+	var nproc int64
+	if !group.Enforcement().Pids {
+		// RLIMIT_NPROC is counted per user namespace: it bounds the sandbox's own processes.
+		nproc = limits.Pids
+	}
+	return group, limits, nproc, nil
 }
 
 // rootMountpoint is the empty folder the init builds the root on. The init must reach it by

@@ -1,0 +1,92 @@
+package boxinit
+
+import (
+	"fmt"
+
+	seccomp "github.com/elastic/go-seccomp-bpf"
+	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/sys/unix"
+)
+
+// deniedSyscalls fail with EPERM in every sandbox process: the system calls Docker's default
+// profile leaves out (its allowlist grants none of them without CAP_SYS_ADMIN or another
+// capability the sandbox does not have), so the kernel surface matches Docker's.
+var deniedSyscalls = []string{
+	// kernel modules and replacing the kernel
+	"init_module", "finit_module", "delete_module", "create_module", "query_module", "get_kernel_syms",
+	"kexec_load", "kexec_file_load", "reboot",
+	// kernel attack surface rarely needed by tools
+	"bpf", "perf_event_open", "userfaultfd", "lookup_dcookie", "nfsservctl", "uselib", "ustat", "sysfs",
+	"_sysctl", "vm86", "vm86old", "iopl", "ioperm", "acct", "swapon", "swapoff", "quotactl", "quotactl_fd",
+	"io_uring_setup", "io_uring_enter", "io_uring_register", "syslog",
+	// keyrings are not namespaced
+	"keyctl", "add_key", "request_key",
+	// file handles bypass the mount namespace
+	"open_by_handle_at", "name_to_handle_at",
+	// mounts and namespaces: the sandbox's own stay as paddock built them
+	"mount", "umount", "umount2", "pivot_root",
+	"open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
+	"setns", "unshare",
+	// time and NUMA policy are host-wide
+	"settimeofday", "stime", "clock_settime", "clock_adjtime", "adjtimex",
+	"mbind", "set_mempolicy", "migrate_pages", "move_pages",
+	// other processes' memory and file descriptors
+	"process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+}
+
+// Namespace flags that clone may not use (a new user namespace would regain capabilities).
+var cloneNSFlags = []uint64{
+	unix.CLONE_NEWNS, unix.CLONE_NEWUTS, unix.CLONE_NEWIPC, unix.CLONE_NEWUSER,
+	unix.CLONE_NEWPID, unix.CLONE_NEWNET, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME,
+}
+
+// Personalities a program may select (Docker's list); others enable address-space tricks.
+var allowedPersonalities = []uint64{0x0, 0x8, 0x20000, 0x20008, 0xffffffff}
+
+// sandboxPolicy is the seccomp policy of every process in a sandbox.
+func sandboxPolicy() seccomp.Policy {
+	// Some names exist only on some architectures (vm86 on 386, umount on most but x86_64).
+	info, err := arch.GetInfo("")
+	var known []string
+	for _, n := range deniedSyscalls {
+		if err != nil {
+			known = append(known, n)
+		} else if _, ok := info.SyscallNames[n]; ok {
+			known = append(known, n)
+		}
+	}
+	var cloneConds []seccomp.NameWithConditions
+	for _, f := range cloneNSFlags {
+		cloneConds = append(cloneConds, seccomp.NameWithConditions{Name: "clone",
+			Conditions: seccomp.ArgumentConditions{{Argument: 0, Operation: seccomp.BitsSet, Value: f}}})
+	}
+	var personality seccomp.ArgumentConditions
+	for _, p := range allowedPersonalities {
+		personality = append(personality, seccomp.Condition{Argument: 0, Operation: seccomp.NotEqual, Value: p})
+	}
+	ioctls := []seccomp.NameWithConditions{
+		// Pushing input into a terminal, or console tricks.
+		{Name: "ioctl", Conditions: seccomp.ArgumentConditions{{Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCSTI}}},
+		{Name: "ioctl", Conditions: seccomp.ArgumentConditions{{Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCLINUX}}},
+	}
+	return seccomp.Policy{
+		DefaultAction: seccomp.ActionAllow,
+		Syscalls: []seccomp.SyscallGroup{
+			{Action: seccomp.ActionErrno, Names: known},
+			{Action: seccomp.ActionErrno, NamesWithCondtions: append(append(cloneConds,
+				seccomp.NameWithConditions{Name: "personality", Conditions: personality}), ioctls...)},
+			// clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back
+			// to clone, whose flags are checked above.
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
+		},
+	}
+}
+
+// loadSeccomp installs the sandbox policy on the calling thread (and so on every process it
+// forks from now on), with no_new_privs set.
+func loadSeccomp() error {
+	if !seccomp.Supported() {
+		return fmt.Errorf("this kernel has no seccomp filter support")
+	}
+	return seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: true, Policy: sandboxPolicy()})
+}

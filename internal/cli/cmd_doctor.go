@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/doctor"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+func newDoctorCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "doctor [--json]",
+		Short: "Check what this host gives a sandbox, with the fix for each problem",
+		Long: `doctor checks user namespaces, overlayfs, cgroups, seccomp, Landlock, subordinate ids, the
+kernel and free disk, starts a throwaway sandbox, and lists the protections a sandbox gets here.
+It exits non-zero when a sandbox could not be run safely.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home, err := store.DefaultHome()
+			if err != nil {
+				return err
+			}
+			r := doctor.Run(cmd.Context(), home)
+			if asJSON {
+				if err := writeJSON(f.IO.Out, r); err != nil {
+					return err
+				}
+			} else {
+				printDoctor(f, r)
+			}
+			if !r.Safe {
+				return withCode(ExitError, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printDoctor(f *Factory, r doctor.Report) {
+	out := f.IO.Out
+	fmt.Fprintf(out, "paddock doctor: %s mode, Linux %s\n\n", r.Mode, r.Kernel)
+	for _, c := range r.Checks {
+		mark := "ok  "
+		switch {
+		case !c.OK && c.Required:
+			mark = "FAIL"
+		case !c.OK:
+			mark = "warn"
+		}
+		fmt.Fprintf(out, "[%s] %s: %s\n", mark, c.Name, c.Detail)
+		if !c.OK && c.Fix != "" {
+			fmt.Fprintf(out, "       fix: %s\n", c.Fix)
+		}
+	}
+	if len(r.Protections) > 0 {
+		fmt.Fprintf(out, "\nA sandbox here gets:\n  - %s\n", strings.Join(r.Protections, "\n  - "))
+	}
+	if r.Safe {
+		fmt.Fprintln(out, "\nSandboxes can run safely on this host.")
+	} else {
+		fmt.Fprintln(out, "\nSandboxes cannot run safely on this host until the FAIL lines are fixed.")
+	}
+}
