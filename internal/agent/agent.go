@@ -1,9 +1,10 @@
 // Package agent describes the programs paddock runs in a sandbox, one file per agent behind
-// one interface.
+// one interface, and installs the ones that come from the npm registry.
 package agent
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 )
@@ -12,10 +13,58 @@ import (
 type Agent interface {
 	// Name is what users type: `paddock run NAME`.
 	Name() string
+	// Info describes how the agent is installed, configured and given its keys. The zero Info
+	// (the shell) means: nothing to install, nothing to keep, no keys.
+	Info() Info
 	// Command is the argv that starts the agent with the user's extra arguments; has reports
 	// whether an executable exists in the sandbox's template.
 	Command(args []string, has func(path string) bool) []string
 }
+
+// Info is what paddock knows about an agent.
+type Info struct {
+	// Package is the npm package the agent is installed from ("" when the template has it).
+	Package string `json:"package,omitempty"`
+	// Bin is the executable the package installs (node_modules/.bin/Bin).
+	Bin string `json:"bin,omitempty"`
+	// Flags go before the user's arguments: the sandbox is the fence, so the agent's own
+	// permission prompts are turned off.
+	Flags []string `json:"default_flags"`
+	// ConfigDirs are folders in the sandbox's home where the agent keeps its login and settings;
+	// they live in the agent's volume, shared by all its sandboxes.
+	ConfigDirs []string `json:"config_dirs"`
+	// Env is set for every process of the agent's sandboxes (e.g. where its config lives).
+	Env []string `json:"env"`
+	// Keys are the stored secrets the agent is given, and the variables that carry them.
+	Keys []Key `json:"keys"`
+	// HostConfig is the user's own setup that --agent-config host shows read-only.
+	HostConfig *HostConfig `json:"host_config,omitempty"`
+}
+
+// Key is one stored secret handed to the agent in an environment variable.
+type Key struct {
+	Secret string `json:"secret"` // a name of `paddock secret set`
+	Env    string `json:"env"`
+}
+
+// HostConfig names the host's user-level agent instructions and settings: the entries of
+// Items that exist in the host folder Dir (relative to the home folder, or $DirEnv when set)
+// are bound read-only at Target/ITEM. Credentials are never among them.
+type HostConfig struct {
+	Dir    string   `json:"dir"`
+	DirEnv string   `json:"dir_env,omitempty"`
+	Items  []string `json:"items"`
+	Target string   `json:"target"`
+}
+
+// AgentDir is where the agent's installed package is mounted in the sandbox.
+const AgentDir = "/paddock/agent"
+
+// BinDir is the folder put first on PATH for an installed agent.
+const BinDir = AgentDir + "/node_modules/.bin"
+
+// Home is the sandbox's home folder, where config folders live.
+const Home = "/root"
 
 var registry = map[string]Agent{}
 
@@ -37,4 +86,34 @@ func Names() []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// VolumeName is the name of the volume that keeps an agent's config folders.
+func VolumeName(agent string) string { return "paddock-" + agent + "-data" }
+
+// VolumeSubdir is the folder of the agent's volume that holds the config folder dir: its path
+// below the home with dots dropped and slashes as dashes (/root/.config/opencode: config-opencode).
+func VolumeSubdir(dir string) string {
+	rel := strings.TrimPrefix(path.Clean(dir), Home+"/")
+	parts := strings.Split(rel, "/")
+	for i, p := range parts {
+		parts[i] = strings.TrimLeft(p, ".")
+	}
+	return strings.Join(parts, "-")
+}
+
+// npmAgent is an agent installed from the npm registry and launched from the agent mount.
+type npmAgent struct {
+	name string
+	info Info
+}
+
+func (a npmAgent) Name() string { return a.name }
+func (a npmAgent) Info() Info   { return a.info }
+
+// Command runs the installed binary by its path in the agent mount: default flags, then the
+// user's arguments, untouched.
+func (a npmAgent) Command(args []string, _ func(string) bool) []string {
+	argv := append([]string{BinDir + "/" + a.info.Bin}, a.info.Flags...)
+	return append(argv, args...)
 }

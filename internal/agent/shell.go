@@ -7,6 +7,9 @@ type shell struct{}
 
 func (shell) Name() string { return "shell" }
 
+// Info: the shell comes with the template, keeps nothing in a volume and gets no keys.
+func (shell) Info() Info { return Info{} }
+
 func (shell) Command(args []string, has func(string) bool) []string {
 	sh := "/bin/sh"
 	if has("/bin/bash") {

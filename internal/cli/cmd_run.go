@@ -29,6 +29,8 @@ type sandboxFlags struct {
 	template  string
 	recreate  bool
 	force     bool
+
+	agentVersion, agentConfig string
 }
 
 func (s *sandboxFlags) register(fs *pflag.FlagSet) {
@@ -43,6 +45,8 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&s.template, "template", "t", "", "template (only host for now)")
 	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
 	fs.BoolVar(&s.force, "force", false, "allow / or your home folder as the workspace")
+	fs.StringVar(&s.agentVersion, "agent-version", "", "agent version to install and run (default: the latest; pinned once given)")
+	fs.StringVar(&s.agentConfig, "agent-config", "", "host: show your own agent instructions and settings read-only (never credentials); none: stop")
 }
 
 // options turns the flags into manager options; changed says which flags were given.
@@ -91,6 +95,8 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 	o.Limits.Pids = s.pids
 	o.CPUsSet, o.MemorySet, o.PidsSet = fs.Changed("cpus"), fs.Changed("memory"), fs.Changed("pids-limit")
 	o.TemplateSet = fs.Changed("template")
+	o.AgentVersion, o.AgentConfig = s.agentVersion, s.agentConfig
+	o.AgentVersionSet, o.AgentConfigSet = fs.Changed("agent-version"), fs.Changed("agent-config")
 	return o, nil
 }
 
@@ -157,6 +163,9 @@ func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandb
 }
 
 func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions, target string, args []string) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:] // `paddock run claude -- --version`
+	}
 	m, rec, created, err := resolveTarget(ctx, f, fs, &opts.sandboxFlags, target, nil)
 	if err != nil {
 		return execExitCode(err)
@@ -191,6 +200,11 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
 	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
 	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty)}
+	keys, err := agentKeys(f, rec, a)
+	if err != nil {
+		return execExitCode(err)
+	}
+	req.Env = append(req.Env, keys...)
 	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {
 		return execExitCode(err)

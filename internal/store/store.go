@@ -38,6 +38,10 @@ type Record struct {
 	Backend   string       `json:"backend"`
 	Created   time.Time    `json:"created"`
 	Spec      runtime.Spec `json:"spec"`
+	// AgentVersion pins the agent's version ("" follows the latest); AgentConfig is "host" when
+	// the host's own agent instructions are shown read-only. Both are applied when it starts.
+	AgentVersion string `json:"agent_version,omitempty"`
+	AgentConfig  string `json:"agent_config,omitempty"`
 }
 
 // ShortID is the 12-character form shown in listings.

@@ -1,0 +1,568 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Error categories of installs.
+var (
+	// ErrUnknownVersion: the registry has no such version of the agent's package.
+	ErrUnknownVersion = errors.New("no such agent version")
+	// ErrNoNPM: npm is not installed on the host.
+	ErrNoNPM = errors.New("npm is not installed")
+	// ErrBadVersion: the requested version is not a version, tag or range.
+	ErrBadVersion = errors.New("bad agent version")
+)
+
+var (
+	versionRE = regexp.MustCompile(`^[0-9A-Za-z^~<>=*][0-9A-Za-z.+_<>=~^ |*-]{0,63}$`)
+	exactRE   = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+)
+
+// CheckVersion validates a requested version: an exact version, a dist-tag or a range.
+func CheckVersion(v string) error {
+	if v == "" || versionRE.MatchString(v) && !strings.Contains(v, "..") {
+		return nil
+	}
+	return fmt.Errorf("%w: --agent-version %q: give a version such as 1.2.3, or a tag such as latest", ErrBadVersion, v)
+}
+
+// Installer keeps the shared, versioned, read-only agent cache: Root/AGENT/VERSION holds
+// `npm install --prefix` of the agent's package at that version. A version folder appears
+// complete or not at all (installed in a temporary folder and renamed into place), and is
+// read-only once there.
+type Installer struct {
+	Root string // PADDOCK_HOME/agents
+	// Progress receives status lines (stderr); TTY draws a live progress line instead.
+	Progress io.Writer
+	TTY      bool
+	// NPM is the npm command (default: npm on PATH).
+	NPM string
+	// Timeout bounds asking the registry for the latest version (default 30s).
+	Timeout time.Duration
+
+	mu     sync.Mutex
+	latest map[string]string
+}
+
+// Installed is one installed version of an agent.
+type Installed struct {
+	Agent   string `json:"agent"`
+	Version string `json:"version"`
+	Dir     string `json:"path"`
+}
+
+// Bin is the path of the agent's executable on the host.
+func (i Installed) Bin(a Agent) string {
+	return filepath.Join(i.Dir, "node_modules", ".bin", a.Info().Bin)
+}
+
+func (in *Installer) npm() (string, error) {
+	name := in.NPM
+	if name == "" {
+		name = "npm"
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", fmt.Errorf("%w: paddock installs agents with the host's npm (the sandbox has no network); install Node.js and npm on this machine (e.g. apt-get install nodejs npm)", ErrNoNPM)
+	}
+	return p, nil
+}
+
+func (in *Installer) say(format string, a ...any) {
+	if in.Progress != nil {
+		fmt.Fprintf(in.Progress, "paddock: "+format+"\n", a...)
+	}
+}
+
+// Cached lists the installed versions of an agent, newest first.
+func (in *Installer) Cached(agent string) []Installed {
+	entries, _ := os.ReadDir(filepath.Join(in.Root, agent))
+	var out []Installed
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		out = append(out, Installed{Agent: agent, Version: e.Name(), Dir: filepath.Join(in.Root, agent, e.Name())})
+	}
+	sort.Slice(out, func(i, j int) bool { return CompareVersions(out[i].Version, out[j].Version) > 0 })
+	return out
+}
+
+// Ensure returns the agent installed at the requested version ("" or "latest": the registry's
+// latest), installing it first when the cache lacks it.
+func (in *Installer) Ensure(ctx context.Context, a Agent, want string) (Installed, error) {
+	info := a.Info()
+	if info.Package == "" {
+		return Installed{}, fmt.Errorf("agent %s is not installed from npm", a.Name())
+	}
+	if err := CheckVersion(want); err != nil {
+		return Installed{}, err
+	}
+	version, err := in.Resolve(ctx, a, want)
+	if err != nil {
+		return Installed{}, err
+	}
+	dir := filepath.Join(in.Root, a.Name(), version)
+	if isDir(dir) {
+		return Installed{Agent: a.Name(), Version: version, Dir: dir}, nil
+	}
+	if err := in.install(ctx, a, version, dir); err != nil {
+		return Installed{}, err
+	}
+	return Installed{Agent: a.Name(), Version: version, Dir: dir}, nil
+}
+
+// Resolve turns a requested version into an exact one. An exact version is taken as is (no
+// network); a tag or range is asked of the registry. Without a version, the registry's latest;
+// when the registry cannot be reached, the newest installed version.
+func (in *Installer) Resolve(ctx context.Context, a Agent, want string) (string, error) {
+	want = strings.TrimPrefix(want, "v")
+	if exactRE.MatchString(want) {
+		return want, nil
+	}
+	latest := want == "" || want == "latest"
+	if latest {
+		in.mu.Lock()
+		v, ok := in.latest[a.Name()]
+		in.mu.Unlock()
+		if ok {
+			return v, nil
+		}
+	}
+	pkg := a.Info().Package
+	spec := pkg
+	if !latest {
+		spec = pkg + "@" + want
+	}
+	v, err := in.view(ctx, spec)
+	if err == nil {
+		if latest {
+			in.mu.Lock()
+			if in.latest == nil {
+				in.latest = map[string]string{}
+			}
+			in.latest[a.Name()] = v
+			in.mu.Unlock()
+		}
+		return v, nil
+	}
+	if errors.Is(err, ErrUnknownVersion) {
+		return "", fmt.Errorf("%w: npm has no version %q of %s (see `npm view %s versions`)", ErrUnknownVersion, want, pkg, pkg)
+	}
+	if latest {
+		if cached := in.Cached(a.Name()); len(cached) > 0 {
+			in.say("warning: cannot ask the npm registry for the latest %s (%v); using the newest installed version, %s",
+				a.Name(), err, cached[0].Version)
+			return cached[0].Version, nil
+		}
+	}
+	return "", fmt.Errorf("cannot find %s %s: %w; check the network, or pin an installed version with --agent-version", a.Name(), orLatest(want), err)
+}
+
+func orLatest(v string) string {
+	if v == "" {
+		return "latest"
+	}
+	return v
+}
+
+// view asks npm for the version a package spec resolves to (the highest, for a range).
+func (in *Installer) view(ctx context.Context, spec string) (string, error) {
+	npm, err := in.npm()
+	if err != nil {
+		return "", err
+	}
+	timeout := in.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "view", spec, "version", "--json")
+	cmd.Env = npmEnv()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("npm view %s timed out after %s", spec, timeout)
+		}
+		if npmNotFound(errb.String() + out.String()) {
+			return "", ErrUnknownVersion
+		}
+		return "", fmt.Errorf("npm view %s: %s", spec, npmError(errb.String()+out.String(), err))
+	}
+	var one string
+	var many []string
+	b := bytes.TrimSpace(out.Bytes())
+	switch {
+	case len(b) == 0:
+		return "", ErrUnknownVersion
+	case json.Unmarshal(b, &one) == nil:
+	case json.Unmarshal(b, &many) == nil && len(many) > 0:
+		sort.Slice(many, func(i, j int) bool { return CompareVersions(many[i], many[j]) < 0 })
+		one = many[len(many)-1]
+	default:
+		return "", fmt.Errorf("npm view %s: unexpected output %q", spec, truncate(string(b), 80))
+	}
+	if !exactRE.MatchString(one) {
+		return "", fmt.Errorf("npm view %s: unexpected version %q", spec, truncate(one, 80))
+	}
+	return one, nil
+}
+
+// npmEnv is the host's environment without npm's update and funding chatter.
+func npmEnv() []string {
+	return append(os.Environ(), "npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false")
+}
+
+func npmNotFound(out string) bool {
+	return strings.Contains(out, "ETARGET") || strings.Contains(out, "code E404") || strings.Contains(out, "No matching version")
+}
+
+// npmError picks the line of npm's output that says what went wrong.
+func npmError(out string, err error) string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		rest, ok := strings.CutPrefix(l, "npm error ")
+		if !ok {
+			rest, ok = strings.CutPrefix(l, "npm ERR! ")
+		}
+		if !ok || rest == "" || strings.HasPrefix(rest, "A complete log") || strings.HasPrefix(rest, "code ") {
+			continue
+		}
+		lines = append(lines, rest)
+		if len(lines) == 2 {
+			break
+		}
+	}
+	if len(lines) == 0 {
+		return err.Error()
+	}
+	return truncate(strings.Join(lines, ": "), 300)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// install puts version of the agent at dir: under a per-version lock (a second paddock
+// installing the same version waits, then finds it), in a temporary folder renamed into place
+// once complete, read-only.
+func (in *Installer) install(ctx context.Context, a Agent, version, dir string) error {
+	npm, err := in.npm()
+	if err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("creating the agent cache: %w", err)
+	}
+	unlock, _, err := lockPath(filepath.Join(parent, "."+version+".lock"), func() {
+		in.say("waiting for another paddock to finish installing %s %s", a.Name(), version)
+	})
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if isDir(dir) {
+		return nil
+	}
+	// Leftovers of installs that were killed: nobody else works on this version (we hold its lock).
+	if old, _ := filepath.Glob(filepath.Join(parent, ".tmp-"+version+"-*")); len(old) > 0 {
+		for _, o := range old {
+			removeAll(o)
+		}
+	}
+	tmp, err := os.MkdirTemp(parent, ".tmp-"+version+"-")
+	if err != nil {
+		return fmt.Errorf("creating the agent cache: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			removeAll(tmp)
+		}
+	}()
+	os.Chmod(tmp, 0o755)
+
+	// Ctrl-C, a hang-up or a stop request ends npm and cleans up rather than leaving a half install.
+	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	spec := a.Info().Package + "@" + version
+	cmd := exec.CommandContext(sctx, npm, "install", "--prefix", tmp, "--no-audit", "--no-fund",
+		"--no-update-notifier", "--no-save", "--loglevel=warn", spec)
+	cmd.Dir = tmp
+	cmd.Env = npmEnv()
+	cmd.SysProcAttr = npmProcAttr()
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	prog := in.startProgress(a.Name(), version, a.Info().Package, tmp, start)
+	err = cmd.Run()
+	prog(err == nil)
+	if sctx.Err() != nil {
+		return fmt.Errorf("installing %s %s: interrupted; nothing was installed", a.Name(), version)
+	}
+	if err != nil {
+		if npmNotFound(out.String()) {
+			return fmt.Errorf("%w: npm has no version %q of %s (see `npm view %s versions`)", ErrUnknownVersion, version, a.Info().Package, a.Info().Package)
+		}
+		return fmt.Errorf("installing %s %s with npm failed: %s", a.Name(), version, npmError(out.String(), err))
+	}
+	bin := filepath.Join(tmp, "node_modules", ".bin", a.Info().Bin)
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("installing %s %s: npm did not install the %s command (%s)", a.Name(), version, a.Info().Bin, truncate(strings.TrimSpace(out.String()), 200))
+	}
+	if err := makeReadOnly(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("installing %s %s: %w", a.Name(), version, err)
+	}
+	done = true
+	if d, err := os.Open(parent); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	in.say("installed %s %s (%s) in %.1fs", a.Name(), version, formatSize(dirSize(dir)), time.Since(start).Seconds())
+	return nil
+}
+
+// startProgress shows the install going on: a live line on a terminal, one plain line otherwise.
+// The returned function ends it.
+func (in *Installer) startProgress(agent, version, pkg, dir string, start time.Time) func(ok bool) {
+	if in.Progress == nil {
+		return func(bool) {}
+	}
+	if !in.TTY {
+		in.say("installing %s %s from the npm registry (%s)", agent, version, pkg)
+		return func(bool) {}
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		frames := []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+		tick := time.NewTicker(150 * time.Millisecond)
+		defer tick.Stop()
+		size, last := int64(0), time.Time{}
+		for i := 0; ; i++ {
+			if time.Since(last) > 600*time.Millisecond {
+				size, last = dirSize(dir), time.Now()
+			}
+			fmt.Fprintf(in.Progress, "\r\033[K%c installing %s %s (%s): %s, %ds", frames[i%len(frames)], agent, version, pkg,
+				formatSize(size), int(time.Since(start).Seconds()))
+			select {
+			case <-stop:
+				fmt.Fprint(in.Progress, "\r\033[K")
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func(bool) {
+		close(stop)
+		wg.Wait()
+	}
+}
+
+// NeedsNode reports whether an installed agent's command is a script run by Node.js (a native
+// binary is not).
+func (in Installed) NeedsNode(a Agent) bool {
+	f, err := os.Open(in.Bin(a))
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	n, _ := io.ReadFull(f, head)
+	return !bytes.Equal(head[:n], []byte("\x7fELF"))
+}
+
+// Remove deletes an installed version (its folder is read-only).
+func (in *Installer) Remove(agent, version string) error {
+	return removeAll(filepath.Join(in.Root, agent, version))
+}
+
+// CompareVersions orders versions like semver: numerically by dotted parts, a pre-release before
+// its release.
+func CompareVersions(a, b string) int {
+	a, b = strings.TrimPrefix(a, "v"), strings.TrimPrefix(b, "v")
+	a, _, _ = strings.Cut(a, "+")
+	b, _, _ = strings.Cut(b, "+")
+	ac, apre, _ := strings.Cut(a, "-")
+	bc, bpre, _ := strings.Cut(b, "-")
+	if c := compareDotted(ac, bc); c != 0 {
+		return c
+	}
+	switch {
+	case apre == bpre:
+		return 0
+	case apre == "":
+		return 1
+	case bpre == "":
+		return -1
+	}
+	return compareDotted(apre, bpre)
+}
+
+func compareDotted(a, b string) int {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		if i >= len(as) {
+			return -1
+		}
+		if i >= len(bs) {
+			return 1
+		}
+		an, aerr := strconv.ParseUint(as[i], 10, 64)
+		bn, berr := strconv.ParseUint(bs[i], 10, 64)
+		switch {
+		case aerr == nil && berr == nil && an != bn:
+			if an < bn {
+				return -1
+			}
+			return 1
+		case aerr == nil && berr != nil:
+			return -1
+		case aerr != nil && berr == nil:
+			return 1
+		case aerr != nil && berr != nil && as[i] != bs[i]:
+			return strings.Compare(as[i], bs[i])
+		}
+	}
+	return 0
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// makeReadOnly drops write permission on everything below dir.
+func makeReadOnly(dir string) error {
+	var dirs []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			dirs = append(dirs, p)
+			return nil
+		}
+		return os.Chmod(p, info.Mode().Perm()&^0o222)
+	})
+	if err != nil {
+		return fmt.Errorf("making the agent cache read-only: %w", err)
+	}
+	// Folders last, deepest first, so the walk above could still read them.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := os.Chmod(dirs[i], 0o555); err != nil {
+			return fmt.Errorf("making the agent cache read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeAll deletes a tree that may contain read-only folders.
+func removeAll(dir string) error {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	return os.RemoveAll(dir)
+}
+
+// dirSize is the size of the files below dir, each hard-linked file once.
+func dirSize(dir string) int64 {
+	var n int64
+	seen := map[uint64]bool{}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+					if seen[uint64(st.Ino)] {
+						return nil
+					}
+					seen[uint64(st.Ino)] = true
+				}
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.0f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.0f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// lockPath takes an exclusive flock on path, calling waiting once if another process holds it.
+func lockPath(path string, waiting func()) (unlock func(), waited bool, err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if errors.Is(err, fs.ErrPermission) {
+		f, err = os.Open(path) // a lock file another user made: flock works on a read-only descriptor
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("locking the agent cache: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		waited = true
+		if waiting != nil {
+			waiting()
+		}
+		for {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("locking the agent cache: %w", err)
+		}
+	}
+	return func() { f.Close() }, waited, nil
+}

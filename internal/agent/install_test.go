@@ -1,0 +1,273 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeAgent is installed from a fake npm.
+type fakeAgent struct{}
+
+func (fakeAgent) Name() string { return "fake" }
+func (fakeAgent) Info() Info   { return Info{Package: "fake-pkg", Bin: "fake"} }
+func (fakeAgent) Command(args []string, _ func(string) bool) []string {
+	return append([]string{BinDir + "/fake"}, args...)
+}
+
+// fakeNPM is an npm that logs its calls and installs a one-file package: `view` answers 1.1.0
+// for the latest, 2.0.0-beta.1 for the next tag and a list for ranges; version 9.9.9 does not
+// exist; FAKE_NPM_OFFLINE makes the registry unreachable; FAKE_NPM_SLEEP slows installs.
+const fakeNPM = `#!/bin/sh
+echo "$*" >> "$FAKE_NPM_LOG"
+for a; do spec=$a; done
+case "$1" in
+view)
+	spec=$2
+	if [ -n "$FAKE_NPM_OFFLINE" ]; then
+		echo "npm error code ENOTFOUND" >&2
+		echo "npm error network request to https://registry.npmjs.org/fake-pkg failed" >&2
+		exit 1
+	fi
+	case "$spec" in
+	*@9.9.9|*@nope) echo "npm error code E404" >&2; echo "npm error 404 No match found for version 9.9.9" >&2; exit 1 ;;
+	*@next) echo '"2.0.0-beta.1"' ;;
+	*@*) printf '[\n"1.0.0",\n"1.0.5"\n]\n' ;;
+	*) echo '"1.1.0"' ;;
+	esac ;;
+install)
+	prefix=$3
+	ver=${spec##*@}
+	if [ "$ver" = 9.9.9 ]; then
+		echo "npm error code ETARGET"
+		echo "npm error notarget No matching version found for fake-pkg@9.9.9."
+		exit 1
+	fi
+	if [ "$ver" = 6.6.6 ]; then
+		echo "npm error code EACCES"
+		echo "npm error syscall open"
+		exit 1
+	fi
+	mkdir -p "$prefix/node_modules/fake-pkg/bin" "$prefix/node_modules/.bin"
+	printf '#!/usr/bin/env node\n' > "$prefix/node_modules/fake-pkg/bin/cli.js"
+	chmod +x "$prefix/node_modules/fake-pkg/bin/cli.js"
+	sleep "${FAKE_NPM_SLEEP:-0}"
+	ln -s ../fake-pkg/bin/cli.js "$prefix/node_modules/.bin/fake"
+	echo "$ver" > "$prefix/node_modules/fake-pkg/VERSION" ;;
+esac
+`
+
+type npmFixture struct {
+	in  *Installer
+	log string
+}
+
+func newFixture(t *testing.T) *npmFixture {
+	t.Helper()
+	dir := t.TempDir()
+	npm := filepath.Join(dir, "npm")
+	if err := os.WriteFile(npm, []byte(fakeNPM), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "npm.log")
+	t.Setenv("FAKE_NPM_LOG", log)
+	t.Setenv("FAKE_NPM_OFFLINE", "")
+	t.Setenv("FAKE_NPM_SLEEP", "0")
+	return &npmFixture{in: &Installer{Root: filepath.Join(dir, "agents"), NPM: npm}, log: log}
+}
+
+// calls counts npm invocations of a kind (view, install).
+func (f *npmFixture) calls(kind string) int {
+	b, _ := os.ReadFile(f.log)
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, kind+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// leftovers lists what is in the agent's cache folder besides complete versions and locks.
+func leftovers(t *testing.T, in *Installer) []string {
+	entries, _ := os.ReadDir(filepath.Join(in.Root, "fake"))
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func TestInstallLatestOnceAndReadOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	got, err := f.in.Ensure(ctx, fakeAgent{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != "1.1.0" || got.Dir != filepath.Join(f.in.Root, "fake", "1.1.0") {
+		t.Fatalf("installed %+v", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(got.Dir, "node_modules/fake-pkg/VERSION")); strings.TrimSpace(string(b)) != "1.1.0" {
+		t.Fatalf("npm installed %q", b)
+	}
+	if !got.NeedsNode(fakeAgent{}) {
+		t.Fatal("a node script does not need node?")
+	}
+	// Read-only: no write bit anywhere, so nobody changes a shared install by accident.
+	filepath.Walk(got.Dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode()&os.ModeSymlink == 0 && info.Mode().Perm()&0o222 != 0 {
+			t.Errorf("%s is writable: %v", p, info.Mode())
+		}
+		return nil
+	})
+	// A second sandbox (a second installer: another paddock process) does not install again.
+	again := &Installer{Root: f.in.Root, NPM: f.in.NPM}
+	if got2, err := again.Ensure(ctx, fakeAgent{}, ""); err != nil || got2 != got {
+		t.Fatalf("second Ensure = %+v, %v", got2, err)
+	}
+	// A pinned version that is cached needs no registry at all.
+	if _, err := again.Ensure(ctx, fakeAgent{}, "1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls("install"); n != 1 {
+		t.Fatalf("npm install ran %d times, want 1", n)
+	}
+	if n := f.calls("view"); n != 2 {
+		t.Fatalf("npm view ran %d times, want 2 (once per process for the latest)", n)
+	}
+	if err := f.in.Remove("fake", "1.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(got.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Remove left %s", got.Dir)
+	}
+}
+
+func TestInstallTagsAndRanges(t *testing.T) {
+	f := newFixture(t)
+	for want, ver := range map[string]string{"next": "2.0.0-beta.1", "^1.0": "1.0.5", "v1.0.1": "1.0.1", "latest": "1.1.0"} {
+		got, err := f.in.Ensure(context.Background(), fakeAgent{}, want)
+		if err != nil || got.Version != ver {
+			t.Errorf("Ensure(%q) = %+v, %v; want version %s", want, got, err, ver)
+		}
+	}
+	cached := f.in.Cached("fake")
+	var vs []string
+	for _, c := range cached {
+		vs = append(vs, c.Version)
+	}
+	if strings.Join(vs, " ") != "2.0.0-beta.1 1.1.0 1.0.5 1.0.1" {
+		t.Fatalf("Cached = %q, want newest first", vs)
+	}
+}
+
+func TestInstallUnknownVersionLeavesNothing(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.in.Ensure(context.Background(), fakeAgent{}, "9.9.9")
+	if !errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), `no version "9.9.9" of fake-pkg`) {
+		t.Fatalf("err = %v", err)
+	}
+	if c := f.in.Cached("fake"); len(c) != 0 || len(leftovers(t, f.in)) != 0 {
+		t.Fatalf("left behind: %v %v", c, leftovers(t, f.in))
+	}
+	// A tag the registry does not know is the same error, from npm view.
+	if _, err := f.in.Ensure(context.Background(), fakeAgent{}, "nope"); !errors.Is(err, ErrUnknownVersion) {
+		t.Fatalf("unknown tag: %v", err)
+	}
+	// Another npm failure says what npm said, in one line.
+	_, err = f.in.Ensure(context.Background(), fakeAgent{}, "6.6.6")
+	if err == nil || errors.Is(err, ErrUnknownVersion) || !strings.Contains(err.Error(), "syscall open") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(leftovers(t, f.in)) != 0 {
+		t.Fatalf("left behind: %v", leftovers(t, f.in))
+	}
+}
+
+func TestInstallInterruptedLeavesNothing(t *testing.T) {
+	f := newFixture(t)
+	t.Setenv("FAKE_NPM_SLEEP", "5")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := f.in.Ensure(ctx, fakeAgent{}, "1.0.0")
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatalf("npm was not stopped: took %s", time.Since(start))
+	}
+	if c := f.in.Cached("fake"); len(c) != 0 || len(leftovers(t, f.in)) != 0 {
+		t.Fatalf("left behind: %v %v", c, leftovers(t, f.in))
+	}
+	// A temporary folder left by a killed paddock is cleared by the next install.
+	os.MkdirAll(filepath.Join(f.in.Root, "fake", ".tmp-1.0.0-123", "node_modules"), 0o755)
+	t.Setenv("FAKE_NPM_SLEEP", "0")
+	if _, err := f.in.Ensure(context.Background(), fakeAgent{}, "1.0.0"); err != nil {
+		t.Fatal(err)
+	}
+	if l := leftovers(t, f.in); len(l) != 0 {
+		t.Fatalf("left behind: %v", l)
+	}
+}
+
+func TestInstallConcurrentOnce(t *testing.T) {
+	f := newFixture(t)
+	t.Setenv("FAKE_NPM_SLEEP", "0.5")
+	var wg sync.WaitGroup
+	res := make([]Installed, 4)
+	errs := make([]error, 4)
+	for i := range res {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := &Installer{Root: f.in.Root, NPM: f.in.NPM}
+			res[i], errs[i] = in.Ensure(context.Background(), fakeAgent{}, "1.0.0")
+		}()
+	}
+	wg.Wait()
+	for i := range res {
+		if errs[i] != nil || res[i] != res[0] {
+			t.Fatalf("install %d: %+v %v", i, res[i], errs[i])
+		}
+	}
+	if n := f.calls("install"); n != 1 {
+		t.Fatalf("npm install ran %d times, want 1", n)
+	}
+}
+
+func TestOfflineUsesNewestCached(t *testing.T) {
+	f := newFixture(t)
+	t.Setenv("FAKE_NPM_OFFLINE", "1")
+	_, err := f.in.Ensure(context.Background(), fakeAgent{}, "")
+	if err == nil || !strings.Contains(err.Error(), "ENOTFOUND") && !strings.Contains(err.Error(), "network") {
+		t.Fatalf("offline without a cache: %v", err)
+	}
+	for _, v := range []string{"1.0.0", "1.10.0", "1.9.0"} {
+		os.MkdirAll(filepath.Join(f.in.Root, "fake", v, "node_modules", ".bin"), 0o755)
+	}
+	var progress strings.Builder
+	f.in.Progress = &progress
+	got, err := f.in.Ensure(context.Background(), fakeAgent{}, "")
+	if err != nil || got.Version != "1.10.0" {
+		t.Fatalf("offline with a cache = %+v, %v", got, err)
+	}
+	if !strings.Contains(progress.String(), "using the newest installed version, 1.10.0") {
+		t.Fatalf("no warning: %q", progress.String())
+	}
+}
+
+func TestNoNPM(t *testing.T) {
+	in := &Installer{Root: t.TempDir(), NPM: "/nonexistent/npm"}
+	if _, err := in.Ensure(context.Background(), fakeAgent{}, "1.0.0"); !errors.Is(err, ErrNoNPM) {
+		t.Fatalf("err = %v", err)
+	}
+}

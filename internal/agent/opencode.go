@@ -1,0 +1,17 @@
+package agent
+
+// OpenCode: config in ~/.config/opencode, logins and sessions in ~/.local/share/opencode. It
+// talks to several providers, so it gets every model key that is set.
+func init() {
+	register(npmAgent{name: "opencode", info: Info{
+		Package:    "opencode-ai",
+		Bin:        "opencode",
+		Flags:      []string{},
+		ConfigDirs: []string{"/root/.config/opencode", "/root/.local/share/opencode"},
+		Env:        []string{},
+		Keys: []Key{{Secret: "anthropic", Env: "ANTHROPIC_API_KEY"}, {Secret: "openai", Env: "OPENAI_API_KEY"},
+			{Secret: "google", Env: "GEMINI_API_KEY"}, {Secret: "github", Env: "GH_TOKEN"}},
+		HostConfig: &HostConfig{Dir: ".config/opencode", DirEnv: "", Target: "/root/.config/opencode",
+			Items: []string{"AGENTS.md", "opencode.json", "opencode.jsonc", "agent", "command"}},
+	}})
+}

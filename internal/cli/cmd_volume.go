@@ -1,0 +1,226 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/sandbox"
+	"github.com/paddockhq/paddock/internal/volume"
+)
+
+// volumeView is a volume with the sandboxes that use it.
+type volumeView struct {
+	volume.Volume
+	UsedBy  []string `json:"used_by"`
+	Running []string `json:"running"`
+}
+
+// volumeViews describes volumes: a volume is used by every sandbox of its agent.
+func volumeViews(ctx context.Context, f *Factory, vols []volume.Volume) ([]volumeView, error) {
+	m, err := f.Manager()
+	if err != nil {
+		return nil, err
+	}
+	recs, _, err := m.Store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []volumeView{}
+	for _, v := range vols {
+		vv := volumeView{Volume: v, UsedBy: []string{}, Running: []string{}}
+		for _, r := range recs {
+			if r.Agent != v.Agent {
+				continue
+			}
+			vv.UsedBy = append(vv.UsedBy, r.Name)
+			if st, err := m.Backend.State(ctx, m.Sandbox(r)); err == nil && st.Status == "running" {
+				vv.Running = append(vv.Running, r.Name)
+			}
+		}
+		out = append(out, vv)
+	}
+	return out, nil
+}
+
+func newVolumeCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "volume",
+		Short: "Manage the agents' config volumes (logins, settings), kept across sandboxes",
+		Args:  usageArgs(cobra.NoArgs),
+	}
+	cmd.AddCommand(newVolumeLsCmd(f), newVolumeInspectCmd(f), newVolumeRmCmd(f))
+	return cmd
+}
+
+func volumes(f *Factory) (*volume.Store, error) {
+	m, err := f.Manager()
+	if err != nil {
+		return nil, err
+	}
+	return m.Agents.Volumes, nil
+}
+
+func newVolumeLsCmd(f *Factory) *cobra.Command {
+	var asJSON, quiet bool
+	cmd := &cobra.Command{
+		Use:     "ls [--json] [-q]",
+		Aliases: []string{"list"},
+		Short:   "List volumes",
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vs, err := volumes(f)
+			if err != nil {
+				return err
+			}
+			list, err := vs.List()
+			if err != nil {
+				return err
+			}
+			views, err := volumeViews(cmd.Context(), f, list)
+			if err != nil {
+				return err
+			}
+			switch {
+			case asJSON:
+				return writeJSON(f.IO.Out, views)
+			case quiet:
+				for _, v := range views {
+					fmt.Fprintln(f.IO.Out, v.Name)
+				}
+				return nil
+			case !IsTTY(f.IO.OutFile):
+				for _, v := range views {
+					fmt.Fprintf(f.IO.Out, "%s\t%s\t%d\t%d\t%s\n", v.Name, v.Agent, v.Size, len(v.UsedBy), v.Path)
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tAGENT\tSIZE\tSANDBOXES\tPATH")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", v.Name, v.Agent, humanSize(v.Size), len(v.UsedBy), v.Path)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print names only")
+	return cmd
+}
+
+func newVolumeInspectCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "inspect NAME...",
+		Short: "Show volumes as a JSON array: path, folders and where sandboxes see them, size, users",
+		Args:  usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vs, err := volumes(f)
+			if err != nil {
+				return err
+			}
+			var list []volume.Volume
+			failed := 0
+			for _, n := range args {
+				v, err := vs.Get(n)
+				if err != nil {
+					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
+					failed++
+					continue
+				}
+				list = append(list, v)
+			}
+			views, err := volumeViews(cmd.Context(), f, list)
+			if err != nil {
+				return err
+			}
+			if len(views) > 0 || failed == 0 {
+				if err := writeJSON(f.IO.Out, views); err != nil {
+					return err
+				}
+			}
+			if failed > 0 {
+				return withCode(ExitError, nil)
+			}
+			return nil
+		},
+	}
+}
+
+func newVolumeRmCmd(f *Factory) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [-f] NAME...",
+		Aliases: []string{"remove"},
+		Short:   "Remove volumes (the agent's login and settings are lost); refused while a sandbox using one runs, unless -f",
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, n := range args {
+				if err := removeVolume(cmd.Context(), f, m, n, force); err != nil {
+					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
+					failed++
+					continue
+				}
+				fmt.Fprintln(f.IO.Out, n)
+			}
+			if failed > 0 {
+				return withCode(ExitError, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop the running sandboxes that use it first")
+	return cmd
+}
+
+// removeVolume deletes a volume under the store lock (no sandbox is created meanwhile), after
+// the running sandboxes that use it are stopped (with force) or refusing if there are any.
+func removeVolume(ctx context.Context, f *Factory, m *sandbox.Manager, name string, force bool) error {
+	v, err := m.Agents.Volumes.Get(name)
+	if err != nil {
+		return err
+	}
+	unlock, err := m.Store.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	views, err := volumeViews(ctx, f, []volume.Volume{v})
+	if err != nil {
+		return err
+	}
+	if running := views[0].Running; len(running) > 0 {
+		if !force {
+			return fmt.Errorf("%w: volume %s is used by running sandbox %s; stop it first, or use volume rm -f", sandbox.ErrRunning, name, running[0])
+		}
+		for _, n := range running {
+			rec, err := m.Store.Resolve(n)
+			if err != nil {
+				return err
+			}
+			if err := m.Stop(ctx, rec, 5*time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	return m.Agents.Volumes.Remove(name)
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fkB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}
