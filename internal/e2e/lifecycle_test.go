@@ -552,6 +552,10 @@ func TestLifecycleIsolation(t *testing.T) {
 		wantMap := "0 1073741824 65536"
 		if e.mode == asRootless {
 			wantMap = fmt.Sprintf("0 %d 1", e.uid)
+			if start, n, ok := subUIDRange(testUser); ok {
+				// With subordinate ids (and newuidmap) they are mapped after root.
+				wantMap += fmt.Sprintf(" 1 %d %d", start, min(n, 65535))
+			}
 		}
 		cases := []struct {
 			name  string
@@ -731,7 +735,7 @@ func TestLifecycleExec(t *testing.T) {
 		}
 
 		r = e.run("", "exec", "-u", "nobody", "shell-proj", "id", "-u")
-		if e.mode == asRoot {
+		if _, _, sub := subUIDRange(testUser); e.mode == asRoot || sub {
 			lcWant(t, "exec -u nobody", r, 0, "65534\n")
 		} else {
 			// A rootless sandbox maps only root: say so, plainly.
@@ -1070,4 +1074,21 @@ func TestLifecycleLimitsRootless(t *testing.T) {
 	if got := strings.TrimSpace(e.ok(ws2, "exec", "shell-plain", "bash", "-c", "ulimit -u")); got != "4096" {
 		t.Errorf("ulimit -u inside = %q, want 4096", got)
 	}
+}
+
+// subUIDRange is the user's subordinate uid range, when newuidmap can map it.
+func subUIDRange(name string) (start, count int, ok bool) {
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		return 0, 0, false
+	}
+	b, _ := os.ReadFile("/etc/subuid")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 3 && f[0] == name {
+			start, _ = strconv.Atoi(f[1])
+			count, _ = strconv.Atoi(f[2])
+			return start, count, count > 0
+		}
+	}
+	return 0, 0, false
 }

@@ -165,22 +165,45 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		uidMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
 		gidMap = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
 	}
+	// An ordinary user with subordinate ids gets them mapped too (ids 1-65535 inside), through the
+	// setuid newuidmap/newgidmap helpers; the init then waits for its map and re-executes itself
+	// to gain root's capabilities in its namespace.
+	sub := subIDs{}
+	var syncW *os.File
+	extra := []*os.File{childEnd, lnFile, exeFile}
+	env := []string{}
+	if rootless {
+		sub = lookupSubIDs()
+	}
+	sys := &syscall.SysProcAttr{
+		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+			syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
+		UidMappings:                uidMap,
+		GidMappings:                gidMap,
+		GidMappingsEnableSetgroups: !rootless,
+		Credential:                 &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rootless},
+		Pdeathsig:                  syscall.SIGKILL,
+	}
+	if sub.ok() {
+		syncR, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer syncR.Close()
+		defer w.Close()
+		syncW = w
+		extra = append(extra, syncR)
+		env = append(env, boxinit.ReexecEnv+"=1")
+		sys.UidMappings, sys.GidMappings, sys.Credential = nil, nil, nil
+	}
 	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", boxinit.ExeFD),
-		Args:       []string{"paddock-init", "__init"},
-		Env:        []string{},
-		Stdout:     os.Stderr,
-		Stderr:     os.Stderr,
-		ExtraFiles: []*os.File{childEnd, lnFile, exeFile},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
-				syscall.CLONE_NEWNET | syscall.CLONE_NEWUTS | syscall.CLONE_NEWIPC,
-			UidMappings:                uidMap,
-			GidMappings:                gidMap,
-			GidMappingsEnableSetgroups: !rootless,
-			Credential:                 &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rootless},
-			Pdeathsig:                  syscall.SIGKILL,
-		},
+		Path:        fmt.Sprintf("/proc/self/fd/%d", boxinit.ExeFD),
+		Args:        []string{"paddock-init", "__init"},
+		Env:         env,
+		Stdout:      os.Stderr,
+		Stderr:      os.Stderr,
+		ExtraFiles:  extra,
+		SysProcAttr: sys,
 	}
 	if err := cmd.Start(); err != nil {
 		if rootless && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOSPC)) {
@@ -196,6 +219,15 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		cmd.Process.Kill()
 		<-done
 		return nil, err
+	}
+	mapDesc := formatMap(uidMap)
+	if sub.ok() {
+		if err := sub.apply(cmd.Process.Pid); err != nil {
+			return fail(err)
+		}
+		syncW.Write([]byte{1})
+		syncW.Close()
+		mapDesc = sub.describe()
 	}
 	if err := group.Add(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("placing the sandbox in its cgroup: %w", err))
@@ -241,7 +273,7 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 	ok = true
 	st := runtimeState{
 		ID: sb.ID, SupervisorPID: os.Getpid(), SupervisorStart: procStartTime(os.Getpid()), InitPID: cmd.Process.Pid,
-		StartedAt: time.Now().UTC(), Rootless: rootless, UIDMap: formatMap(uidMap),
+		StartedAt: time.Now().UTC(), Rootless: rootless, UIDMap: mapDesc,
 		Enforced: group.Enforcement(), Limits: sb.Spec.Limits, Applied: limits, Protections: prot,
 	}
 	if err := writeJSON(l.state(), st); err != nil {

@@ -1,0 +1,97 @@
+package native
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+)
+
+// subIDs are the calling user's subordinate uid and gid ranges (from /etc/subuid and
+// /etc/subgid), usable when the newuidmap and newgidmap helpers are installed.
+type subIDs struct {
+	uid, gid           int
+	uidStart, uidCount int
+	gidStart, gidCount int
+	newuidmap          string
+	newgidmap          string
+}
+
+func (s subIDs) ok() bool {
+	return s.uidCount > 0 && s.gidCount > 0 && s.newuidmap != "" && s.newgidmap != ""
+}
+
+// lookupSubIDs finds the ranges of the current user, at most 65535 ids each.
+func lookupSubIDs() subIDs {
+	s := subIDs{uid: os.Geteuid(), gid: os.Getegid()}
+	names := []string{strconv.Itoa(s.uid)}
+	if u, err := user.LookupId(strconv.Itoa(s.uid)); err == nil {
+		names = append(names, u.Username)
+	}
+	s.uidStart, s.uidCount = findRange("/etc/subuid", names)
+	s.gidStart, s.gidCount = findRange("/etc/subgid", names)
+	s.newuidmap, _ = exec.LookPath("newuidmap")
+	s.newgidmap, _ = exec.LookPath("newgidmap")
+	for _, p := range []string{"/usr/bin/newuidmap", "/bin/newuidmap"} {
+		if s.newuidmap == "" {
+			if _, err := os.Stat(p); err == nil {
+				s.newuidmap = p
+			}
+		}
+	}
+	for _, p := range []string{"/usr/bin/newgidmap", "/bin/newgidmap"} {
+		if s.newgidmap == "" {
+			if _, err := os.Stat(p); err == nil {
+				s.newgidmap = p
+			}
+		}
+	}
+	return s
+}
+
+func findRange(file string, names []string) (int, int) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(p) != 3 {
+			continue
+		}
+		for _, n := range names {
+			if p[0] == n {
+				start, err1 := strconv.Atoi(p[1])
+				count, err2 := strconv.Atoi(p[2])
+				if err1 == nil && err2 == nil && count > 0 {
+					return start, min(count, 65535)
+				}
+			}
+		}
+	}
+	return 0, 0
+}
+
+// apply writes pid's maps: 0 is the user, 1..count the subordinate range.
+func (s subIDs) apply(pid int) error {
+	p := strconv.Itoa(pid)
+	for _, m := range []struct {
+		tool             string
+		id, start, count int
+	}{{s.newuidmap, s.uid, s.uidStart, s.uidCount}, {s.newgidmap, s.gid, s.gidStart, s.gidCount}} {
+		out, err := exec.Command(m.tool, p, "0", strconv.Itoa(m.id), "1", "1", strconv.Itoa(m.start), strconv.Itoa(m.count)).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s (check /etc/subuid and /etc/subgid)", m.tool, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+func (s subIDs) describe() string {
+	return fmt.Sprintf("0 %d 1; 1 %d %d", s.uid, s.uidStart, s.uidCount)
+}
