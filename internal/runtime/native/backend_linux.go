@@ -33,16 +33,30 @@ func (*Backend) Name() string { return "native" }
 // generated files on every start.
 func prepare(sb *runtime.Sandbox) error {
 	l := layout{sb.Dir}
+	// The sandbox's own folders (not visible inside, or mount points it cannot replace): made
+	// and kept at their modes.
 	for _, d := range []struct {
 		path string
 		mode os.FileMode
-	}{{l.root(), 0o755}, {filepath.Join(sb.Dir, "etc"), 0o755}, {l.tmp(), 0o777 | os.ModeSticky},
-		{l.vardir(), 0o755}, {filepath.Join(l.vardir(), "tmp"), 0o777 | os.ModeSticky},
-		{filepath.Join(l.vardir(), "cache"), 0o755}, {filepath.Join(l.vardir(), "lib"), 0o755}} {
-		if err := os.Mkdir(d.path, d.mode); err != nil && !errors.Is(err, fs.ErrExist) {
+	}{{l.root(), 0o755}, {filepath.Join(sb.Dir, "etc"), 0o755}, {l.tmp(), 0o777 | os.ModeSticky}, {l.vardir(), 0o755}} {
+		if err := ensureDir(d.path, d.mode); err != nil {
 			return err
 		}
 		os.Chmod(d.path, d.mode)
+	}
+	// Folders under /var belong to the agent once made: create what is missing, never follow or
+	// change what is there (a symlink the agent planted must not make paddock write outside).
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{filepath.Join(l.vardir(), "tmp"), 0o777 | os.ModeSticky}, {filepath.Join(l.vardir(), "cache"), 0o755},
+		{filepath.Join(l.vardir(), "lib"), 0o755}} {
+		if _, err := os.Lstat(d.path); errors.Is(err, fs.ErrNotExist) {
+			if err := os.Mkdir(d.path, d.mode); err != nil {
+				return err
+			}
+			os.Chmod(d.path, d.mode)
+		}
 	}
 	for _, s := range []struct{ name, target string }{{"run", "/run"}, {"lock", "/run/lock"}} {
 		os.Symlink(s.target, filepath.Join(l.vardir(), s.name))
@@ -60,6 +74,23 @@ func prepare(sb *runtime.Sandbox) error {
 		return err
 	}
 	return setGitIdentity(filepath.Join(l.home(), ".gitconfig"), sb.Spec.GitName, sb.Spec.GitEmail)
+}
+
+// ensureDir makes path a real folder: a symlink or file in its place (which only the sandbox
+// could have put there) is removed first, never followed.
+func ensureDir(path string, mode os.FileMode) error {
+	st, err := os.Lstat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return nil
+	case err == nil:
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return os.Mkdir(path, mode)
 }
 
 // seedHome gives a new home the distribution's skeleton files and puts user-level install
@@ -95,11 +126,18 @@ func setGitIdentity(path, name, email string) error {
 	stamp := filepath.Join(filepath.Dir(filepath.Dir(path)), "git-identity")
 	want := name + "\n" + email
 	if b, err := os.ReadFile(stamp); err == nil && string(b) == want {
-		if _, err := os.Stat(path); err == nil {
+		if _, err := os.Lstat(path); err == nil {
 			return nil
 		}
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	// The home belongs to the agent: a .gitconfig that is not a plain file (a symlink planted to
+	// make paddock write elsewhere) is replaced, never followed.
+	if st, err := os.Lstat(path); err == nil && !st.Mode().IsRegular() {
+		if err := os.RemoveAll(path); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		var b strings.Builder
 		b.WriteString("[user]\n")
 		if name != "" {
@@ -108,7 +146,15 @@ func setGitIdentity(path, name, email string) error {
 		if email != "" {
 			fmt.Fprintf(&b, "\temail = %s\n", gitQuote(email))
 		}
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(b.String())
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return err
 		}
 	} else {
