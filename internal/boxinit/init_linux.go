@@ -11,10 +11,12 @@ import (
 	"runtime/debug"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/memtrim"
 )
 
 // Descriptors the supervisor hands the init.
@@ -82,6 +84,7 @@ func Main() int {
 	if err := ctrl.Send(execproto.Message{Type: execproto.TypeReady, Payload: payload}); err != nil {
 		return 1
 	}
+	memtrim.Keep(5 * time.Second)
 	// The supervisor closing the control socket means it is gone: end the sandbox.
 	go func() {
 		for {

@@ -22,6 +22,7 @@ import (
 	"github.com/paddockhq/paddock/internal/boxinit"
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/memtrim"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
@@ -82,6 +83,9 @@ func SuperviseMain(dir string) int {
 	if err != nil {
 		return report(err)
 	}
+	// Referenced until the supervisor returns: a collected *os.File would close the descriptor
+	// and drop the lock.
+	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		fmt.Fprintln(ready, busy)
 		ready.Close()
@@ -96,6 +100,7 @@ func SuperviseMain(dir string) int {
 		return report(err)
 	}
 	report(nil)
+	memtrim.Keep(5 * time.Second)
 	return sv.run()
 }
 
