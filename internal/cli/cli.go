@@ -15,6 +15,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/boxinit"
 	"github.com/paddockhq/paddock/internal/doctor"
+	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
@@ -96,6 +97,8 @@ func Main(args []string) int {
 				return ExitUsage
 			}
 			return doctor.ProbeMain(args[2])
+		case image.HelperCommand:
+			return image.HelperMain(args[2:])
 		case "__supervise":
 			if len(args) < 3 {
 				return ExitUsage
@@ -163,6 +166,7 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),
 		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f), newDoctorCmd(f),
 		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f))
+	root.AddCommand(newTemplateCmd(f))
 	return root
 }
 

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package image
+
+func flock(string, bool) (func(), error) { return func() {}, nil }
