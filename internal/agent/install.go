@@ -36,16 +36,29 @@ var (
 	exactRE   = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
 )
 
+// categorized is an error of a category whose own text is not repeated in the message.
+type categorized struct {
+	cat error
+	msg string
+}
+
+func (e categorized) Error() string        { return e.msg }
+func (e categorized) Is(target error) bool { return target == e.cat }
+
+func errorOf(cat error, format string, a ...any) error {
+	return categorized{cat: cat, msg: fmt.Sprintf(format, a...)}
+}
+
 // CheckVersion validates a requested version: an exact version, a dist-tag or a range.
 func CheckVersion(v string) error {
 	if v == "" || versionRE.MatchString(v) && !strings.Contains(v, "..") {
 		return nil
 	}
-	return fmt.Errorf("%w: --agent-version %q: give a version such as 1.2.3, or a tag such as latest", ErrBadVersion, v)
+	return errorOf(ErrBadVersion, "--agent-version %q: give a version such as 1.2.3, or a tag such as latest", v)
 }
 
 // Installer keeps the shared, versioned, read-only agent cache: Root/AGENT/VERSION holds
-// `npm install --prefix` of the agent's package at that version. A version folder appears
+// the host npm's install of the agent's package at that version (node_modules/.bin/BIN). A version folder appears
 // complete or not at all (installed in a temporary folder and renamed into place), and is
 // read-only once there.
 type Installer struct {
@@ -165,7 +178,7 @@ func (in *Installer) Resolve(ctx context.Context, a Agent, want string) (string,
 		return v, nil
 	}
 	if errors.Is(err, ErrUnknownVersion) {
-		return "", fmt.Errorf("%w: npm has no version %q of %s (see `npm view %s versions`)", ErrUnknownVersion, want, pkg, pkg)
+		return "", errorOf(ErrUnknownVersion, "npm has no version %q of %s (see `npm view %s versions`)", want, pkg, pkg)
 	}
 	if latest {
 		if cached := in.Cached(a.Name()); len(cached) > 0 {
@@ -311,8 +324,15 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir string) 
 	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	spec := a.Info().Package + "@" + version
-	cmd := exec.CommandContext(sctx, npm, "install", "--prefix", tmp, "--no-audit", "--no-fund",
-		"--no-update-notifier", "--no-save", "--loglevel=warn", spec)
+	// npm installs into the folder it runs in when that has a package.json: the same as
+	// --prefix, except that --prefix also moves npm's global config (PREFIX/etc/npmrc), so the
+	// host's registry, proxy and CA settings would be lost.
+	manifest := fmt.Sprintf("{\n  \"private\": true,\n  \"description\": \"paddock agent cache: %s\"\n}\n", spec)
+	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(manifest), 0o644); err != nil {
+		return fmt.Errorf("creating the agent cache: %w", err)
+	}
+	cmd := exec.CommandContext(sctx, npm, "install", "--no-audit", "--no-fund", "--no-update-notifier", "--no-save",
+		"--loglevel=warn", spec)
 	cmd.Dir = tmp
 	cmd.Env = npmEnv()
 	cmd.SysProcAttr = npmProcAttr()
@@ -328,7 +348,7 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir string) 
 	}
 	if err != nil {
 		if npmNotFound(out.String()) {
-			return fmt.Errorf("%w: npm has no version %q of %s (see `npm view %s versions`)", ErrUnknownVersion, version, a.Info().Package, a.Info().Package)
+			return errorOf(ErrUnknownVersion, "npm has no version %q of %s (see `npm view %s versions`)", version, a.Info().Package, a.Info().Package)
 		}
 		return fmt.Errorf("installing %s %s with npm failed: %s", a.Name(), version, npmError(out.String(), err))
 	}

@@ -41,7 +41,8 @@ view)
 	*) echo '"1.1.0"' ;;
 	esac ;;
 install)
-	prefix=$3
+	prefix=$PWD
+	[ -f package.json ] || { echo "npm error no package.json in $PWD"; exit 1; }
 	ver=${spec##*@}
 	if [ "$ver" = 9.9.9 ]; then
 		echo "npm error code ETARGET"
