@@ -120,3 +120,32 @@ func dash(s string) string {
 	}
 	return s
 }
+
+// agentInstallView is the agent part of `paddock inspect`.
+type agentInstallView struct {
+	Package string `json:"package"`
+	// Version is the version the sandbox runs (set at its last start; "" before the first).
+	Version string `json:"version"`
+	// Pinned is the version asked for with --agent-version ("" follows the latest).
+	Pinned     string   `json:"pinned,omitempty"`
+	Path       string   `json:"path,omitempty"`
+	Volume     string   `json:"volume,omitempty"`
+	ConfigDirs []string `json:"config_dirs"`
+	// HostConfig is "host" when the host's agent instructions are shown read-only.
+	HostConfig string `json:"agent_config,omitempty"`
+}
+
+func agentInstallOf(rec *store.Record) *agentInstallView {
+	a, err := agent.Lookup(rec.Agent)
+	if err != nil || a.Info().Package == "" {
+		return nil
+	}
+	v := &agentInstallView{Package: a.Info().Package, Pinned: rec.AgentVersion, Volume: agent.VolumeName(rec.Agent),
+		ConfigDirs: a.Info().ConfigDirs, HostConfig: rec.AgentConfig}
+	for _, m := range rec.Spec.Mounts {
+		if m.Kind == "agent" {
+			v.Version, v.Path = filepath.Base(m.Source), m.Source
+		}
+	}
+	return v
+}

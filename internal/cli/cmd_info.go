@@ -136,6 +136,8 @@ type inspectView struct {
 	Limits    inspectLimits     `json:"limits"`
 	State     runtime.State     `json:"state"`
 	Paths     map[string]string `json:"paths"`
+	// AgentInstall is the installed agent package, for agents that come from npm.
+	AgentInstall *agentInstallView `json:"agent_install,omitempty"`
 }
 
 type inspectMounts struct {
@@ -208,6 +210,7 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 		v.Paths[p.name] = src
 	}
 	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids}
+	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }
 

@@ -214,6 +214,9 @@ func TestAgentsVersion(t *testing.T) {
 					if !strings.Contains(fmt.Sprint(v["mounts"]), "source:"+mounted+" target:/paddock/agent") {
 						t.Fatalf("sandbox %v does not mount %s: %v", v["name"], mounted, v["mounts"])
 					}
+					if ai, _ := v["agent_install"].(map[string]any); ai == nil || ai["version"] != in.version || ai["volume"] != "paddock-"+ac.name+"-data" {
+						t.Fatalf("inspect agent_install: %v", v["agent_install"])
+					}
 				}
 			})
 		}
