@@ -31,9 +31,14 @@ var (
 	ErrBadVersion = errors.New("bad agent version")
 )
 
+// Compiled on first use: every paddock process (the sandbox's init too) would pay at start-up.
 var (
-	versionRE = regexp.MustCompile(`^[0-9A-Za-z^~<>=*][0-9A-Za-z.+_<>=~^ |*-]{0,63}$`)
-	exactRE   = regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	versionRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9A-Za-z^~<>=*][0-9A-Za-z.+_<>=~^ |*-]{0,63}$`)
+	})
+	exactRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+	})
 )
 
 // categorized is an error of a category whose own text is not repeated in the message.
@@ -51,7 +56,7 @@ func errorOf(cat error, format string, a ...any) error {
 
 // CheckVersion validates a requested version: an exact version, a dist-tag or a range.
 func CheckVersion(v string) error {
-	if v == "" || versionRE.MatchString(v) && !strings.Contains(v, "..") {
+	if v == "" || versionRE().MatchString(v) && !strings.Contains(v, "..") {
 		return nil
 	}
 	return errorOf(ErrBadVersion, "--agent-version %q: give a version such as 1.2.3, or a tag such as latest", v)
@@ -148,7 +153,7 @@ func (in *Installer) Ensure(ctx context.Context, a Agent, want string) (Installe
 // when the registry cannot be reached, the newest installed version.
 func (in *Installer) Resolve(ctx context.Context, a Agent, want string) (string, error) {
 	want = strings.TrimPrefix(want, "v")
-	if exactRE.MatchString(want) {
+	if exactRE().MatchString(want) {
 		return want, nil
 	}
 	latest := want == "" || want == "latest"
@@ -235,7 +240,7 @@ func (in *Installer) view(ctx context.Context, spec string) (string, error) {
 	default:
 		return "", fmt.Errorf("npm view %s: unexpected output %q", spec, truncate(string(b), 80))
 	}
-	if !exactRE.MatchString(one) {
+	if !exactRE().MatchString(one) {
 		return "", fmt.Errorf("npm view %s: unexpected version %q", spec, truncate(one, 80))
 	}
 	return one, nil
