@@ -49,3 +49,6 @@ func (g *Group) Remove() error { return nil }
 func unavailable() error {
 	return fmt.Errorf("%w: %s", ErrUnavailable, notLinux)
 }
+
+// PidsLimitHits reports refused forks; it needs Linux.
+func (g *Group) PidsLimitHits() (int64, error) { return 0, unavailable() }

@@ -123,13 +123,19 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 // running case, the common one, goes straight to the init.
 func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req runtime.ExecRequest) (int, error) {
 	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
-	if !errors.Is(err, runtime.ErrNotRunning) {
-		return code, err
+	if errors.Is(err, runtime.ErrNotRunning) {
+		if err := startAndWarn(ctx, f, m, rec); err != nil {
+			return -1, err
+		}
+		code, err = m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
 	}
-	if err := startAndWarn(ctx, f, m, rec); err != nil {
-		return -1, err
+	if err == nil && code != 0 {
+		// A failure may be the sandbox's limits at work: say so.
+		for _, line := range m.LimitReport(ctx, rec) {
+			fmt.Fprintln(f.IO.Err, "paddock: "+line)
+		}
 	}
-	return m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	return code, err
 }
 
 func newStartCmd(f *Factory) *cobra.Command {

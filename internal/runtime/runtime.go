@@ -88,17 +88,20 @@ type Sandbox struct {
 
 // State is what a backend knows about a sandbox at this moment.
 type State struct {
-	Status        string        `json:"status"` // "running" or "stopped"
-	SupervisorPID int           `json:"supervisor_pid,omitempty"`
-	InitPID       int           `json:"init_pid,omitempty"`
-	Pids          []int         `json:"pids,omitempty"`
-	StartedAt     time.Time     `json:"started_at,omitzero"`
-	FinishedAt    time.Time     `json:"finished_at,omitzero"`
-	ExitReason    string        `json:"exit_reason,omitempty"`
-	UIDMap        string        `json:"uid_map,omitempty"`
-	Rootless      bool          `json:"rootless"`
-	Enforced      *Enforcement  `json:"limits_enforced,omitempty"`
-	Protections   *Protections  `json:"protections,omitempty"`
+	Status        string       `json:"status"` // "running" or "stopped"
+	SupervisorPID int          `json:"supervisor_pid,omitempty"`
+	InitPID       int          `json:"init_pid,omitempty"`
+	Pids          []int        `json:"pids,omitempty"`
+	StartedAt     time.Time    `json:"started_at,omitzero"`
+	FinishedAt    time.Time    `json:"finished_at,omitzero"`
+	ExitReason    string       `json:"exit_reason,omitempty"`
+	UIDMap        string       `json:"uid_map,omitempty"`
+	Rootless      bool         `json:"rootless"`
+	Enforced      *Enforcement `json:"limits_enforced,omitempty"`
+	Protections   *Protections `json:"protections,omitempty"`
+	// Limit events since the sandbox started: processes the OOM killer ended, forks refused.
+	OOMKills      int64         `json:"oom_kills"`
+	PidsLimitHits int64         `json:"pids_limit_hits"`
 	MemoryBytes   int64         `json:"memory_bytes,omitempty"`
 	Uptime        time.Duration `json:"-"`
 }

@@ -342,6 +342,10 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 	for _, p := range out.Pids {
 		out.MemoryBytes += rss(p)
 	}
+	if g, err := cgroups.Open(sb.ID); err == nil {
+		out.OOMKills, _ = g.OOMKills()
+		out.PidsLimitHits, _ = g.PidsLimitHits()
+	}
 	return out, nil
 }
 
