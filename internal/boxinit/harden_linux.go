@@ -8,12 +8,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dockerCaps is the capability set Docker grants a container by default; a sandbox's processes
-// get these (within their user namespace) and nothing more.
+// dockerCaps is the capability set Docker grants a container by default, less CAP_SETFCAP; a
+// sandbox's processes get these (within their user namespace) and nothing more.
 var dockerCaps = []uintptr{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
 	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP, unix.CAP_NET_BIND_SERVICE, unix.CAP_NET_RAW,
-	unix.CAP_SYS_CHROOT, unix.CAP_MKNOD, unix.CAP_AUDIT_WRITE, unix.CAP_SETFCAP,
+	unix.CAP_SYS_CHROOT, unix.CAP_MKNOD, unix.CAP_AUDIT_WRITE,
+	// Not CAP_SETFCAP (which Docker grants): file capabilities written to the workspace would
+	// hold on the host.
 }
 
 // Protections reports what a sandbox's processes run under; the init sends it with "ready".

@@ -41,6 +41,14 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "paddock init: re-executing with the id map:", err)
 		return 1
 	}
+	// Not dumpable: no process in the sandbox may ptrace the init or open its /proc files (its
+	// threads other than the forker keep the capabilities serving needs).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "paddock init: PR_SET_DUMPABLE:", err)
+		return 1
+	}
+	// Die with the supervisor, also after a re-exec (which clears the parent-death signal).
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	debug.SetGCPercent(50)
 	unix.Close(ExeFD)
 	unix.Setgroups(nil) // the host user's groups mean nothing inside
@@ -137,6 +145,9 @@ func buildRoot(cfg *Config, fds []int) error {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
 	root := cfg.Root
+	if cfg.Overlay != nil {
+		return buildOverlayRoot(cfg, fds)
+	}
 	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
 		return fmt.Errorf("root tmpfs on %s: %w", root, err)
 	}
@@ -169,6 +180,61 @@ func buildRoot(cfg *Config, fds []int) error {
 	if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, &attr); err != nil {
 		return fmt.Errorf("sealing the root: %w", err)
 	}
+	return nil
+}
+
+// oldRoot is where the host's root stays while an overlay root is built.
+const oldRoot = "/.paddock-oldroot"
+
+// buildOverlayRoot makes an OCI template's overlay the root and pivots into it first: the plan
+// is then applied inside it, so symlinks the image planted resolve inside the sandbox, and host
+// paths (bind sources) are reached under oldRoot until it is detached.
+func buildOverlayRoot(cfg *Config, fds []int) error {
+	ov := cfg.Overlay
+	fd := -1
+	if ov.FD > 0 {
+		if ov.FD > len(fds) {
+			return errors.New("missing prepared overlay root")
+		}
+		fd = fds[ov.FD-1]
+	} else {
+		var err error
+		if fd, err = OverlayMount(ov.Lower, ov.Upper, ov.Work, true); err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, cfg.Root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("placing the overlay root: %w", err)
+	}
+	if err := unix.Chdir(cfg.Root); err != nil {
+		return err
+	}
+	old := "." + oldRoot
+	if st, err := os.Lstat(old); err == nil && !st.IsDir() {
+		os.Remove(old)
+	}
+	if err := os.Mkdir(old, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s: %w", oldRoot, err)
+	}
+	if err := unix.PivotRoot(".", old); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	for _, op := range cfg.Ops {
+		if op.Source != "" && op.FD == 0 {
+			op.Source = filepath.Join(oldRoot, op.Source)
+		}
+		if err := apply("/", op, fds); err != nil {
+			return fmt.Errorf("%s %s: %w", op.Op, op.Target, err)
+		}
+	}
+	if err := unix.Unmount(oldRoot, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching the host root: %w", err)
+	}
+	os.Remove(oldRoot)
 	return nil
 }
 

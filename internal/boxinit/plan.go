@@ -42,8 +42,22 @@ type Config struct {
 	Env      []string `json:"env"` // base environment of every process
 	Workdir  string   `json:"workdir"`
 	// SealRoot makes the root's own tmpfs read-only once built (not when the root is a workspace).
-	SealRoot  bool      `json:"seal_root"`
+	SealRoot bool `json:"seal_root"`
+	// Overlay, when set, makes the root an overlay of an OCI template's layers instead of a tmpfs.
+	Overlay   *Overlay  `json:"overlay,omitempty"`
 	Hardening Hardening `json:"hardening"`
+}
+
+// Overlay is a sandbox root made of read-only image layers under its own writable upper folder.
+// The init pivots into it before applying the plan, so that no path a layer plants (a symlink
+// at /etc or /dev, say) can lead a mount or mkdir out of the sandbox's root.
+type Overlay struct {
+	// FD is the index (from 1) of an overlay mount the supervisor prepared (root mode); 0 makes
+	// the init mount it itself from the fields below, with userxattr (rootless).
+	FD    int      `json:"fd,omitempty"`
+	Lower []string `json:"lower,omitempty"` // top layer first
+	Upper string   `json:"upper,omitempty"`
+	Work  string   `json:"work,omitempty"`
 }
 
 // Hardening says which protections every process of the sandbox runs under. Capabilities are

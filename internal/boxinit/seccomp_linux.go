@@ -5,6 +5,7 @@ import (
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,29 +65,78 @@ func sandboxPolicy() seccomp.Policy {
 	for _, p := range allowedPersonalities {
 		personality = append(personality, seccomp.Condition{Argument: 0, Operation: seccomp.NotEqual, Value: p})
 	}
-	ioctls := []seccomp.NameWithConditions{
-		// Pushing input into a terminal, or console tricks.
-		{Name: "ioctl", Conditions: seccomp.ArgumentConditions{{Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCSTI}}},
-		{Name: "ioctl", Conditions: seccomp.ArgumentConditions{{Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCLINUX}}},
+	// Setuid and setgid bits: the sandbox's root owns files on the host through the workspace
+	// and volumes (idmapped as root), so it may not mark a file setuid or setgid there; inside,
+	// no_new_privs makes those bits useless anyway. The mode's argument position per call:
+	modeArg := map[string]uint32{"chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2, "creat": 1,
+		"open": 2, "openat": 3, "mknod": 1, "mknodat": 2}
+	var suid []seccomp.NameWithConditions
+	for name, arg := range modeArg {
+		if err == nil {
+			if _, ok := info.SyscallNames[name]; !ok {
+				continue
+			}
+		}
+		suid = append(suid, seccomp.NameWithConditions{Name: name,
+			Conditions: seccomp.ArgumentConditions{{Argument: arg, Operation: seccomp.BitsSet, Value: unix.S_ISUID | unix.S_ISGID}}})
 	}
 	return seccomp.Policy{
 		DefaultAction: seccomp.ActionAllow,
 		Syscalls: []seccomp.SyscallGroup{
 			{Action: seccomp.ActionErrno, Names: known},
 			{Action: seccomp.ActionErrno, NamesWithCondtions: append(append(cloneConds,
-				seccomp.NameWithConditions{Name: "personality", Conditions: personality}), ioctls...)},
-			// clone3 passes its flags in memory a filter cannot read: ENOSYS makes libc fall back
-			// to clone, whose flags are checked above.
-			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
+				seccomp.NameWithConditions{Name: "personality", Conditions: personality}), suid...)},
+			// clone3 and openat2 pass their flags in memory a filter cannot read: ENOSYS makes
+			// libc fall back to clone and openat, whose arguments are checked above.
+			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3", "openat2"}},
 		},
 	}
 }
 
 // loadSeccomp installs the sandbox policy on the calling thread (and so on every process it
-// forks from now on), with no_new_privs set.
+// forks from now on), with no_new_privs set. The library's program is wrapped: any other
+// architecture (the 32-bit int 0x80 ABI on x86_64, say) gets ENOSYS instead of the library's
+// default action, and terminal-injection ioctls are matched on the 32 bits the kernel reads.
 func loadSeccomp() error {
 	if !seccomp.Supported() {
 		return fmt.Errorf("this kernel has no seccomp filter support")
 	}
-	return seccomp.LoadFilter(seccomp.Filter{NoNewPrivs: true, Policy: sandboxPolicy()})
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return err
+	}
+	policy := sandboxPolicy()
+	body, err := policy.Assemble()
+	if err != nil {
+		return err
+	}
+	ioctlNr, ok := info.SyscallNames["ioctl"]
+	if !ok {
+		return fmt.Errorf("no ioctl syscall on %s", info.Name)
+	}
+	const (
+		archOff  = 4
+		nrOff    = 0
+		arg1Low  = 16 + 8 // seccomp_data.args[1], low half on little-endian machines
+		retErrno = uint32(seccomp.ActionErrno)
+	)
+	prefix := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: archOff, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
+		bpf.RetConstant{Val: retErrno | uint32(unix.ENOSYS)},
+		bpf.LoadAbsolute{Off: nrOff, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(ioctlNr), SkipTrue: 4},
+		bpf.LoadAbsolute{Off: arg1Low, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.TIOCSTI, SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.TIOCLINUX, SkipTrue: 1},
+		bpf.RetConstant{Val: retErrno | uint32(unix.EPERM)},
+	}
+	raw, err := bpf.Assemble(append(prefix, body...))
+	if err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	return installFilter(raw)
 }

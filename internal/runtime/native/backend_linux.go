@@ -21,7 +21,11 @@ import (
 )
 
 // Backend is the native engine: namespaces, mounts and cgroups driven by paddock itself.
-type Backend struct{}
+type Backend struct {
+	// RemoveOwned, when set, deletes folders holding files of the sandbox's other ids (an OCI
+	// sandbox's overlay upper, where its users wrote); rootless, in a user namespace.
+	RemoveOwned func(paths ...string) error
+}
 
 // New returns the native engine.
 func New() *Backend { return &Backend{} }
@@ -74,6 +78,32 @@ func prepare(sb *runtime.Sandbox) error {
 		return err
 	}
 	return setGitIdentity(filepath.Join(l.home(), ".gitconfig"), sb.Spec.GitName, sb.Spec.GitEmail)
+}
+
+// prepareOCI creates the persistent upper and work folders of an OCI sandbox's overlay root and
+// refreshes its /etc/hostname and /etc/hosts (bound over the image's).
+func prepareOCI(sb *runtime.Sandbox) error {
+	l := layout{sb.Dir}
+	img := sb.Spec.Image
+	for _, d := range img.LayerDirs {
+		if _, err := os.Stat(d); err != nil {
+			return fmt.Errorf("the layers of template %s (%s) are no longer in the template cache: pull it again (`paddock template pull %s`), or re-create the sandbox",
+				img.Ref, img.Digest, img.Ref)
+		}
+	}
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{l.root(), 0o755}, {filepath.Join(sb.Dir, "etc"), 0o755}, {l.upper(), 0o755}, {l.work(), 0o700}} {
+		if err := ensureDir(d.path, d.mode); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(l.etc("hostname"), []byte(sb.Spec.Hostname+"\n"), 0o644); err != nil {
+		return err
+	}
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n", sb.Spec.Hostname)
+	return os.WriteFile(l.etc("hosts"), []byte(hosts), 0o644)
 }
 
 // ensureDir makes path a real folder: a symlink or file in its place (which only the sandbox
@@ -158,6 +188,8 @@ func setGitIdentity(path, name, email string) error {
 			return err
 		}
 	} else {
+		// A lock file left in the home (or planted there) would make git refuse; it is ours to drop.
+		os.Remove(path + ".lock")
 		for _, kv := range [][2]string{{"user.name", name}, {"user.email", email}} {
 			if kv[1] == "" {
 				continue
@@ -178,10 +210,14 @@ func gitQuote(v string) string {
 
 // Start implements runtime.Backend.
 func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
-	if sb.Spec.Template != "" && sb.Spec.Template != "host" {
-		return fmt.Errorf("template %q: %w (only the host template for now)", sb.Spec.Template, runtime.ErrUnsupported)
+	if sb.Spec.Template != "" && sb.Spec.Template != "host" && !IsOCI(sb) {
+		return fmt.Errorf("template %q: %w (the sandbox has no image recorded; re-create it)", sb.Spec.Template, runtime.ErrUnsupported)
 	}
-	if err := prepare(sb); err != nil {
+	prep := prepare
+	if IsOCI(sb) {
+		prep = prepareOCI
+	}
+	if err := prep(sb); err != nil {
 		return fmt.Errorf("%w: preparing its state: %w", runtime.ErrStartFailed, err)
 	}
 	l := layout{sb.Dir}
@@ -386,8 +422,15 @@ func rss(pid int) int64 {
 
 // Stop implements runtime.Backend.
 func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Duration) error {
+	l := layout{sb.Dir}
+	// A supervisor still starting (its CLI was killed) is waited for, then stopped.
+	b.waitRunning(ctx, l)
 	st, alive := b.readState(sb)
 	if !alive {
+		// Nothing runs; a supervisor killed outright may have left its cgroup behind.
+		if g, err := cgroups.Open(sb.ID); err == nil {
+			g.Remove()
+		}
 		return nil
 	}
 	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
@@ -411,6 +454,11 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 		if grace < 0 && time.Now().After(deadline) {
 			return fmt.Errorf("sandbox %s did not stop", sb.Name)
 		}
+	}
+	// The kernel empties the PID namespace when its init dies; wait until it has (thousands of
+	// processes take a moment), so that stop returns with nothing of the sandbox left.
+	for end := time.Now().Add(10 * time.Second); st.InitPID > 0 && procStartTime(st.InitPID) != 0 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
@@ -436,6 +484,11 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
+	}
+	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 && b.RemoveOwned != nil {
+		if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
+			return err
+		}
 	}
 	return RemoveTree(sb.Dir)
 }

@@ -12,7 +12,9 @@ import (
 )
 
 // Backend is the native engine, which needs Linux namespaces.
-type Backend struct{}
+type Backend struct {
+	RemoveOwned func(paths ...string) error
+}
 
 // New returns the native engine.
 func New() *Backend { return &Backend{} }

@@ -48,6 +48,8 @@ func (l layout) root() string           { return filepath.Join(l.dir, "rootfs") 
 func (l layout) home() string           { return filepath.Join(l.dir, "home") }
 func (l layout) tmp() string            { return filepath.Join(l.dir, "tmp") }
 func (l layout) vardir() string         { return filepath.Join(l.dir, "var") }
+func (l layout) upper() string          { return filepath.Join(l.dir, "upper") } // OCI: the overlay's writable layer
+func (l layout) work() string           { return filepath.Join(l.dir, "work") }  // OCI: overlayfs's work folder
 func (l layout) etc(n string) string    { return filepath.Join(l.dir, "etc", n) }
 func (l layout) sock() string           { return filepath.Join(l.dir, "exec.sock") }
 func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json") }
@@ -129,6 +131,27 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
 		}
 	}
+	ops = append(ops, kernelOps()...)
+	if !rootWS {
+		ops = append(ops,
+			boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
+			boxinit.Op{Op: boxinit.OpMkdir, Target: "/mnt"},
+			boxinit.Op{Op: boxinit.OpMkdir, Target: "/media"},
+			boxinit.Op{Op: boxinit.OpMkdir, Target: "/srv"},
+		)
+	}
+	ops = append(ops,
+		boxinit.Op{Op: boxinit.OpBind, Source: l.home(), Target: HomeDir, Idmap: true},
+		boxinit.Op{Op: boxinit.OpBind, Source: l.tmp(), Target: "/tmp", Idmap: true},
+		boxinit.Op{Op: boxinit.OpBind, Source: l.vardir(), Target: "/var", Idmap: true},
+	)
+	return append(ops, mountOps(sb)...)
+}
+
+// kernelOps are the kernel-facing folders of every sandbox: a private /dev (a few host device
+// nodes, its own pts and shm), its own /proc with Docker's masks, a read-only /sys, and /run.
+func kernelOps() []boxinit.Op {
+	var ops []boxinit.Op
 	ops = append(ops, boxinit.Op{Op: boxinit.OpTmpfs, Target: "/dev", Mode: 0o755})
 	for _, n := range devNodes {
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: "/dev/" + n, Target: "/dev/" + n, File: true})
@@ -154,19 +177,13 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 		boxinit.Op{Op: boxinit.OpTmpfs, Target: "/run", Mode: 0o755},
 		boxinit.Op{Op: boxinit.OpMkdir, Target: "/run/lock", Mode: 0o1777},
 	)
-	if !rootWS {
-		ops = append(ops,
-			boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
-			boxinit.Op{Op: boxinit.OpMkdir, Target: "/mnt"},
-			boxinit.Op{Op: boxinit.OpMkdir, Target: "/media"},
-			boxinit.Op{Op: boxinit.OpMkdir, Target: "/srv"},
-		)
-	}
-	ops = append(ops,
-		boxinit.Op{Op: boxinit.OpBind, Source: l.home(), Target: HomeDir, Idmap: true},
-		boxinit.Op{Op: boxinit.OpBind, Source: l.tmp(), Target: "/tmp", Idmap: true},
-		boxinit.Op{Op: boxinit.OpBind, Source: l.vardir(), Target: "/var", Idmap: true},
-	)
+	return ops
+}
+
+// mountOps are the sandbox's workspaces, volumes and agent mounts at their targets (shallowest
+// first), then what it must not see.
+func mountOps(sb *runtime.Sandbox) []boxinit.Op {
+	var ops []boxinit.Op
 	mounts := append([]runtime.Mount{}, sb.Spec.Mounts...)
 	sort.SliceStable(mounts, func(i, j int) bool { return depth(mounts[i].Target) < depth(mounts[j].Target) })
 	for _, m := range mounts {
@@ -198,7 +215,8 @@ func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 // writablePaths are where a host-template sandbox may write (Landlock's allowlist): its private
 // layers, /dev and /proc, and its read-write mounts.
 func writablePaths(sb *runtime.Sandbox) []string {
-	if RootIsWorkspace(sb) {
+	if RootIsWorkspace(sb) || IsOCI(sb) {
+		// An OCI sandbox's root is its own overlay: all of it is writable.
 		return []string{"/"}
 	}
 	w := []string{HomeDir, "/tmp", "/var", "/run", "/dev", "/proc"}

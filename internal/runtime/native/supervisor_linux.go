@@ -218,6 +218,10 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		}
 		return nil, fmt.Errorf("starting the sandbox init in new namespaces: %w", err)
 	}
+	// The init has its copies: ours must go, or the control socket never reports its death.
+	for _, f := range extra {
+		f.Close()
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	fail := func(err error) (*supervised, error) {
@@ -237,7 +241,17 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 	if err := group.Add(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("placing the sandbox in its cgroup: %w", err))
 	}
-	ops := hostPlan(sb, "/")
+	var ops []boxinit.Op
+	var overlay *boxinit.Overlay
+	envOf := baseEnv
+	if IsOCI(sb) {
+		ops, envOf = ociPlan(sb), ociEnv
+		if overlay, err = ociOverlay(sb, l, rootless); err != nil {
+			return fail(err)
+		}
+	} else {
+		ops = hostPlan(sb, "/")
+	}
 	var fds []*os.File
 	defer func() {
 		for _, f := range fds {
@@ -248,9 +262,19 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		if fds, err = idmapMounts(cmd.Process.Pid, ops); err != nil {
 			return fail(err)
 		}
+		if overlay != nil {
+			// Root mode: the init (an unprivileged host id) cannot reach the layers under
+			// PADDOCK_HOME, so host root mounts the overlay and hands it over like the binds.
+			fd, err := boxinit.OverlayMount(overlay.Lower, overlay.Upper, overlay.Work, false)
+			if err != nil {
+				return fail(err)
+			}
+			fds = append(fds, os.NewFile(uintptr(fd), "overlay"))
+			overlay = &boxinit.Overlay{FD: len(fds)}
+		}
 	}
-	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: baseEnv(sb), Workdir: sb.Spec.Workdir,
-		SealRoot:  !RootIsWorkspace(sb),
+	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: envOf(sb), Workdir: sb.Spec.Workdir,
+		SealRoot: !RootIsWorkspace(sb) && !IsOCI(sb), Overlay: overlay,
 		Hardening: boxinit.Hardening{Seccomp: true, Landlock: true, Writable: writablePaths(sb), Nproc: uint64(nproc)}}
 	payload, _ := json.Marshal(cfg)
 	if err := ctrl.Send(execproto.Message{Type: execproto.TypeConfig, Payload: payload}, fds...); err != nil {
@@ -367,6 +391,25 @@ func applyLimits(sb *runtime.Sandbox) (*cgroups.Group, cgroups.Limits, int64, er
 		nproc = limits.Pids
 	}
 	return group, limits, nproc, nil
+}
+
+// ociOverlay describes the overlay root of an OCI sandbox: the template's layers (top first)
+// under the sandbox's persistent upper folder, owned by the sandbox's root (host 1<<30 in root
+// mode, the user rootless).
+func ociOverlay(sb *runtime.Sandbox, l layout, rootless bool) (*boxinit.Overlay, error) {
+	img := sb.Spec.Image
+	ov := &boxinit.Overlay{Upper: l.upper(), Work: l.work()}
+	for i := len(img.LayerDirs) - 1; i >= 0; i-- {
+		ov.Lower = append(ov.Lower, img.LayerDirs[i])
+	}
+	if !rootless {
+		for _, d := range []string{ov.Upper, ov.Work} {
+			if err := os.Lchown(d, rootModeBase, rootModeBase); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return ov, nil
 }
 
 // rootMountpoint is the empty folder the init builds the root on. The init must reach it by

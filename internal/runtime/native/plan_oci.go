@@ -1,0 +1,88 @@
+package native
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// IsOCI reports whether a sandbox's root is made of an OCI template's layers.
+func IsOCI(sb *runtime.Sandbox) bool { return sb.Spec.Image != nil }
+
+// ociPlan builds the mount plan of a sandbox made from an OCI template, applied inside its
+// overlay root: /etc/hostname and /etc/hosts where the image has them, the kernel folders as the
+// host template has them, and the workspaces, volumes and agent mounts. Everything else (home,
+// /tmp, /var, what apt-get installs) lives in the overlay's persistent upper folder.
+func ociPlan(sb *runtime.Sandbox) []boxinit.Op {
+	l := layout{sb.Dir}
+	var ops []boxinit.Op
+	for _, f := range []string{"hostname", "hosts"} {
+		if ImageHas(sb.Spec.Image, "/etc/"+f) {
+			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
+		}
+	}
+	ops = append(ops, kernelOps()...)
+	return append(ops, mountOps(sb)...)
+}
+
+// ImageHas reports whether the template's file system has a file at p (an absolute path
+// inside), looking at its layers from the top: a whiteout there means it was deleted. Symlinked
+// folders are followed only within one layer.
+func ImageHas(img *runtime.Image, p string) bool {
+	if img == nil {
+		return false
+	}
+	rel := strings.TrimPrefix(filepath.Clean("/"+p), "/")
+	for i := len(img.LayerDirs) - 1; i >= 0; i-- {
+		st, err := os.Lstat(filepath.Join(img.LayerDirs[i], rel))
+		if err != nil {
+			continue
+		}
+		if st.Mode()&os.ModeCharDevice != 0 {
+			return false // a whiteout
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			st, err = os.Stat(filepath.Join(img.LayerDirs[i], rel))
+			if err != nil {
+				// An absolute symlink resolves inside the sandbox: count it.
+				return true
+			}
+		}
+		return !st.IsDir()
+	}
+	return false
+}
+
+// ociEnv is the environment every process in an OCI-template sandbox starts with: the image's,
+// then paddock's (PATH and LANG only where the image sets none), then the sandbox's -e.
+func ociEnv(sb *runtime.Sandbox) []string {
+	img := sb.Spec.Image
+	env := append([]string{}, img.Env...)
+	has := func(k string) bool {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, k+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("PATH") {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	if !has("LANG") {
+		env = append(env, "LANG=C.UTF-8")
+	}
+	env = append(env, "HOME="+HomeDir, "USER=root", "LOGNAME=root", "HOSTNAME="+sb.Spec.Hostname,
+		"PADDOCK_SANDBOX="+sb.Name, "container=paddock")
+	// The sandbox's home is the image's: the host's git identity comes through the environment.
+	if sb.Spec.GitName != "" {
+		env = append(env, "GIT_AUTHOR_NAME="+sb.Spec.GitName, "GIT_COMMITTER_NAME="+sb.Spec.GitName)
+	}
+	if sb.Spec.GitEmail != "" {
+		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
+	}
+	return append(runtime.WithAgentEnv(sb.Spec, env), sb.Spec.Env...)
+}
