@@ -16,6 +16,8 @@ for pair in git:git python3:python3 node:nodejs npm:npm ps:procps ip:iproute2 us
 	setpriv:util-linux unshare:util-linux newuidmap:uidmap; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# The OCI template tests build a small image around a static busybox.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

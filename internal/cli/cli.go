@@ -81,8 +81,16 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.manager = &sandbox.Manager{Store: st, Backend: native.New(), Agents: f.agentSupport(home),
-		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1"}
+	be := native.New()
+	be.RemoveOwned = func(paths ...string) error {
+		is, err := image.Open(home)
+		if err != nil {
+			return err
+		}
+		return is.RemoveOwned(paths...)
+	}
+	f.manager = &sandbox.Manager{Store: st, Backend: be, Agents: f.agentSupport(home),
+		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1", Progress: f.IO.Err}
 	return f.manager, nil
 }
 

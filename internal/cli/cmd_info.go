@@ -129,6 +129,7 @@ type inspectView struct {
 	Backend   string            `json:"backend"`
 	Created   time.Time         `json:"created"`
 	Template  string            `json:"template"`
+	Image     *inspectImage     `json:"template_image,omitempty"`
 	Workspace string            `json:"workspace"`
 	Workdir   string            `json:"workdir"`
 	Mounts    inspectMounts     `json:"mounts"`
@@ -138,6 +139,13 @@ type inspectView struct {
 	Paths     map[string]string `json:"paths"`
 	// AgentInstall is the installed agent package, for agents that come from npm.
 	AgentInstall *agentInstallView `json:"agent_install,omitempty"`
+}
+
+// inspectImage is the OCI template a sandbox was made from.
+type inspectImage struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest"`
+	User   string `json:"user,omitempty"`
 }
 
 type inspectMounts struct {
@@ -190,6 +198,9 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 	v := inspectView{ID: rec.ID, Name: rec.Name, Agent: rec.Agent, Backend: rec.Backend, Created: rec.Created,
 		Template: rec.Spec.Template, Workspace: rec.Workspace, Workdir: rec.Spec.Workdir, Env: rec.Spec.Env,
 		State: st, Paths: map[string]string{"state": sb.Dir}}
+	if im := rec.Spec.Image; im != nil {
+		v.Image = &inspectImage{Ref: im.Ref, Digest: im.Digest, User: im.User}
+	}
 	if v.Env == nil {
 		v.Env = []string{}
 	}

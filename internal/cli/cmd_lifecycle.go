@@ -84,7 +84,7 @@ func newExecCmd(f *Factory) *cobra.Command {
 	fl.BoolVarP(&opts.tty, "tty", "t", false, "allocate a terminal")
 	fl.StringArrayVarP(&opts.env, "env", "e", nil, "set KEY=VAL, or KEY to pass the host's value (repeatable)")
 	fl.StringVarP(&opts.workdir, "workdir", "w", "", "working folder inside the sandbox (default: the workspace)")
-	fl.StringVarP(&opts.user, "user", "u", "", "user inside the sandbox: name, uid or uid:gid (default: root)")
+	fl.StringVarP(&opts.user, "user", "u", "", "user inside the sandbox: name, uid or uid:gid (default: the template's USER, else root)")
 	return cmd
 }
 
@@ -108,6 +108,9 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 		User: opts.user, TTY: opts.tty, Stdin: opts.interactive}
 	if req.Dir == "" {
 		req.Dir = rec.Spec.Workdir
+	}
+	if req.User == "" {
+		req.User = imageUser(rec)
 	}
 	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {

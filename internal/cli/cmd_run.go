@@ -12,6 +12,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -27,6 +28,7 @@ type sandboxFlags struct {
 	memory    string
 	pids      int64
 	template  string
+	pull      string
 	recreate  bool
 	force     bool
 
@@ -42,7 +44,8 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.cpus, "cpus", "", "CPU limit, e.g. 1.5")
 	fs.StringVarP(&s.memory, "memory", "m", "", "memory limit, e.g. 2g")
 	fs.Int64Var(&s.pids, "pids-limit", 0, "process limit (default 4096, best effort)")
-	fs.StringVarP(&s.template, "template", "t", "", "template (only host for now)")
+	fs.StringVarP(&s.template, "template", "t", "", "root filesystem: host (default) or an OCI image, e.g. debian:bookworm")
+	fs.StringVar(&s.pull, "pull", "missing", "when to pull the template image: always, missing or never")
 	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
 	fs.BoolVar(&s.force, "force", false, "allow / or your home folder as the workspace")
 	fs.StringVar(&s.agentVersion, "agent-version", "", "agent version to install and run (default: the latest; pinned once given)")
@@ -52,7 +55,7 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 // options turns the flags into manager options; changed says which flags were given.
 func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []string) (sandbox.Options, error) {
 	o := sandbox.Options{Agent: agentName, Workspace: s.workspace, Name: s.name, Template: s.template,
-		Recreate: s.recreate, Force: s.force}
+		Pull: s.pull, Recreate: s.recreate, Force: s.force}
 	var err error
 	if o.Env, err = sandbox.ParseEnv(s.env, s.envFiles); err != nil {
 		return o, err
@@ -196,10 +199,15 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	if err != nil {
 		return execExitCode(err)
 	}
-	argv := a.Command(args, hostHas)
+	has := hostHas
+	if img := rec.Spec.Image; img != nil {
+		// The agent runs on the template's files, not the host's.
+		has = func(p string) bool { return native.ImageHas(img, p) }
+	}
+	argv := a.Command(args, has)
 	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
 	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
-	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty)}
+	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty), User: imageUser(rec)}
 	keys, err := agentKeys(f, rec, a)
 	if err != nil {
 		return execExitCode(err)
@@ -228,6 +236,14 @@ func startAndWarn(ctx context.Context, f *Factory, m *sandbox.Manager, rec *stor
 		}
 	}
 	return nil
+}
+
+// imageUser is the default user of processes in a sandbox: the OCI template's USER, else root.
+func imageUser(rec *store.Record) string {
+	if rec.Spec.Image != nil {
+		return rec.Spec.Image.User
+	}
+	return ""
 }
 
 func hostHas(p string) bool {

@@ -36,9 +36,22 @@ type Limits struct {
 	Pids        int64   `json:"pids,omitempty"`
 }
 
+// Image is the OCI template a sandbox's root is made of (nil for the host template).
+type Image struct {
+	Ref    string `json:"ref"`    // normalized reference
+	Digest string `json:"digest"` // manifest digest
+	// LayerDirs are the unpacked layers in the template cache, lowest first.
+	LayerDirs  []string `json:"layer_dirs"`
+	User       string   `json:"user,omitempty"` // the image's USER: default user of run and exec
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"working_dir,omitempty"`
+}
+
 // Spec is everything a backend needs to start a sandbox.
 type Spec struct {
+	// Template is "host" (or "") or the normalized reference of an OCI image, described by Image.
 	Template string   `json:"template"`
+	Image    *Image   `json:"image,omitempty"`
 	Hostname string   `json:"hostname"`
 	Workdir  string   `json:"workdir"`
 	Mounts   []Mount  `json:"mounts"`

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -33,6 +35,8 @@ type Manager struct {
 	Agents *AgentSupport
 	// UnsafeNoLimits starts sandboxes even where the host cannot limit their memory and CPU.
 	UnsafeNoLimits bool
+	// Progress receives the status of template pulls (nil: none).
+	Progress io.Writer
 }
 
 // Options are the settings of run and create. The *Set fields say which were given on the
@@ -46,6 +50,7 @@ type Options struct {
 	Volumes   []runtime.Mount
 	Limits    runtime.Limits
 	Template  string
+	Pull      string // --pull: always, missing (default) or never
 	Recreate  bool
 	Force     bool // allow / or the home folder as workspace
 	// AgentVersion pins the agent's version ("" or "latest" follow the latest); AgentConfig
@@ -140,8 +145,14 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if o.Template == "" {
 		o.Template = "host"
 	}
+	// An OCI template is resolved (pulled as --pull says) before the store is locked: a pull can
+	// take a while and must not hold up other sandboxes.
+	var img *runtime.Image
 	if o.Template != "host" {
-		return nil, false, badInput("template %q: only the host template is available in this version", o.Template)
+		if img, err = m.resolveImage(ctx, o); err != nil {
+			return nil, false, err
+		}
+		o.Template = img.Ref
 	}
 	unlock, err := m.Store.Lock()
 	if err != nil {
@@ -169,13 +180,34 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 		}
 	}
 	if found != nil {
-		return m.reuse(ctx, found, o)
+		return m.reuse(ctx, found, o, img)
 	}
-	rec, err := m.create(recs, ws, o)
+	rec, err := m.create(recs, ws, o, img)
 	return rec, err == nil, err
 }
 
-func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Record, error) {
+// resolveImage finds (or pulls) the OCI template of the options.
+func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, error) {
+	policy, err := image.ParsePullPolicy(o.Pull)
+	if err != nil {
+		return nil, badInput("%v", err)
+	}
+	st, err := image.Open(m.Store.Root)
+	if err != nil {
+		return nil, err
+	}
+	im, err := st.Ensure(ctx, o.Template, policy, m.Progress)
+	if errors.Is(err, image.ErrBadRef) {
+		return nil, badInput("template %q: %v", o.Template, strings.TrimPrefix(err.Error(), image.ErrBadRef.Error()+": "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &runtime.Image{Ref: im.Ref, Digest: im.Digest, LayerDirs: im.LayerDirs, User: im.Config.User,
+		Env: im.Config.Env, WorkingDir: im.Config.WorkingDir}, nil
+}
+
+func (m *Manager) create(recs []*store.Record, ws string, o Options, img *runtime.Image) (*store.Record, error) {
 	id, err := m.Store.NewID()
 	if err != nil {
 		return nil, err
@@ -189,7 +221,7 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options) (*store.Rec
 		Created:      time.Now().UTC().Truncate(time.Second),
 		AgentVersion: pinned(o.AgentVersion), AgentConfig: agentConfig(o.AgentConfig),
 		Spec: runtime.Spec{
-			Template: o.Template, Hostname: name, Workdir: ws,
+			Template: o.Template, Image: img, Hostname: name, Workdir: ws,
 			Mounts: append(append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, gitDirMounts(ws)...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
 		},
@@ -260,7 +292,7 @@ func checkMounts(ms []runtime.Mount) error {
 	return nil
 }
 
-func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*store.Record, bool, error) {
+func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *runtime.Image) (*store.Record, bool, error) {
 	want := rec.Spec
 	if o.EnvSet {
 		want.Env = o.Env
@@ -280,6 +312,9 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 	}
 	if o.TemplateSet {
 		want.Template = o.Template
+		if rec.Spec.Template == "" && want.Template == "host" {
+			want.Template = ""
+		}
 	}
 	diffs := Diff(rec.Spec, want)
 	if len(diffs) == 0 && !o.Recreate {
@@ -303,6 +338,10 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options) (*sto
 	defer unlock()
 	if err := m.Backend.Stop(ctx, m.Sandbox(rec), 10*time.Second); err != nil {
 		return nil, false, err
+	}
+	if o.TemplateSet {
+		// Recreated from the template as it is now (the sandbox's own changes stay on top).
+		want.Image = img
 	}
 	rec.Spec = want
 	setAgentOptions(rec, o)
