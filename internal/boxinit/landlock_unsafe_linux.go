@@ -33,9 +33,9 @@ func restrictWrites(abi int, writable []string) error {
 	if abi >= 2 {
 		handled |= llReferV2
 	}
-	if abi >= 3 {
-		handled |= llTruncateV3
-	}
+	// Truncation (ABI 3) is not handled: Landlock then checks it on every open, read-only ones
+	// too, which costs file-heavy work measurably; truncating is a write, and every host folder
+	// outside the writable ones is a read-only mount anyway.
 	attr := unix.LandlockRulesetAttr{Handled_access_fs: handled}
 	rs, _, errno := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr), 0)
 	if errno != 0 {

@@ -19,3 +19,4 @@ func installFilter(raw []bpf.RawInstruction) error {
 	}
 	return nil
 }
+
