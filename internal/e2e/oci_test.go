@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/paddockhq/paddock/internal/image/imagetest"
 )
@@ -57,6 +58,22 @@ func busyboxImage(t *testing.T) v1.Image {
 	}, imagetest.Layer(t, imagetest.Tar(t, es...)))
 }
 
+// mutateEnv is img with other Env.
+func mutateEnv(t *testing.T, img v1.Image, env ...string) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.Env = append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, env...)
+	out, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // ociInspect is the part of `paddock inspect` these tests read.
 type ociInspect struct {
 	Name     string `json:"name"`
@@ -72,6 +89,7 @@ func TestOCITemplateRun(t *testing.T) {
 	reg := imagetest.NewRegistry(t)
 	img := busyboxImage(t)
 	ref := reg.Push(t, "test/img:1", img)
+	ref2 := reg.Push(t, "test/img:2", mutateEnv(t, img, "IMG_VAR=second"))
 	digest, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +149,17 @@ func TestOCITemplateRun(t *testing.T) {
 			t.Errorf("second sandbox of a cached image downloaded %d blobs", n)
 		}
 
+		// --recreate keeps the sandbox's changes while the image stays the same, and starts afresh
+		// from another image.
+		other := ws2[len(filepath.Dir(ws2))+1:]
+		e.ok(ws2, "exec", "-u", "root", "shell-"+other, "sh", "-c", "echo x > /usr/local/bin/mine")
+		if out := e.ok(ws2, "run", "--recreate", "-e", "X=1", "shell", "-c", "cat /usr/local/bin/mine"); strings.TrimSpace(out) != "x" {
+			t.Errorf("--recreate with the same image lost the sandbox's changes: %q", out)
+		}
+		if out := e.ok(ws2, "run", "--recreate", "-t", ref2, "shell", "-c", `echo "$IMG_VAR"; cat /usr/local/bin/mine 2>/dev/null || echo fresh`); out != "second\nfresh\n" {
+			t.Errorf("--recreate from another image: %q, want its env and a fresh root", out)
+		}
+
 		// rm takes the sandbox's changes with it, also files of non-root users (rootless: owned by
 		// subordinate ids); the template cache stays.
 		e.ok(ws, "exec", name, "sh", "-c", "mkdir -p /home/agent/x/y && touch /home/agent/x/y/z && chmod 555 /home/agent/x")
@@ -148,5 +177,29 @@ func TestOCITemplateRun(t *testing.T) {
 		// A reference that cannot be parsed is a usage error.
 		r = e.run(e.workspace("bad"), "run", "-t", "Bad Ref!", "shell", "-c", "true")
 		tplOneLine(t, "bad reference", r, 2, "Bad Ref!")
+	})
+}
+
+// TestOCITemplateHostileLinks: an image whose /dev, /run and /etc/hosts are symlinks to host
+// paths cannot make paddock create or mount anything there: the plan is applied inside the
+// sandbox's root, where those links resolve.
+func TestOCITemplateHostileLinks(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	forEachMode(t, func(t *testing.T, e *env) {
+		bait := filepath.Join(e.dir, "bait")
+		es := []imagetest.Ent{
+			imagetest.Dir("./", 0o755, 0), imagetest.Dir("etc", 0o755, 0),
+			imagetest.Symlink("dev", bait+"/dev"), imagetest.Symlink("run", bait+"/run"),
+			imagetest.Symlink("etc/hosts", bait+"/hosts"), imagetest.Symlink("proc", "../../../../"+bait+"/proc"),
+		}
+		ref := reg.Push(t, "test/hostile-"+string(e.mode)+":1", imagetest.Image(t, goruntime.GOARCH, v1.Config{},
+			imagetest.Layer(t, imagetest.Tar(t, es...))))
+		r := e.run(e.workspace("proj"), "run", "-t", ref, "shell", "-c", "true")
+		if r.code == 0 {
+			t.Logf("started anyway: %s", r)
+		}
+		if _, err := os.Lstat(bait); err == nil {
+			t.Errorf("the image's symlinks made paddock create %s on the host (run: %s)", bait, r)
+		}
 	})
 }

@@ -190,7 +190,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, error) {
 	policy, err := image.ParsePullPolicy(o.Pull)
 	if err != nil {
-		return nil, badInput("%v", err)
+		return nil, badInput("%s", strings.TrimPrefix(err.Error(), image.ErrBadRef.Error()+": "))
 	}
 	st, err := image.Open(m.Store.Root)
 	if err != nil {

@@ -82,13 +82,30 @@ func prepare(sb *runtime.Sandbox) error {
 
 // prepareOCI creates the persistent upper and work folders of an OCI sandbox's overlay root and
 // refreshes its /etc/hostname and /etc/hosts (bound over the image's).
-func prepareOCI(sb *runtime.Sandbox) error {
+//
+// An upper folder made over another image (the sandbox was re-created from a new one) is
+// started afresh: the old image's changes (a copied-up package database, say) would hide the
+// new image's files.
+func (b *Backend) prepareOCI(sb *runtime.Sandbox) error {
 	l := layout{sb.Dir}
 	img := sb.Spec.Image
 	for _, d := range img.LayerDirs {
 		if _, err := os.Stat(d); err != nil {
 			return fmt.Errorf("the layers of template %s (%s) are no longer in the template cache: pull it again (`paddock template pull %s`), or re-create the sandbox",
 				img.Ref, img.Digest, img.Ref)
+		}
+	}
+	made := filepath.Join(sb.Dir, "upper.digest")
+	if was, err := os.ReadFile(made); err == nil && string(was) != img.Digest && !lockHeld(l.supervisorLock()) {
+		if os.Geteuid() != 0 && b.RemoveOwned != nil {
+			if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
+				return err
+			}
+		}
+		for _, d := range []string{l.upper(), l.work()} {
+			if err := RemoveTree(d); err != nil {
+				return err
+			}
 		}
 	}
 	for _, d := range []struct {
@@ -98,6 +115,9 @@ func prepareOCI(sb *runtime.Sandbox) error {
 		if err := ensureDir(d.path, d.mode); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(made, []byte(img.Digest), 0o644); err != nil {
+		return err
 	}
 	if err := os.WriteFile(l.etc("hostname"), []byte(sb.Spec.Hostname+"\n"), 0o644); err != nil {
 		return err
@@ -215,7 +235,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	prep := prepare
 	if IsOCI(sb) {
-		prep = prepareOCI
+		prep = b.prepareOCI
 	}
 	if err := prep(sb); err != nil {
 		return fmt.Errorf("%w: preparing its state: %w", runtime.ErrStartFailed, err)
