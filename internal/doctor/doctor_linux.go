@@ -237,7 +237,7 @@ func trialSandbox(ctx context.Context, home string) (Check, []string) {
 	if p := st.Protections; p != nil {
 		prot = append(prot, "user namespace ("+map[bool]string{true: "root inside is your uid", false: "root inside is an unprivileged host id"}[os.Geteuid() != 0]+")",
 			"mount, pid, network (loopback only), uts, ipc and cgroup namespaces",
-			"capabilities: Docker's default set", "no_new_privs")
+			"capabilities: Docker's default set less CAP_SETFCAP", "no_new_privs")
 		if p.Seccomp {
 			prot = append(prot, "seccomp: paddock's default filter")
 		}
