@@ -112,7 +112,9 @@ func hardenThread(h Hardening) (Protections, error) {
 		return p, fmt.Errorf("no_new_privs: %w", err)
 	}
 	p.NoNewPrivs = true
-	if h.Landlock {
+	// A ruleset allowing writes under / restricts nothing (an OCI sandbox's root is its own
+	// overlay): skip it and its cost on every open.
+	if h.Landlock && !(len(h.Writable) == 1 && h.Writable[0] == "/") {
 		if abi := landlockABI(); abi > 0 {
 			if err := restrictWrites(abi, h.Writable); err != nil {
 				return p, err
