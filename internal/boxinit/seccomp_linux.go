@@ -2,6 +2,7 @@ package boxinit
 
 import (
 	"fmt"
+	"slices"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -105,11 +106,38 @@ func loadSeccomp() error {
 	if err != nil {
 		return err
 	}
+	// Plain denials are compiled here as a binary search over syscall numbers (a handful of
+	// comparisons for every call, where the library's list is one comparison per denied call);
+	// the library assembles only the calls with argument conditions.
 	policy := sandboxPolicy()
-	body, err := policy.Assemble()
+	numbers := func(names []string) ([]uint32, error) {
+		var out []uint32
+		for _, n := range names {
+			nr, ok := info.SyscallNames[n]
+			if !ok {
+				return nil, fmt.Errorf("unknown system call %s on %s", n, info.Name)
+			}
+			out = append(out, uint32(nr))
+		}
+		slices.Sort(out)
+		return slices.Compact(out), nil
+	}
+	eperm, err := numbers(policy.Syscalls[0].Names)
 	if err != nil {
 		return err
 	}
+	enosys, err := numbers(policy.Syscalls[2].Names)
+	if err != nil {
+		return err
+	}
+	conditional := seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: policy.Syscalls[1:2]}
+	body, err := conditional.Assemble()
+	if err != nil {
+		return err
+	}
+	search := append(denyAny(eperm, bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.EPERM)}),
+		denyAny(enosys, bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)})...)
+	body = append(search, body...)
 	ioctlNr, ok := info.SyscallNames["ioctl"]
 	if !ok {
 		return fmt.Errorf("no ioctl syscall on %s", info.Name)
@@ -139,4 +167,26 @@ func loadSeccomp() error {
 		return err
 	}
 	return installFilter(raw)
+}
+
+// denyAny returns code that, with the syscall number in A, runs deny when it is one of nums
+// (sorted) and otherwise falls through to what follows: a binary search, so every call pays a
+// few comparisons rather than one per denied number.
+func denyAny(nums []uint32, deny bpf.Instruction) []bpf.Instruction {
+	if len(nums) == 0 {
+		return nil
+	}
+	if len(nums) <= 3 {
+		var out []bpf.Instruction
+		for i, n := range nums {
+			out = append(out, bpf.JumpIf{Cond: bpf.JumpEqual, Val: n, SkipTrue: uint8(len(nums) - i)})
+		}
+		return append(out, bpf.Jump{Skip: 1}, deny)
+	}
+	mid := len(nums) / 2
+	left, right := denyAny(nums[:mid], deny), denyAny(nums[mid:], deny)
+	out := []bpf.Instruction{bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: nums[mid], SkipTrue: uint8(len(left) + 1)}}
+	out = append(out, left...)
+	out = append(out, bpf.Jump{Skip: uint32(len(right))})
+	return append(out, right...)
 }
