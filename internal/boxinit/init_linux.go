@@ -52,7 +52,7 @@ func Main() int {
 	debug.SetGCPercent(50)
 	unix.Close(ExeFD)
 	os.WriteFile("/proc/self/comm", []byte("paddock-init"), 0) // not "5", the fd it was run from
-	unix.Setgroups(nil) // the host user's groups mean nothing inside
+	unix.Setgroups(nil)                                        // the host user's groups mean nothing inside
 	ctrlFile := os.NewFile(ControlFD, "control")
 	fc, err := net.FileConn(ctrlFile)
 	ctrlFile.Close()

@@ -19,4 +19,3 @@ func installFilter(raw []bpf.RawInstruction) error {
 	}
 	return nil
 }
-
