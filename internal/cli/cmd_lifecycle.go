@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -208,7 +208,7 @@ func newRmCmd(f *Factory) *cobra.Command {
 				rec, err := m.Store.Resolve(ref)
 				if err != nil {
 					if dir, ok := m.Store.ResolveCorrupt(ref); ok && force {
-						if err := native.RemoveTree(dir); err != nil {
+						if err := fsutil.RemoveTree(dir); err != nil {
 							return err
 						}
 						fmt.Fprintln(f.IO.Out, ref)

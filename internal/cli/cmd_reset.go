@@ -12,8 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/paddockhq/paddock/internal/runtime/native"
-	"github.com/paddockhq/paddock/internal/volume"
+	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
 func newResetCmd(f *Factory) *cobra.Command {
@@ -73,12 +72,12 @@ func newResetCmd(f *Factory) *cobra.Command {
 				}
 			}
 			for _, c := range bad {
-				if err := native.RemoveTree(c.Dir); err != nil {
+				if err := fsutil.RemoveTree(c.Dir); err != nil {
 					failed = append(failed, err.Error())
 				}
 			}
 			for _, d := range []string{"volumes", "secrets", "agents"} {
-				if err := volume.RemoveTree(filepath.Join(home, d)); err != nil {
+				if err := fsutil.RemoveTree(filepath.Join(home, d)); err != nil {
 					failed = append(failed, err.Error())
 				}
 			}
@@ -86,7 +85,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 				return fmt.Errorf("reset incomplete: %s", strings.Join(failed, "; "))
 			}
 			// The sandboxes folder holds only lock files now; the state folder goes if nothing else is in it.
-			if err := volume.RemoveTree(filepath.Join(home, "sandboxes")); err != nil {
+			if err := fsutil.RemoveTree(filepath.Join(home, "sandboxes")); err != nil {
 				return err
 			}
 			os.Remove(home)

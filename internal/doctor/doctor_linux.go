@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/cgroups"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 )
@@ -205,7 +206,7 @@ func trialSandbox(ctx context.Context, home string) (Check, []string) {
 		c.Detail = err.Error()
 		return c, nil
 	}
-	defer native.RemoveTree(dir)
+	defer fsutil.RemoveTree(dir)
 	ws := filepath.Join(dir, "workspace")
 	os.Mkdir(ws, 0o755)
 	state := filepath.Join(dir, "state")

@@ -13,9 +13,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
@@ -143,47 +143,5 @@ func (s *Store) Remove(name string) error {
 	if err != nil {
 		return err
 	}
-	return RemoveTree(v.Path)
-}
-
-// RemoveTree deletes dir, making read-only folders writable on the way, and refusing when a
-// folder below it is a mount point (a mount left there must never take other files with it).
-func RemoveTree(dir string) error {
-	var top syscall.Stat_t
-	if err := syscall.Lstat(dir, &top); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrPermission) {
-				os.Chmod(p, 0o700)
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(p, &st); err != nil {
-			return err
-		}
-		if uint64(st.Dev) != uint64(top.Dev) {
-			return fmt.Errorf("refusing to remove %s: %s is a mount point", dir, p)
-		}
-		if st.Mode&0o700 != 0o700 {
-			os.Chmod(p, 0o700)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("removing %s: %w", dir, err)
-	}
-	return nil
+	return fsutil.RemoveTree(v.Path)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
@@ -103,7 +104,7 @@ func (b *Backend) prepareOCI(sb *runtime.Sandbox) error {
 			}
 		}
 		for _, d := range []string{l.upper(), l.work()} {
-			if err := RemoveTree(d); err != nil {
+			if err := fsutil.RemoveTree(d); err != nil {
 				return err
 			}
 		}
@@ -510,5 +511,5 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 			return err
 		}
 	}
-	return RemoveTree(sb.Dir)
+	return fsutil.RemoveTree(sb.Dir)
 }

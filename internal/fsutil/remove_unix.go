@@ -1,6 +1,7 @@
 //go:build unix
 
-package native
+// Package fsutil holds filesystem helpers shared by the engine and the stores.
+package fsutil
 
 import (
 	"errors"
