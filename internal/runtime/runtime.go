@@ -65,6 +65,18 @@ type Spec struct {
 	// AgentEnv is set by paddock for the sandbox's agent (where its config lives); it comes
 	// before Env, and is not a user setting.
 	AgentEnv []string `json:"agent_env,omitempty"`
+	// Egress is the sandbox's only path out. Nil: loopback only, nothing outside is reachable.
+	Egress *Egress `json:"egress,omitempty"`
+}
+
+// Egress asks the backend to make paddock's egress proxy (internal/egress) reachable inside the
+// sandbox, and nothing else: the backend creates a TCP listener on 127.0.0.1:ProxyPort in the
+// sandbox's own network namespace and serves it with the proxy from the host side for the
+// sandbox's lifetime. If it cannot, the start fails (never fail open).
+type Egress struct {
+	ProxyPort int `json:"proxy_port"`
+	// Policy is the preset the sandbox was created with: "locked", "balanced" or "open".
+	Policy string `json:"policy"`
 }
 
 // Enforcement says which limits the host actually enforces on a running sandbox, and their values.
