@@ -24,6 +24,9 @@ if [ ${#need[@]} -gt 0 ]; then
 	apt-get install -y -qq $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null
 fi
 
+# The Docker engine: image import tests and the Docker backend run against a real one.
+bash scripts/start-dockerd.sh
+
 # Go: the machine's /usr/local/go if present, else the distribution's, which fetches the
 # toolchain go.mod names through the Go module proxy.
 export PATH="/usr/local/go/bin:$PATH"
