@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -149,7 +150,9 @@ func archiveKind(file string) (string, error) {
 	return "rootfs", nil
 }
 
-var layoutName = regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a-f0-9]{32,128})$`)
+var layoutName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a-f0-9]{32,128})$`)
+})
 
 // unpackLayout extracts the files of an OCI layout tarball (and nothing else) into dir.
 func unpackLayout(file, dir string) error {
@@ -168,7 +171,7 @@ func unpackLayout(file, dir string) error {
 			return fmt.Errorf("%w %s: %v", ErrBadSource, file, err)
 		}
 		n := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		if hdr.Typeflag != tar.TypeReg || !layoutName.MatchString(n) {
+		if hdr.Typeflag != tar.TypeReg || !layoutName().MatchString(n) {
 			continue
 		}
 		p := filepath.Join(dir, filepath.FromSlash(n))

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/image"
@@ -61,7 +62,8 @@ type Options struct {
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+// nameRE is compiled on first use: package initialisation runs in every paddock process.
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
 
 // Sandbox binds a record to its state folder for the backend.
 func (m *Manager) Sandbox(r *store.Record) *runtime.Sandbox {
@@ -139,7 +141,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if err := CheckAgentOptions(o); err != nil {
 		return nil, false, err
 	}
-	if o.Name != "" && !nameRE.MatchString(o.Name) {
+	if o.Name != "" && !nameRE().MatchString(o.Name) {
 		return nil, false, badInput("--name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.Name)
 	}
 	if o.Template == "" {

@@ -102,7 +102,7 @@ func TestSanitize(t *testing.T) {
 			if got != tt.want {
 				t.Fatalf("sanitize(%q) = %q, want %q", tt.in, got, tt.want)
 			}
-			if name := "shell-" + got; !nameRE.MatchString(name) {
+			if name := "shell-" + got; !nameRE().MatchString(name) {
 				t.Fatalf("default name %q is not a valid sandbox name", name)
 			}
 		})

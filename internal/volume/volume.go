@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/fsutil"
@@ -22,7 +23,7 @@ import (
 // ErrNotFound: no volume has that name.
 var ErrNotFound = errors.New("no such volume")
 
-var nameRE = regexp.MustCompile(`^paddock-([a-z0-9][a-z0-9_.-]*)-data$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^paddock-([a-z0-9][a-z0-9_.-]*)-data$`) })
 
 // Store is the volumes folder.
 type Store struct {
@@ -73,7 +74,7 @@ func (s *Store) Mounts(a agent.Agent) ([]runtime.Mount, error) {
 
 // Check reports whether name is a volume name.
 func Check(name string) error {
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return fmt.Errorf("%w: %q (volumes are named paddock-AGENT-data; see `paddock volume ls`)", ErrNotFound, name)
 	}
 	return nil
@@ -90,7 +91,7 @@ func (s *Store) List() ([]Volume, error) {
 	}
 	var out []Volume
 	for _, e := range entries {
-		if !e.IsDir() || !nameRE.MatchString(e.Name()) {
+		if !e.IsDir() || !nameRE().MatchString(e.Name()) {
 			continue
 		}
 		v, err := s.Get(e.Name())
@@ -113,7 +114,7 @@ func (s *Store) Get(name string) (Volume, error) {
 	if err != nil || !st.IsDir() {
 		return Volume{}, fmt.Errorf("%w: %q (see `paddock volume ls`)", ErrNotFound, name)
 	}
-	v := Volume{Name: name, Agent: nameRE.FindStringSubmatch(name)[1], Path: p, Folders: []Folder{}}
+	v := Volume{Name: name, Agent: nameRE().FindStringSubmatch(name)[1], Path: p, Folders: []Folder{}}
 	targets := map[string]string{}
 	if a, err := agent.Lookup(v.Agent); err == nil {
 		for _, d := range a.Info().ConfigDirs {
