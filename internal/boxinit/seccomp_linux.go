@@ -102,9 +102,21 @@ func loadSeccomp() error {
 	if !seccomp.Supported() {
 		return fmt.Errorf("this kernel has no seccomp filter support")
 	}
-	info, err := arch.GetInfo("")
+	raw, err := sandboxFilter()
 	if err != nil {
 		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	return installFilter(raw)
+}
+
+// sandboxFilter assembles the sandbox's seccomp program for this machine's architecture.
+func sandboxFilter() ([]bpf.RawInstruction, error) {
+	info, err := arch.GetInfo("")
+	if err != nil {
+		return nil, err
 	}
 	// Plain denials are compiled here as a binary search over syscall numbers (a handful of
 	// comparisons for every call, where the library's list is one comparison per denied call);
@@ -124,23 +136,23 @@ func loadSeccomp() error {
 	}
 	eperm, err := numbers(policy.Syscalls[0].Names)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	enosys, err := numbers(policy.Syscalls[2].Names)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conditional := seccomp.Policy{DefaultAction: seccomp.ActionAllow, Syscalls: policy.Syscalls[1:2]}
 	body, err := conditional.Assemble()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	search := append(denyAny(eperm, bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.EPERM)}),
 		denyAny(enosys, bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)})...)
 	body = append(search, body...)
 	ioctlNr, ok := info.SyscallNames["ioctl"]
 	if !ok {
-		return fmt.Errorf("no ioctl syscall on %s", info.Name)
+		return nil, fmt.Errorf("no ioctl syscall on %s", info.Name)
 	}
 	const (
 		archOff  = 4
@@ -159,14 +171,7 @@ func loadSeccomp() error {
 		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: unix.TIOCLINUX, SkipTrue: 1},
 		bpf.RetConstant{Val: retErrno | uint32(unix.EPERM)},
 	}
-	raw, err := bpf.Assemble(append(prefix, body...))
-	if err != nil {
-		return err
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return err
-	}
-	return installFilter(raw)
+	return bpf.Assemble(append(prefix, body...))
 }
 
 // denyAny returns code that, with the syscall number in A, runs deny when it is one of nums
