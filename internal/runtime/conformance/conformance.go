@@ -25,6 +25,8 @@ type Harness struct {
 	// Root is a folder the backend may use for sandbox state and workspaces; it must be
 	// reachable by the sandbox's user (not a private t.TempDir() of another user).
 	Root func(t *testing.T) string
+	// Prepare, when set, adjusts each case's sandbox before it starts (the template, say).
+	Prepare func(t *testing.T, sb *runtime.Sandbox)
 }
 
 // Run runs every conformance case against the backend.
@@ -43,6 +45,10 @@ func Run(t *testing.T, h Harness) {
 		{"RemoveKeepsWorkspace", testRemove},
 		{"NoNetworkButLoopback", testNoNetwork},
 		{"Hostname", testHostname},
+		{"StartReusesRunning", testReuse},
+		{"GitIdentity", testGitIdentity},
+		{"LimitsEnforced", testLimits},
+		{"ManagedVolume", testVolume},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -80,6 +86,9 @@ func newSuite(t *testing.T, h Harness) *suite {
 		Spec: runtime.Spec{Template: "host", Hostname: name, Workdir: ws,
 			Mounts: []runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}},
 	}}
+	if h.Prepare != nil {
+		h.Prepare(t, s.sb)
+	}
 	t.Cleanup(func() {
 		s.b.Stop(context.Background(), s.sb, 2*time.Second)
 		s.b.Remove(context.Background(), s.sb)
@@ -255,6 +264,67 @@ func testHostname(t *testing.T, s *suite) {
 	s.start()
 	if got := s.sh("hostname"); got != s.sb.Spec.Hostname {
 		t.Fatalf("hostname %q, want %q", got, s.sb.Spec.Hostname)
+	}
+}
+
+func testReuse(t *testing.T, s *suite) {
+	s.start()
+	s.sh("echo 1 > /tmp/reuse")
+	st1, _ := s.b.State(s.ctx, s.sb)
+	s.start() // already running: nothing to do
+	st2, _ := s.b.State(s.ctx, s.sb)
+	if st1.InitPID != st2.InitPID || st1.StartedAt != st2.StartedAt {
+		t.Fatalf("Start of a running sandbox restarted it: %+v -> %+v", st1, st2)
+	}
+	if got := s.sh("cat /tmp/reuse"); got != "1" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func testGitIdentity(t *testing.T, s *suite) {
+	s.sb.Spec.GitName, s.sb.Spec.GitEmail = "Conformance Tester", "tester@example.invalid"
+	s.start()
+	got := s.sh("git var GIT_AUTHOR_IDENT; git var GIT_COMMITTER_IDENT")
+	for _, l := range strings.Split(got, "\n") {
+		if !strings.HasPrefix(l, "Conformance Tester <tester@example.invalid>") {
+			t.Fatalf("git identity inside: %q", got)
+		}
+	}
+}
+
+func testLimits(t *testing.T, s *suite) {
+	s.sb.Spec.Limits = runtime.Limits{CPUs: 0.5, MemoryBytes: 256 << 20, Pids: 64}
+	s.start()
+	st, err := s.b.State(s.ctx, s.sb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := st.Enforced
+	if e == nil || !e.Memory || e.MemoryBytes != 256<<20 || !e.Pids || e.PidsMax != 64 {
+		t.Fatalf("enforced: %+v", e)
+	}
+	if e.Driver != "none" && (!e.CPU || e.CPUs != 0.5) {
+		t.Fatalf("enforced CPU: %+v", e)
+	}
+	// The process limit holds: of 100 sleeping children, fewer than 64 start.
+	// The count is a glob (no fork) and the children are killed before the shell ends.
+	_, out, _ := s.exec("/bin/sh", "-c", "(i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; set -- /proc/[0-9]*; echo $#; kill -9 -1")
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || n > 64 || n < 10 {
+		t.Fatalf("%d processes inside with a limit of 64 (%v)", n, err)
+	}
+}
+
+func testVolume(t *testing.T, s *suite) {
+	vol := filepath.Join(filepath.Dir(s.ws), "vol")
+	os.MkdirAll(vol, 0o755)
+	s.sb.Spec.Mounts = append(s.sb.Spec.Mounts, runtime.Mount{Kind: "volume", Source: vol, Target: "/paddock/volume"})
+	s.start()
+	s.sh("echo kept > /paddock/volume/state")
+	s.b.Stop(s.ctx, s.sb, 5*time.Second)
+	s.b.Remove(s.ctx, s.sb)
+	if b, err := os.ReadFile(filepath.Join(vol, "state")); err != nil || string(b) != "kept\n" {
+		t.Fatalf("volume content after rm: %q, %v", b, err)
 	}
 }
 

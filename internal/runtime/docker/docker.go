@@ -1,0 +1,580 @@
+// Package docker is the sandbox backend on a Docker engine, driven through the Engine API with
+// the official Go client: one container per sandbox (no network of its own), a named volume for
+// its home, the workspace and volumes bind-mounted at their paths, exec through the API.
+package docker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// Error categories, checked with errors.Is.
+var (
+	ErrNoEngine     = errors.New("no Docker engine")
+	ErrEngineTooOld = errors.New("Docker engine too old")
+	ErrNoImage      = errors.New("image not found")
+)
+
+// MinAPIVersion is the oldest Engine API paddock drives (Docker 19.03).
+const MinAPIVersion = "1.40"
+
+// HomeDir is the sandbox's home inside the container, a named volume.
+const HomeDir = "/root"
+
+// DockerSocketTarget is where --mount-docker-socket shows the engine's socket.
+const DockerSocketTarget = "/var/run/docker.sock"
+
+// Labels paddock puts on its containers and volumes.
+const (
+	labelID     = "dev.paddock.id"
+	labelName   = "dev.paddock.name"
+	labelDir    = "dev.paddock.dir"
+	labelConfig = "dev.paddock.config"
+	labelImage  = "dev.paddock.template"
+)
+
+// idle is the container's main process: it does nothing until the container stops. docker-init
+// (HostConfig.Init) is PID 1, reaps orphans and forwards the stop signal.
+var idle = []string{"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done"}
+
+// Backend runs sandboxes as containers of a Docker engine.
+type Backend struct {
+	// DefaultImage is the image of sandboxes made from the host template, which has no Docker
+	// equivalent (set from PADDOCK_DOCKER_IMAGE or the config file).
+	DefaultImage string
+
+	mu     sync.Mutex
+	cli    *client.Client
+	err    error
+	ver    string // negotiated API version
+	userns bool   // the engine remaps users (dockerd --userns-remap, or rootless)
+}
+
+// DefaultImage is the image of host-template sandboxes unless configured otherwise.
+const DefaultImage = "debian:bookworm"
+
+// New returns the Docker backend; it connects to the engine (DOCKER_HOST, else the platform's
+// default socket) on first use.
+func New() *Backend { return &Backend{DefaultImage: DefaultImage} }
+
+// Name implements runtime.Backend.
+func (*Backend) Name() string { return "docker" }
+
+// Engine describes the engine found.
+type Engine struct {
+	Host          string `json:"host"`
+	Version       string `json:"version"`
+	APIVersion    string `json:"api_version"`
+	MinAPIVersion string `json:"min_api_version"`
+	OS            string `json:"os"`
+	Arch          string `json:"arch"`
+	Name          string `json:"name"` // e.g. "Docker Desktop", "Docker Engine - Community"
+	CgroupVersion string `json:"cgroup_version,omitempty"`
+	NCPU          int    `json:"ncpu"`
+	MemTotal      int64  `json:"mem_total"`
+}
+
+// client connects once (with API version negotiation) and checks the engine's version.
+func (b *Backend) client(ctx context.Context) (*client.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cli != nil || b.err != nil {
+		return b.cli, b.err
+	}
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		b.err = fmt.Errorf("%w: %v; set DOCKER_HOST to the engine's address", ErrNoEngine, err)
+		return nil, b.err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ping, err := c.Ping(pctx)
+	if err != nil {
+		c.Close()
+		return nil, noEngine(c.DaemonHost(), err)
+	}
+	if ping.APIVersion != "" && versionLess(ping.APIVersion, MinAPIVersion) {
+		c.Close()
+		b.err = fmt.Errorf("%w: the engine at %s speaks Engine API %s, paddock needs %s (Docker 19.03) or newer; update Docker",
+			ErrEngineTooOld, c.DaemonHost(), ping.APIVersion, MinAPIVersion)
+		return nil, b.err
+	}
+	c.NegotiateAPIVersionPing(ping)
+	b.cli, b.ver = c, c.ClientVersion()
+	return c, nil
+}
+
+func noEngine(host string, err error) error {
+	return fmt.Errorf("%w at %s (%s): start Docker (Docker Desktop, Colima, OrbStack or dockerd), or set DOCKER_HOST, or use --backend native",
+		ErrNoEngine, host, firstLine(err))
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// versionLess compares dotted API versions ("1.41" < "1.43").
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) || i < len(bs); i++ {
+		var x, y int
+		if i < len(as) {
+			x, _ = strconv.Atoi(as[i])
+		}
+		if i < len(bs) {
+			y, _ = strconv.Atoi(bs[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// Engine reports the engine this backend talks to.
+func (b *Backend) Engine(ctx context.Context) (Engine, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return Engine{}, err
+	}
+	v, err := c.ServerVersion(ctx)
+	if err != nil {
+		return Engine{}, noEngine(c.DaemonHost(), err)
+	}
+	e := Engine{Host: c.DaemonHost(), Version: v.Version, APIVersion: v.APIVersion, MinAPIVersion: v.MinAPIVersion,
+		OS: v.Os, Arch: v.Arch, Name: v.Platform.Name}
+	if info, err := c.Info(ctx); err == nil {
+		e.CgroupVersion, e.NCPU, e.MemTotal = info.CgroupVersion, info.NCPU, info.MemTotal
+		if e.Name == "" {
+			e.Name = info.OperatingSystem
+		}
+	}
+	return e, nil
+}
+
+// ContainerName is the sandbox's container.
+func ContainerName(sb *runtime.Sandbox) string { return "paddock-" + sb.Name + "-" + sb.ID[:8] }
+
+// HomeVolume is the named volume of the sandbox's home.
+func HomeVolume(sb *runtime.Sandbox) string { return "paddock-" + sb.ID[:12] + "-home" }
+
+// stateImage is where the container's own changes are kept while it is re-created.
+func stateImage(sb *runtime.Sandbox) string { return "paddock-state/" + sb.ID[:12] + ":latest" }
+
+// ImageRef is the image a sandbox's container is made from.
+func (b *Backend) ImageRef(sp runtime.Spec) string {
+	if sp.Image != nil && sp.Image.Ref != "" {
+		return sp.Image.Ref
+	}
+	if sp.Template != "" && sp.Template != "host" {
+		return sp.Template
+	}
+	if v := os.Getenv("PADDOCK_DOCKER_IMAGE"); v != "" {
+		return v
+	}
+	return b.DefaultImage
+}
+
+// ResolveImage finds ref in the engine, pulling it through the engine as policy says ("always",
+// "missing" or "never"), and describes it.
+func (b *Backend) ResolveImage(ctx context.Context, ref, policy string, progress io.Writer) (*runtime.Image, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ref == "" || ref == "host" {
+		ref = b.ImageRef(runtime.Spec{})
+	}
+	ii, err := c.ImageInspect(ctx, ref)
+	switch {
+	case err == nil && policy != "always":
+	case err != nil && !client.IsErrNotFound(err):
+		return nil, noEngine(c.DaemonHost(), err)
+	case policy == "never":
+		return nil, fmt.Errorf("%w: image %s is not in the Docker engine and --pull never forbids pulling it; `docker pull %s` or `docker load` it first", ErrNoImage, ref, ref)
+	default:
+		if perr := b.pull(ctx, c, ref, progress); perr != nil {
+			if err == nil { // --pull always of an image the engine has: use it
+				fmt.Fprintf(progressOr(progress), "paddock: could not pull %s (%v); using the engine's copy\n", ref, firstLine(perr))
+				break
+			}
+			return nil, fmt.Errorf("%w: image %s is not in the Docker engine and pulling it failed (%v); `docker pull %s` or `docker load` it, or pick another template with -t",
+				ErrNoImage, ref, firstLine(perr), ref)
+		}
+		if ii, err = c.ImageInspect(ctx, ref); err != nil {
+			return nil, fmt.Errorf("%w: image %s: %v", ErrNoImage, ref, err)
+		}
+	}
+	im := &runtime.Image{Ref: ref, Digest: ii.ID}
+	if ii.Config != nil {
+		im.User, im.Env, im.WorkingDir = ii.Config.User, ii.Config.Env, ii.Config.WorkingDir
+	}
+	return im, nil
+}
+
+func progressOr(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+func (b *Backend) pull(ctx context.Context, c *client.Client, ref string, progress io.Writer) error {
+	fmt.Fprintf(progressOr(progress), "paddock: pulling %s through the Docker engine\n", ref)
+	rc, err := c.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	for {
+		var m struct {
+			Error *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+		}
+		if err := dec.Decode(&m); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if m.Error != nil {
+			return errors.New(m.Error.Message)
+		}
+	}
+}
+
+// inspect returns the sandbox's container, or ok=false when there is none.
+func (b *Backend) inspect(ctx context.Context, c *client.Client, sb *runtime.Sandbox) (container.InspectResponse, bool, error) {
+	ci, err := c.ContainerInspect(ctx, ContainerName(sb))
+	if client.IsErrNotFound(err) {
+		return ci, false, nil
+	}
+	if err != nil {
+		return ci, false, noEngine(c.DaemonHost(), err)
+	}
+	if ci.Config == nil || ci.Config.Labels[labelID] != sb.ID {
+		return ci, false, fmt.Errorf("a container named %s exists that paddock did not make; rename or remove it", ContainerName(sb))
+	}
+	return ci, true, nil
+}
+
+// configHash covers what a container cannot change once made: its image, mounts, hostname and
+// hidden paths. Limits are updated in place; the environment is given to each exec.
+func (b *Backend) configHash(sb *runtime.Sandbox) string {
+	h := sha256.New()
+	json.NewEncoder(h).Encode(struct {
+		Image    string
+		Hostname string
+		Mounts   []runtime.Mount
+		Hide     []string
+		Workdir  string
+		V        int
+	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, 1})
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Start implements runtime.Backend: it creates the container on first start (or when its
+// mounts or image changed, keeping its own changes unless the image changed), applies the
+// limits, and starts it.
+func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
+	if sb.Spec.Egress != nil {
+		return fmt.Errorf("%w: the Docker backend cannot route this sandbox's egress through paddock's proxy yet; use --backend native, or no egress policy",
+			runtime.ErrUnsupported)
+	}
+	c, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(sb.Dir, 0o700); err != nil {
+		return err
+	}
+	ci, ok, err := b.inspect(ctx, c, sb)
+	if err != nil {
+		return err
+	}
+	if ok && ci.State != nil && ci.State.Running {
+		return nil
+	}
+	ref := b.ImageRef(sb.Spec)
+	from := ref
+	if ok && ci.Config.Labels[labelConfig] != b.configHash(sb) {
+		// Re-create: mounts or image changed. The container's own changes are kept (committed
+		// to a private image) unless the image itself changed.
+		if ci.Config.Labels[labelImage] == ref {
+			if _, err := c.ContainerCommit(ctx, ci.ID, container.CommitOptions{Reference: stateImage(sb)}); err != nil {
+				return fmt.Errorf("keeping sandbox %s's changes before re-creating it: %w", sb.Name, err)
+			}
+			from = stateImage(sb)
+		}
+		if err := c.ContainerRemove(ctx, ci.ID, container.RemoveOptions{Force: true}); err != nil {
+			return fmt.Errorf("removing the old container of sandbox %s: %w", sb.Name, err)
+		}
+		ok = false
+	} else if !ok {
+		if _, err := c.ImageInspect(ctx, stateImage(sb)); err == nil {
+			from = stateImage(sb) // a re-create interrupted after the commit
+		}
+	}
+	if !ok {
+		if err := b.create(ctx, c, sb, ref, from); err != nil {
+			return err
+		}
+		if from != ref {
+			// The state image is now the new container's base; drop its tag (the layers stay
+			// while the container uses them).
+			c.ImageRemove(ctx, stateImage(sb), image.RemoveOptions{Force: true})
+		}
+	}
+	if err := b.applyLimits(ctx, c, sb); err != nil {
+		return err
+	}
+	if err := c.ContainerStart(ctx, ContainerName(sb), container.StartOptions{}); err != nil {
+		return fmt.Errorf("%w: %v", runtime.ErrStartFailed, firstLine(err))
+	}
+	return nil
+}
+
+// limits are the sandbox's limits, with the same defaults as the native engine where none are
+// asked for: 4096 processes, half the engine's memory, all its CPUs but one.
+func (b *Backend) limits(ctx context.Context, c *client.Client, sb *runtime.Sandbox) container.Resources {
+	l := sb.Spec.Limits
+	if l.CPUs == 0 || l.MemoryBytes == 0 {
+		if info, err := c.Info(ctx); err == nil {
+			if l.CPUs == 0 {
+				l.CPUs = float64(max(info.NCPU-1, 1))
+			}
+			if l.MemoryBytes == 0 {
+				l.MemoryBytes = info.MemTotal / 2 &^ (1<<20 - 1)
+			}
+		}
+	}
+	if l.Pids == 0 {
+		l.Pids = DefaultPids
+	}
+	r := container.Resources{NanoCPUs: int64(l.CPUs * 1e9), Memory: l.MemoryBytes, PidsLimit: &l.Pids}
+	if l.MemoryBytes > 0 {
+		r.MemorySwap = l.MemoryBytes // no swap beyond the limit
+	}
+	return r
+}
+
+// DefaultPids is the process limit of a sandbox when none is asked for (as the native engine).
+const DefaultPids = 4096
+
+func (b *Backend) applyLimits(ctx context.Context, c *client.Client, sb *runtime.Sandbox) error {
+	r := b.limits(ctx, c, sb)
+	if _, err := c.ContainerUpdate(ctx, ContainerName(sb), container.UpdateConfig{Resources: r}); err != nil {
+		return fmt.Errorf("%w: the Docker engine refused the limits (cpus %g, memory %d, pids %d): %v",
+			runtime.ErrStartFailed, float64(r.NanoCPUs)/1e9, r.Memory, *r.PidsLimit, firstLine(err))
+	}
+	return nil
+}
+
+func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sandbox, ref, from string) error {
+	ii, err := c.ImageInspect(ctx, from)
+	if client.IsErrNotFound(err) {
+		return fmt.Errorf("%w: image %s of sandbox %s is not in the Docker engine; `docker pull %s` (or `docker load` it), or re-create the sandbox with another template",
+			ErrNoImage, ref, sb.Name, ref)
+	}
+	if err != nil {
+		return noEngine(c.DaemonHost(), err)
+	}
+	labels := map[string]string{labelID: sb.ID, labelName: sb.Name, labelDir: sb.Dir,
+		labelConfig: b.configHash(sb), labelImage: ref}
+	if _, err := c.VolumeCreate(ctx, volume.CreateOptions{Name: HomeVolume(sb), Labels: labels}); err != nil {
+		return fmt.Errorf("creating the home volume of sandbox %s: %w", sb.Name, err)
+	}
+	mounts := []mount.Mount{{Type: mount.TypeVolume, Source: HomeVolume(sb), Target: HomeDir}}
+	ms := append([]runtime.Mount{}, sb.Spec.Mounts...)
+	sort.SliceStable(ms, func(i, j int) bool {
+		return strings.Count(filepath.Clean(ms[i].Target), "/") < strings.Count(filepath.Clean(ms[j].Target), "/")
+	})
+	for _, m := range ms {
+		if filepath.Clean(m.Target) == "/" {
+			return fmt.Errorf("%w: the Docker backend cannot use / as the workspace; pick a project folder", runtime.ErrUnsupported)
+		}
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly,
+			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate}})
+	}
+	tmpfs := map[string]string{}
+	for _, h := range sb.Spec.Hide {
+		tmpfs[h] = "ro,size=4k,mode=000"
+	}
+	init := true
+	cfg := &container.Config{
+		Image: from, Hostname: sb.Spec.Hostname, Cmd: idle, Entrypoint: []string{},
+		User: "0:0", WorkingDir: sb.Spec.Workdir, Labels: labels, StopSignal: "SIGTERM",
+	}
+	if ii.Config != nil {
+		cfg.Env = ii.Config.Env
+	}
+	hc := &container.HostConfig{
+		NetworkMode: "none", Init: &init, Mounts: mounts, Tmpfs: tmpfs,
+		Resources:   b.limits(ctx, c, sb),
+		SecurityOpt: []string{"no-new-privileges"},
+		// Docker's default capabilities, less the ones a coding agent has no use for.
+		CapDrop:       []string{"NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "NET_BIND_SERVICE", "SYS_CHROOT"},
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		LogConfig:     container.LogConfig{Type: "none"},
+	}
+	if _, err := c.ContainerCreate(ctx, cfg, hc, nil, nil, ContainerName(sb)); err != nil {
+		return fmt.Errorf("%w: creating the container of sandbox %s: %v", runtime.ErrStartFailed, sb.Name, firstLine(err))
+	}
+	return nil
+}
+
+// Stop implements runtime.Backend.
+func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Duration) error {
+	c, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	ci, ok, err := b.inspect(ctx, c, sb)
+	if err != nil || !ok || ci.State == nil || !ci.State.Running {
+		return err
+	}
+	secs := int(grace.Round(time.Second) / time.Second)
+	if err := c.ContainerStop(ctx, ci.ID, container.StopOptions{Timeout: &secs}); err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("stopping sandbox %s: %w", sb.Name, err)
+	}
+	return nil
+}
+
+// State implements runtime.Backend.
+func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return runtime.State{Status: "unknown", ExitReason: err.Error()}, nil
+	}
+	ci, ok, err := b.inspect(ctx, c, sb)
+	if err != nil {
+		return runtime.State{Status: "unknown", ExitReason: err.Error()}, nil
+	}
+	if !ok || ci.State == nil {
+		return runtime.State{Status: "stopped"}, nil
+	}
+	st := runtime.State{Status: "stopped"}
+	if t, err := time.Parse(time.RFC3339Nano, ci.State.StartedAt); err == nil && t.Year() > 1 {
+		st.StartedAt = t
+	}
+	if t, err := time.Parse(time.RFC3339Nano, ci.State.FinishedAt); err == nil && t.Year() > 1 {
+		st.FinishedAt = t
+	}
+	if ci.State.OOMKilled {
+		st.OOMKills = 1
+	}
+	if ci.State.Running {
+		st.Status, st.InitPID = "running", ci.State.Pid
+		if !st.StartedAt.IsZero() {
+			st.Uptime = time.Since(st.StartedAt)
+		}
+		if top, err := c.ContainerTop(ctx, ci.ID, nil); err == nil {
+			col := -1
+			for i, t := range top.Titles {
+				if t == "PID" {
+					col = i
+				}
+			}
+			for _, p := range top.Processes {
+				if col >= 0 && col < len(p) {
+					if pid, err := strconv.Atoi(p[col]); err == nil {
+						st.Pids = append(st.Pids, pid)
+					}
+				}
+			}
+		}
+	} else if ci.State.Error != "" {
+		st.ExitReason = ci.State.Error
+	}
+	if hc := ci.HostConfig; hc != nil {
+		en := &runtime.Enforcement{Driver: "docker"}
+		if hc.NanoCPUs > 0 {
+			en.CPU, en.CPUs = true, float64(hc.NanoCPUs)/1e9
+		}
+		if hc.Memory > 0 {
+			en.Memory, en.MemoryBytes = true, hc.Memory
+		}
+		if hc.PidsLimit != nil && *hc.PidsLimit > 0 {
+			en.Pids, en.PidsMax, en.PidsMethod = true, *hc.PidsLimit, "cgroup"
+		}
+		st.Enforced = en
+		caps := "Docker's default set"
+		if len(hc.CapDrop) > 0 {
+			caps += " without " + strings.Join(hc.CapDrop, ", ")
+		}
+		nnp := false
+		for _, o := range hc.SecurityOpt {
+			if o == "no-new-privileges" || o == "no-new-privileges:true" {
+				nnp = true
+			}
+		}
+		seccomp := true
+		for _, o := range hc.SecurityOpt {
+			if o == "seccomp=unconfined" || o == "seccomp:unconfined" {
+				seccomp = false
+			}
+		}
+		st.Protections = &runtime.Protections{Seccomp: seccomp, NoNewPrivs: nnp, Capabilities: caps,
+			UserNS:     b.userns,
+			Namespaces: []string{"mnt", "pid", "ipc", "uts", "net (" + string(hc.NetworkMode) + ")", "cgroup"}}
+	}
+	return st, nil
+}
+
+// Remove implements runtime.Backend: the container, its home volume and paddock's private
+// state go; the workspace and every bind-mounted folder stay.
+func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
+	c, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	ci, ok, err := b.inspect(ctx, c, sb)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if ci.State != nil && ci.State.Running {
+			return fmt.Errorf("sandbox %s is running; stop it first", sb.Name)
+		}
+		// Not RemoveVolumes: that would also take anonymous volumes only; named ones go below.
+		if err := c.ContainerRemove(ctx, ci.ID, container.RemoveOptions{}); err != nil && !client.IsErrNotFound(err) {
+			return fmt.Errorf("removing the container of sandbox %s: %w", sb.Name, err)
+		}
+	}
+	vols, err := c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labelID+"="+sb.ID))})
+	if err == nil {
+		for _, v := range vols.Volumes {
+			if err := c.VolumeRemove(ctx, v.Name, true); err != nil && !client.IsErrNotFound(err) {
+				return fmt.Errorf("removing volume %s of sandbox %s: %w", v.Name, sb.Name, err)
+			}
+		}
+	}
+	c.ImageRemove(ctx, stateImage(sb), image.RemoveOptions{})
+	return os.RemoveAll(sb.Dir)
+}

@@ -1,0 +1,157 @@
+// Package dockertest gives tests a real Docker engine and a small image built from this host's
+// files (a static busybox, git and its libraries), imported through the Engine API.
+package dockertest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+// Require returns a client of the engine (DOCKER_HOST or the default socket). Without one the
+// test fails in CI (CI=true: scripts/test.sh starts dockerd) and is skipped elsewhere.
+func Require(t testing.TB) *client.Client {
+	t.Helper()
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err = c.Ping(ctx)
+	}
+	if err != nil {
+		msg := "these tests need a Docker engine (scripts/start-dockerd.sh starts one): " + err.Error()
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var (
+	once   sync.Once
+	ref    string
+	refErr error
+)
+
+// Image imports (once per test binary) an image of a static busybox with its applets, git with
+// the shared libraries it needs, and a root user, and returns its reference.
+func Image(t testing.TB) string {
+	t.Helper()
+	c := Require(t)
+	once.Do(func() { ref, refErr = build(c) })
+	if refErr != nil {
+		t.Fatal(refErr)
+	}
+	return ref
+}
+
+func build(c *client.Client) (string, error) {
+	files := map[string]string{} // path in image -> host path
+	const bb = "/bin/busybox"
+	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
+		return "", errString("the Docker tests need a static busybox at /bin/busybox: apt-get install busybox-static (scripts/test.sh does)")
+	}
+	files["bin/busybox"] = bb
+	if git, err := exec.LookPath("git"); err == nil {
+		real, _ := filepath.EvalSymlinks(git)
+		files["usr/bin/git"] = real
+		out, _ := exec.Command("ldd", real).Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			for _, f := range strings.Fields(line) {
+				if strings.HasPrefix(f, "/") {
+					r, err := filepath.EvalSymlinks(f)
+					if err == nil {
+						files[strings.TrimPrefix(f, "/")] = r
+					}
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mtime := time.Unix(1700000000, 0)
+	dirs := map[string]bool{}
+	dir := func(d string, mode int64) {
+		for p := d; p != "." && p != "/" && !dirs[p]; p = filepath.Dir(p) {
+			dirs[p] = true
+			defer tw.WriteHeader(&tar.Header{Name: p + "/", Typeflag: tar.TypeDir, Mode: mode, ModTime: mtime})
+		}
+	}
+	for _, d := range []string{"bin", "usr/bin", "etc", "root", "tmp", "var/tmp", "proc", "sys", "dev", "lib64", "usr/lib"} {
+		mode := int64(0o755)
+		if d == "tmp" || d == "var/tmp" {
+			mode = 0o1777
+		}
+		dir(d, mode)
+	}
+	h := sha256.New()
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		body, err := os.ReadFile(files[p])
+		if err != nil {
+			return "", err
+		}
+		h.Write([]byte(p))
+		h.Write(body)
+		dir(filepath.Dir(p), 0o755)
+		tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body)), ModTime: mtime})
+		tw.Write(body)
+	}
+	applets, _ := exec.Command(bb, "--list").Output()
+	for _, a := range strings.Fields(string(applets)) {
+		if a == "busybox" || files["usr/bin/"+a] != "" {
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777, ModTime: mtime})
+	}
+	for name, body := range map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+	} {
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body)), ModTime: mtime})
+		tw.Write([]byte(body))
+	}
+	if err := tw.Close(); err != nil {
+		return "", err
+	}
+	r := "paddock-test/busybox-git:" + hex.EncodeToString(h.Sum(nil))[:12]
+	ctx := context.Background()
+	if _, err := c.ImageInspect(ctx, r); err == nil {
+		return r, nil
+	}
+	rc, err := c.ImageImport(ctx, image.ImportSource{Source: bytes.NewReader(buf.Bytes()), SourceName: "-"}, r,
+		image.ImportOptions{Changes: []string{`ENV PATH=/usr/local/bin:/usr/bin:/bin`}})
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	var out bytes.Buffer
+	out.ReadFrom(rc)
+	if _, err := c.ImageInspect(ctx, r); err != nil {
+		return "", errString("importing the test image: " + out.String())
+	}
+	return r, nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }

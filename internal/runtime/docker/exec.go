@@ -1,0 +1,177 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	"golang.org/x/term"
+
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// Env is the environment every process in a Docker sandbox starts with: the image's, then
+// paddock's (PATH and LANG only where the image sets none), the git identity, the agent's, then
+// the sandbox's -e.
+func Env(sb *runtime.Sandbox, imageEnv []string) []string {
+	env := append([]string{}, imageEnv...)
+	has := func(k string) bool {
+		for _, kv := range env {
+			if strings.HasPrefix(kv, k+"=") {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("PATH") {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	if !has("LANG") {
+		env = append(env, "LANG=C.UTF-8")
+	}
+	env = append(env, "HOME="+HomeDir, "USER=root", "LOGNAME=root", "HOSTNAME="+sb.Spec.Hostname,
+		"PADDOCK_SANDBOX="+sb.Name, "container=paddock")
+	if sb.Spec.GitName != "" {
+		env = append(env, "GIT_AUTHOR_NAME="+sb.Spec.GitName, "GIT_COMMITTER_NAME="+sb.Spec.GitName)
+	}
+	if sb.Spec.GitEmail != "" {
+		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
+	}
+	return append(runtime.WithAgentEnv(sb.Spec, env), sb.Spec.Env...)
+}
+
+// Exec implements runtime.Backend through the Engine API: exec create, a hijacked attach for the
+// streams (a TTY of the caller's size when asked for), then the exit code from exec inspect.
+func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.ExecRequest, stdio runtime.ExecIO) (int, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return -1, err
+	}
+	var imgEnv []string
+	if sb.Spec.Image != nil {
+		imgEnv = sb.Spec.Image.Env
+	}
+	user := req.User
+	if user == "" {
+		user = "0:0"
+	}
+	opts := container.ExecOptions{
+		User: user, Tty: req.TTY, AttachStdin: req.Stdin, AttachStdout: true, AttachStderr: !req.TTY,
+		Env: append(Env(sb, imgEnv), req.Env...), WorkingDir: req.Dir, Cmd: req.Argv,
+	}
+	var size *[2]uint
+	if req.TTY {
+		if h, w, ok := termSize(stdio); ok {
+			size = &[2]uint{h, w}
+		}
+	}
+	cr, err := c.ContainerExecCreate(ctx, ContainerName(sb), opts)
+	if err != nil {
+		if client.IsErrNotFound(err) || strings.Contains(err.Error(), "is not running") {
+			return -1, fmt.Errorf("%w: %s", runtime.ErrNotRunning, sb.Name)
+		}
+		if strings.Contains(err.Error(), "unable to find user") || strings.Contains(err.Error(), "no matching entries in passwd") {
+			return -1, fmt.Errorf("no user %s in sandbox %s", req.User, sb.Name)
+		}
+		return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
+	}
+	hj, err := c.ContainerExecAttach(ctx, cr.ID, container.ExecAttachOptions{Tty: req.TTY, ConsoleSize: size})
+	if err != nil {
+		return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
+	}
+	defer hj.Close()
+
+	if req.TTY {
+		if stdio.Stdin != nil && term.IsTerminal(int(stdio.Stdin.Fd())) {
+			if old, err := term.MakeRaw(int(stdio.Stdin.Fd())); err == nil {
+				defer term.Restore(int(stdio.Stdin.Fd()), old)
+			}
+		}
+		if size != nil {
+			c.ContainerExecResize(ctx, cr.ID, container.ResizeOptions{Height: size[0], Width: size[1]})
+		}
+		stopWinch := onResize(func() {
+			if h, w, ok := termSize(stdio); ok {
+				c.ContainerExecResize(context.Background(), cr.ID, container.ResizeOptions{Height: h, Width: w})
+			}
+		})
+		defer stopWinch()
+	}
+	if req.Stdin && stdio.Stdin != nil {
+		go func() {
+			io.Copy(hj.Conn, stdio.Stdin)
+			hj.CloseWrite()
+		}()
+	}
+	outDone := make(chan error, 1)
+	go func() {
+		var err error
+		if req.TTY {
+			_, err = io.Copy(stdio.Stdout, hj.Reader)
+		} else {
+			_, err = stdcopy.StdCopy(stdio.Stdout, stdio.Stderr, hj.Reader)
+		}
+		outDone <- err
+	}()
+	// Ctrl-C and friends without a TTY: the process cannot be signalled through the API, so
+	// paddock ends the exec by closing its streams (as `docker exec` does).
+	sigs := make(chan os.Signal, 1)
+	if !req.TTY {
+		signal.Notify(sigs, interruptSignals...)
+		defer signal.Stop(sigs)
+	}
+	select {
+	case <-outDone:
+	case <-ctx.Done():
+		hj.Close()
+		return -1, ctx.Err()
+	case s := <-sigs:
+		hj.Close()
+		return 128 + signalNumber(s), nil
+	}
+	// The stream ends a moment before the engine records the exit code.
+	for i := 0; ; i++ {
+		ins, err := c.ContainerExecInspect(ctx, cr.ID)
+		if err != nil {
+			return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
+		}
+		if !ins.Running {
+			return exitCode(ins, req)
+		}
+		if i > 2000 {
+			return -1, errors.New("the Docker engine did not report the exit code")
+		}
+		time.Sleep(time.Millisecond * time.Duration(min(1+i, 20)))
+	}
+}
+
+// exitCode maps the engine's "could not start" codes to paddock's errors.
+func exitCode(ins container.ExecInspect, req runtime.ExecRequest) (int, error) {
+	if ins.Pid == 0 && (ins.ExitCode == 126 || ins.ExitCode == 127) {
+		if ins.ExitCode == 127 {
+			return -1, fmt.Errorf("%s: command not found in the sandbox", req.Argv[0])
+		}
+		return -1, fmt.Errorf("%s: cannot execute in the sandbox", req.Argv[0])
+	}
+	return ins.ExitCode, nil
+}
+
+func termSize(stdio runtime.ExecIO) (uint, uint, bool) {
+	for _, f := range []*os.File{stdio.Stdin, stdio.Stdout} {
+		if f == nil {
+			continue
+		}
+		if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+			return uint(h), uint(w), true
+		}
+	}
+	return 0, 0, false
+}
