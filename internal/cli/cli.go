@@ -8,15 +8,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	goruntime "runtime"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/config"
 	"github.com/paddockhq/paddock/internal/doctor"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/docker"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -66,6 +70,34 @@ type Factory struct {
 	manager *sandbox.Manager
 	// UnsafeNoLimits is --unsafe-no-limits (or PADDOCK_UNSAFE_NO_LIMITS=1).
 	UnsafeNoLimits bool
+	// Backend is --backend.
+	Backend string
+}
+
+// Backends paddock has.
+var backendNames = []string{"native", "docker"}
+
+// chooseBackend decides the backend of new sandboxes: --backend, else PADDOCK_BACKEND, else the
+// config file's backend, else the platform's (native on Linux, docker elsewhere). It reports
+// whether one was asked for.
+func (f *Factory) chooseBackend(cfg config.Config) (string, bool, error) {
+	name, from := f.Backend, "--backend"
+	if name == "" {
+		name, from = os.Getenv("PADDOCK_BACKEND"), "PADDOCK_BACKEND"
+	}
+	if name == "" {
+		name, from = cfg.Backend, cfg.Path+": backend"
+	}
+	if name == "" {
+		if goruntime.GOOS == "linux" {
+			return "native", false, nil
+		}
+		return "docker", false, nil
+	}
+	if !slices.Contains(backendNames, name) {
+		return "", false, fmt.Errorf("%w: %s %q: use native or docker", sandbox.ErrBadInput, from, name)
+	}
+	return name, true, nil
 }
 
 // Manager opens the store and the backend on first use.
@@ -81,15 +113,29 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	be := native.New()
-	be.RemoveOwned = func(paths ...string) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, fmt.Errorf("%w (fix or remove it)", err)
+	}
+	name, chosen, err := f.chooseBackend(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nb := native.New()
+	nb.RemoveOwned = func(paths ...string) error {
 		is, err := image.Open(home)
 		if err != nil {
 			return err
 		}
 		return is.RemoveOwned(paths...)
 	}
-	f.manager = &sandbox.Manager{Store: st, Backend: be, Agents: f.agentSupport(home),
+	db := docker.New()
+	if cfg.DockerImage != "" {
+		db.DefaultImage = cfg.DockerImage
+	}
+	backends := map[string]runtime.Backend{"native": nb, "docker": db}
+	f.manager = &sandbox.Manager{Store: st, Backend: backends[name], Backends: backends, BackendChosen: chosen,
+		Agents:         f.agentSupport(home),
 		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1", Progress: f.IO.Err}
 	return f.manager, nil
 }
@@ -169,6 +215,8 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 		return withCode(ExitUsage, fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath()))
 	})
 	root.CompletionOptions.HiddenDefaultCmd = true
+	root.PersistentFlags().StringVar(&f.Backend, "backend", "",
+		"engine of new sandboxes: native (Linux namespaces; the default on Linux) or docker (a Docker engine; the default elsewhere); also PADDOCK_BACKEND or backend = \"docker\" in "+config.DefaultPath())
 	root.PersistentFlags().BoolVar(&f.UnsafeNoLimits, "unsafe-no-limits", false,
 		"start sandboxes even where this host cannot limit their memory and CPU (a runaway agent can then starve the host)")
 	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/docker"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -51,7 +52,7 @@ func newLsCmd(f *Factory) *cobra.Command {
 			}
 			entries := []lsEntry{}
 			for _, r := range recs {
-				st, err := m.Backend.State(cmd.Context(), m.Sandbox(r))
+				st, err := m.For(r).State(cmd.Context(), m.Sandbox(r))
 				if err != nil {
 					return err
 				}
@@ -59,7 +60,7 @@ func newLsCmd(f *Factory) *cobra.Command {
 					continue
 				}
 				entries = append(entries, lsEntry{ID: r.ID, Name: r.Name, Agent: r.Agent, Workspace: r.Workspace,
-					Status: st.Status, Created: r.Created, Backend: r.Backend})
+					Status: st.Status, Created: r.Created, Backend: backendOf(r)})
 			}
 			switch {
 			case asJSON:
@@ -83,14 +84,14 @@ func newLsCmd(f *Factory) *cobra.Command {
 func printTable(out io.Writer, entries []lsEntry, tty bool) {
 	if !tty {
 		for _, e := range entries {
-			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, e.Created.Format(time.RFC3339))
+			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, e.Created.Format(time.RFC3339), e.Backend)
 		}
 		return
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tAGENT\tWORKSPACE\tSTATUS\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tAGENT\tWORKSPACE\tSTATUS\tCREATED\tBACKEND")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, ago(e.Created))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, ago(e.Created), e.Backend)
 	}
 	tw.Flush()
 }
@@ -139,6 +140,10 @@ type inspectView struct {
 	Paths     map[string]string `json:"paths"`
 	// AgentInstall is the installed agent package, for agents that come from npm.
 	AgentInstall *agentInstallView `json:"agent_install,omitempty"`
+	// DockerSocket: the Docker engine's socket is at /var/run/docker.sock inside.
+	DockerSocket bool `json:"docker_socket"`
+	// Differences says how this sandbox differs from one on the native engine.
+	Differences []string `json:"differences,omitempty"`
 }
 
 // inspectImage is the OCI template a sandbox was made from.
@@ -159,6 +164,14 @@ type inspectLimits struct {
 	Requested   runtime.Limits       `json:"requested"`
 	Enforced    *runtime.Enforcement `json:"enforced,omitempty"`
 	DefaultPids int64                `json:"default_pids"`
+}
+
+// backendOf is the backend of a record (records from before backends were recorded: native).
+func backendOf(r *store.Record) string {
+	if r.Backend == "" {
+		return "native"
+	}
+	return r.Backend
 }
 
 func newInspectCmd(f *Factory) *cobra.Command {
@@ -191,7 +204,7 @@ func newInspectCmd(f *Factory) *cobra.Command {
 
 func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspectView, error) {
 	sb := m.Sandbox(rec)
-	st, err := m.Backend.State(ctx, sb)
+	st, err := m.For(rec).State(ctx, sb)
 	if err != nil {
 		return inspectView{}, err
 	}
@@ -215,10 +228,22 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 			v.Mounts.Volumes = append(v.Mounts.Volumes, mt)
 		}
 	}
-	for _, p := range []struct{ name, target string }{{"home", native.HomeDir}, {"tmp", "/tmp"}, {"var", "/var"}} {
-		src := filepath.Join(sb.Dir, p.name)
-		v.Mounts.Persistent = append(v.Mounts.Persistent, runtime.Mount{Kind: "persistent", Source: src, Target: p.target})
-		v.Paths[p.name] = src
+	for _, mt := range rec.Spec.Mounts {
+		v.DockerSocket = v.DockerSocket || mt.Kind == "docker-socket"
+	}
+	if rec.Backend == "docker" {
+		v.Mounts.Persistent = []runtime.Mount{
+			{Kind: "docker-volume", Source: docker.HomeVolume(sb), Target: docker.HomeDir},
+			{Kind: "docker-container", Source: docker.ContainerName(sb), Target: "/"},
+		}
+		v.Paths["container"], v.Paths["home_volume"] = docker.ContainerName(sb), docker.HomeVolume(sb)
+		v.Differences = docker.Differences
+	} else {
+		for _, p := range []struct{ name, target string }{{"home", native.HomeDir}, {"tmp", "/tmp"}, {"var", "/var"}} {
+			src := filepath.Join(sb.Dir, p.name)
+			v.Mounts.Persistent = append(v.Mounts.Persistent, runtime.Mount{Kind: "persistent", Source: src, Target: p.target})
+			v.Paths[p.name] = src
+		}
 	}
 	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids}
 	v.AgentInstall = agentInstallOf(rec)

@@ -36,6 +36,7 @@ func newCreateCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warnDockerSocket(f, o)
 			rec, created, err := m.Ensure(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -125,12 +126,12 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 // execStarting runs req in the sandbox, starting the sandbox first if it is not running. The
 // running case, the common one, goes straight to the init.
 func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req runtime.ExecRequest) (int, error) {
-	code, err := m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+	code, err := m.For(rec).Exec(ctx, m.Sandbox(rec), req, execIO(f))
 	if errors.Is(err, runtime.ErrNotRunning) {
 		if err := startAndWarn(ctx, f, m, rec); err != nil {
 			return -1, err
 		}
-		code, err = m.Backend.Exec(ctx, m.Sandbox(rec), req, execIO(f))
+		code, err = m.For(rec).Exec(ctx, m.Sandbox(rec), req, execIO(f))
 	}
 	if err == nil && code != 0 {
 		// A failure may be the sandbox's limits at work: say so.

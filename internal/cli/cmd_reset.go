@@ -67,7 +67,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 					failed = append(failed, fmt.Sprintf("stopping %s: %v", r.Name, err))
 					continue
 				}
-				if err := m.Backend.Remove(cmd.Context(), m.Sandbox(r)); err != nil {
+				if err := m.For(r).Remove(cmd.Context(), m.Sandbox(r)); err != nil {
 					failed = append(failed, fmt.Sprintf("removing %s: %v", r.Name, err))
 				}
 			}

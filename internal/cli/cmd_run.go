@@ -19,18 +19,19 @@ import (
 
 // sandboxFlags are the settings shared by run and create.
 type sandboxFlags struct {
-	workspace string
-	name      string
-	env       []string
-	envFiles  []string
-	volumes   []string
-	cpus      string
-	memory    string
-	pids      int64
-	template  string
-	pull      string
-	recreate  bool
-	force     bool
+	workspace  string
+	name       string
+	env        []string
+	envFiles   []string
+	volumes    []string
+	cpus       string
+	memory     string
+	pids       int64
+	template   string
+	pull       string
+	recreate   bool
+	force      bool
+	dockerSock bool
 
 	agentVersion, agentConfig string
 }
@@ -48,6 +49,7 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.pull, "pull", "missing", "when to pull the template image: always, missing or never")
 	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
 	fs.BoolVar(&s.force, "force", false, "allow / or your home folder as the workspace")
+	fs.BoolVar(&s.dockerSock, "mount-docker-socket", false, "show the Docker engine's socket at /var/run/docker.sock inside (hands the agent control of that engine)")
 	fs.StringVar(&s.agentVersion, "agent-version", "", "agent version to install and run (default: the latest; pinned once given)")
 	fs.StringVar(&s.agentConfig, "agent-config", "", "host: show your own agent instructions and settings read-only (never credentials); none: stop")
 }
@@ -98,6 +100,7 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 	o.Limits.Pids = s.pids
 	o.CPUsSet, o.MemorySet, o.PidsSet = fs.Changed("cpus"), fs.Changed("memory"), fs.Changed("pids-limit")
 	o.TemplateSet = fs.Changed("template")
+	o.DockerSocket, o.DockerSocketSet = s.dockerSock, fs.Changed("mount-docker-socket")
 	o.AgentVersion, o.AgentConfig = s.agentVersion, s.agentConfig
 	o.AgentVersionSet, o.AgentConfigSet = fs.Changed("agent-version"), fs.Changed("agent-config")
 	return o, nil
@@ -158,6 +161,7 @@ func resolveTarget(ctx context.Context, f *Factory, fs *pflag.FlagSet, sf *sandb
 	if err != nil {
 		return nil, nil, false, err
 	}
+	warnDockerSocket(f, o)
 	rec, created, err := m.Ensure(ctx, o)
 	if err != nil {
 		return nil, nil, false, err
@@ -229,13 +233,20 @@ func startAndWarn(ctx context.Context, f *Factory, m *sandbox.Manager, rec *stor
 	if err != nil || !started {
 		return err
 	}
-	st, err := m.Backend.State(ctx, m.Sandbox(rec))
+	st, err := m.For(rec).State(ctx, m.Sandbox(rec))
 	if err == nil {
 		if w := enforcementWarning(st); w != "" {
 			fmt.Fprintln(f.IO.Err, "paddock: warning: "+w)
 		}
 	}
 	return nil
+}
+
+// warnDockerSocket says what --mount-docker-socket gives away.
+func warnDockerSocket(f *Factory, o sandbox.Options) {
+	if o.DockerSocket {
+		fmt.Fprintln(f.IO.Err, "paddock: warning: --mount-docker-socket hands the agent control of the Docker engine: it can start privileged containers and read or change every file of the engine's host")
+	}
 }
 
 // imageUser is the default user of processes in a sandbox: the OCI template's USER, else root.

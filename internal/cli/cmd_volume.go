@@ -37,7 +37,7 @@ func volumeViews(ctx context.Context, f *Factory, vols []volume.Volume) ([]volum
 				continue
 			}
 			vv.UsedBy = append(vv.UsedBy, r.Name)
-			if st, err := m.Backend.State(ctx, m.Sandbox(r)); err == nil && st.Status == "running" {
+			if st, err := m.For(r).State(ctx, m.Sandbox(r)); err == nil && st.Status == "running" {
 				vv.Running = append(vv.Running, r.Name)
 			}
 		}

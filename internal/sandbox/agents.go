@@ -264,7 +264,7 @@ func (m *Manager) applyAgentChange(ctx context.Context, rec *store.Record, o Opt
 		return nil, false, err
 	}
 	defer unlock()
-	st, err := m.Backend.State(ctx, m.Sandbox(rec))
+	st, err := m.For(rec).State(ctx, m.Sandbox(rec))
 	if err != nil {
 		return nil, false, err
 	}

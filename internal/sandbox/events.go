@@ -13,7 +13,7 @@ import (
 // LimitReport says, in plain words, which limits the sandbox hit since the last report (for
 // example while the command that just failed ran); empty when none.
 func (m *Manager) LimitReport(ctx context.Context, rec *store.Record) []string {
-	st, err := m.Backend.State(ctx, m.Sandbox(rec))
+	st, err := m.For(rec).State(ctx, m.Sandbox(rec))
 	if err != nil || st.Status != "running" {
 		return nil
 	}

@@ -28,10 +28,16 @@ var (
 	ErrInUse   = errors.New("name already in use")
 )
 
-// Manager drives sandboxes through one backend.
+// Manager drives sandboxes through their backends.
 type Manager struct {
-	Store   *store.Store
-	Backend runtime.Backend
+	Store *store.Store
+	// Backend makes new sandboxes; an existing sandbox is always run by the backend it was
+	// created on (its record's Backend, looked up in Backends).
+	Backend  runtime.Backend
+	Backends map[string]runtime.Backend
+	// BackendChosen: the backend was asked for (--backend, PADDOCK_BACKEND, the config file),
+	// so a sandbox found on another one is worth a note.
+	BackendChosen bool
 	// Agents installs agents and keeps their volumes; nil leaves managed mounts alone.
 	Agents *AgentSupport
 	// UnsafeNoLimits starts sandboxes even where the host cannot limit their memory and CPU.
@@ -59,8 +65,57 @@ type Options struct {
 	AgentVersion, AgentConfig       string
 	AgentVersionSet, AgentConfigSet bool
 
+	// DockerSocket shows the engine's socket at /var/run/docker.sock (--mount-docker-socket).
+	DockerSocket, DockerSocketSet bool
+
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
+
+// DockerSocketTarget is where --mount-docker-socket shows the Docker socket in the sandbox.
+const DockerSocketTarget = "/var/run/docker.sock"
+
+// SocketProvider is a backend that can show a Docker engine's socket inside its sandboxes.
+type SocketProvider interface {
+	DockerSocket(ctx context.Context) (string, error)
+}
+
+// ImageResolver is a backend whose templates are images of its own engine, not paddock's
+// template cache.
+type ImageResolver interface {
+	ResolveImage(ctx context.Context, ref, policy string, progress io.Writer) (*runtime.Image, error)
+}
+
+// For is the backend that runs rec: the one it was created on.
+func (m *Manager) For(rec *store.Record) runtime.Backend {
+	name := rec.Backend
+	if name == "" {
+		name = "native"
+	}
+	if m.Backend != nil && m.Backend.Name() == name {
+		return m.Backend
+	}
+	if b, ok := m.Backends[name]; ok {
+		return b
+	}
+	return missingBackend(name)
+}
+
+// missingBackend stands for a backend this build does not have.
+type missingBackend string
+
+func (b missingBackend) err() error {
+	return fmt.Errorf("%w: this sandbox runs on the %q backend, which this paddock does not have", runtime.ErrUnsupported, string(b))
+}
+func (b missingBackend) Name() string                                                { return string(b) }
+func (b missingBackend) Start(context.Context, *runtime.Sandbox) error               { return b.err() }
+func (b missingBackend) Stop(context.Context, *runtime.Sandbox, time.Duration) error { return b.err() }
+func (b missingBackend) State(context.Context, *runtime.Sandbox) (runtime.State, error) {
+	return runtime.State{Status: "unknown"}, nil
+}
+func (b missingBackend) Exec(context.Context, *runtime.Sandbox, runtime.ExecRequest, runtime.ExecIO) (int, error) {
+	return -1, b.err()
+}
+func (b missingBackend) Remove(context.Context, *runtime.Sandbox) error { return b.err() }
 
 // nameRE is compiled on first use: package initialisation runs in every paddock process.
 var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
@@ -147,10 +202,35 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if o.Template == "" {
 		o.Template = "host"
 	}
+	// The backend of the sandbox: the existing one's, else the chosen one.
+	be := m.Backend
+	if recs, _, err := m.Store.List(); err == nil {
+		for _, r := range recs {
+			if r.Workspace == ws && r.Agent == o.Agent {
+				be = m.For(r)
+			}
+		}
+	}
+	if be.Name() != m.Backend.Name() && m.BackendChosen && m.Progress != nil {
+		fmt.Fprintf(m.Progress, "paddock: the sandbox of this folder runs on the %s backend, where it was created (remove it to make one on %s)\n",
+			be.Name(), m.Backend.Name())
+	}
 	// An OCI template is resolved (pulled as --pull says) before the store is locked: a pull can
-	// take a while and must not hold up other sandboxes.
+	// take a while and must not hold up other sandboxes. A backend with its own image store (the
+	// Docker engine) resolves every template, the host template included.
 	var img *runtime.Image
-	if o.Template != "host" {
+	if r, ok := be.(ImageResolver); ok && (o.Template != "host" || o.TemplateSet || !m.exists(ws, o.Agent)) {
+		policy, err := image.ParsePullPolicy(o.Pull)
+		if err != nil {
+			return nil, false, badInput("%s", strings.TrimPrefix(err.Error(), image.ErrBadRef.Error()+": "))
+		}
+		if img, err = r.ResolveImage(ctx, o.Template, string(policy), m.Progress); err != nil {
+			return nil, false, err
+		}
+		if o.Template != "host" {
+			o.Template = img.Ref
+		}
+	} else if o.Template != "host" {
 		if img, err = m.resolveImage(ctx, o); err != nil {
 			return nil, false, err
 		}
@@ -184,8 +264,19 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if found != nil {
 		return m.reuse(ctx, found, o, img)
 	}
-	rec, err := m.create(recs, ws, o, img)
+	rec, err := m.create(ctx, recs, ws, o, img)
 	return rec, err == nil, err
+}
+
+// exists reports whether the folder has a sandbox of the agent.
+func (m *Manager) exists(ws, agentName string) bool {
+	recs, _, _ := m.Store.List()
+	for _, r := range recs {
+		if r.Workspace == ws && r.Agent == agentName {
+			return true
+		}
+	}
+	return false
 }
 
 // resolveImage finds (or pulls) the OCI template of the options.
@@ -209,7 +300,7 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, 
 		Env: im.Config.Env, WorkingDir: im.Config.WorkingDir}, nil
 }
 
-func (m *Manager) create(recs []*store.Record, ws string, o Options, img *runtime.Image) (*store.Record, error) {
+func (m *Manager) create(ctx context.Context, recs []*store.Record, ws string, o Options, img *runtime.Image) (*store.Record, error) {
 	id, err := m.Store.NewID()
 	if err != nil {
 		return nil, err
@@ -228,6 +319,13 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options, img *runtim
 			Env:    o.Env, Limits: o.Limits,
 		},
 	}
+	if o.DockerSocket {
+		sock, err := m.dockerSocket(ctx, m.Backend)
+		if err != nil {
+			return nil, err
+		}
+		rec.Spec.Mounts = append(rec.Spec.Mounts, sock)
+	}
 	rec.Spec.Hide = m.hidden(rec.Spec.Mounts)
 	if err := checkMounts(rec.Spec.Mounts); err != nil {
 		return nil, err
@@ -237,6 +335,21 @@ func (m *Manager) create(recs []*store.Record, ws string, o Options, img *runtim
 	}
 	return rec, nil
 }
+
+// dockerSocket is the mount of --mount-docker-socket on backend be.
+func (m *Manager) dockerSocket(ctx context.Context, be runtime.Backend) (runtime.Mount, error) {
+	sp, ok := be.(SocketProvider)
+	if !ok {
+		return runtime.Mount{}, badInput("--mount-docker-socket: the %s backend cannot show a Docker socket", be.Name())
+	}
+	src, err := sp.DockerSocket(ctx)
+	if err != nil {
+		return runtime.Mount{}, badInput("--mount-docker-socket: %v", err)
+	}
+	return runtime.Mount{Kind: "docker-socket", Source: src, Target: DockerSocketTarget}, nil
+}
+
+func isDockerSocket(m runtime.Mount) bool { return m.Kind == "docker-socket" }
 
 // hidden lists paddock's state folder when a forced workspace contains it: the sandbox must never
 // see other sandboxes' state.
@@ -302,6 +415,25 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 	if o.MountsSet {
 		want.Mounts = append(append([]runtime.Mount{rec.Spec.Mounts[0]}, gitDirMounts(rec.Workspace)...), mounts(o)...)
 		want.Mounts = append(want.Mounts, slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), isUserMount)...)
+		// -v describes the folders; the Docker socket has its own flag and stays.
+		for _, mt := range rec.Spec.Mounts {
+			if isDockerSocket(mt) {
+				want.Mounts = append(want.Mounts, mt)
+			}
+		}
+	}
+	if o.DockerSocketSet {
+		has := slices.ContainsFunc(want.Mounts, isDockerSocket)
+		switch {
+		case o.DockerSocket && !has:
+			sock, err := m.dockerSocket(ctx, m.For(rec))
+			if err != nil {
+				return nil, false, err
+			}
+			want.Mounts = append(slices.Clone(want.Mounts), sock)
+		case !o.DockerSocket && has:
+			want.Mounts = slices.DeleteFunc(slices.Clone(want.Mounts), isDockerSocket)
+		}
 	}
 	if o.CPUsSet {
 		want.Limits.CPUs = o.Limits.CPUs
@@ -338,7 +470,7 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 		return nil, false, err
 	}
 	defer unlock()
-	if err := m.Backend.Stop(ctx, m.Sandbox(rec), 10*time.Second); err != nil {
+	if err := m.For(rec).Stop(ctx, m.Sandbox(rec), 10*time.Second); err != nil {
 		return nil, false, err
 	}
 	if o.TemplateSet {
@@ -486,7 +618,7 @@ func uniqueName(recs []*store.Record, base string) string {
 // Start starts the sandbox unless it runs; it reports whether it started it.
 func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	sb := m.Sandbox(rec)
-	if st, err := m.Backend.State(ctx, sb); err == nil && st.Status == "running" {
+	if st, err := m.For(rec).State(ctx, sb); err == nil && st.Status == "running" {
 		return false, nil
 	}
 	unlock, err := m.Store.LockSandbox(rec.ID)
@@ -494,7 +626,7 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		return false, err
 	}
 	defer unlock()
-	if st, err := m.Backend.State(ctx, sb); err == nil && st.Status == "running" {
+	if st, err := m.For(rec).State(ctx, sb); err == nil && st.Status == "running" {
 		return false, nil
 	}
 	// Re-read the record under the lock: it may have been removed or re-created meanwhile.
@@ -515,7 +647,7 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	sb = m.Sandbox(rec)
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
 	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
-	if err := m.Backend.Start(ctx, sb); err != nil {
+	if err := m.For(rec).Start(ctx, sb); err != nil {
 		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
 	}
 	return true, nil
@@ -547,7 +679,7 @@ func (m *Manager) Stop(ctx context.Context, rec *store.Record, grace time.Durati
 		return err
 	}
 	defer unlock()
-	return m.Backend.Stop(ctx, m.Sandbox(rec), grace)
+	return m.For(rec).Stop(ctx, m.Sandbox(rec), grace)
 }
 
 // Remove deletes a sandbox and its private state; a running one only with force. The
@@ -564,7 +696,7 @@ func (m *Manager) Remove(ctx context.Context, rec *store.Record, force bool) err
 	}
 	defer unlockSb()
 	sb := m.Sandbox(rec)
-	st, err := m.Backend.State(ctx, sb)
+	st, err := m.For(rec).State(ctx, sb)
 	if err != nil {
 		return err
 	}
@@ -572,9 +704,9 @@ func (m *Manager) Remove(ctx context.Context, rec *store.Record, force bool) err
 		if !force {
 			return fmt.Errorf("%w: %s; stop it first or use rm -f", ErrRunning, rec.Name)
 		}
-		if err := m.Backend.Stop(ctx, sb, 2*time.Second); err != nil {
+		if err := m.For(rec).Stop(ctx, sb, 2*time.Second); err != nil {
 			return err
 		}
 	}
-	return m.Backend.Remove(ctx, sb)
+	return m.For(rec).Remove(ctx, sb)
 }

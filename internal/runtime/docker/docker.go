@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	goruntime "runtime"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -41,6 +43,9 @@ const MinAPIVersion = "1.40"
 
 // HomeDir is the sandbox's home inside the container, a named volume.
 const HomeDir = "/root"
+
+// identityFile keeps the git identity of the last start in the sandbox's state folder.
+const identityFile = "git-identity.json"
 
 // DockerSocketTarget is where --mount-docker-socket shows the engine's socket.
 const DockerSocketTarget = "/var/run/docker.sock"
@@ -314,6 +319,11 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if err := os.MkdirAll(sb.Dir, 0o700); err != nil {
 		return err
 	}
+	// The host's git identity as it is at this start, for every exec until the next.
+	id, _ := json.Marshal([2]string{sb.Spec.GitName, sb.Spec.GitEmail})
+	if err := os.WriteFile(filepath.Join(sb.Dir, identityFile), id, 0o600); err != nil {
+		return err
+	}
 	ci, ok, err := b.inspect(ctx, c, sb)
 	if err != nil {
 		return err
@@ -577,4 +587,29 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	c.ImageRemove(ctx, stateImage(sb), image.RemoveOptions{})
 	return os.RemoveAll(sb.Dir)
+}
+
+// DockerSocket is the engine's own socket as the engine sees it, for --mount-docker-socket: the
+// path of a local unix DOCKER_HOST on Linux, else /var/run/docker.sock (which Docker Desktop,
+// Colima and OrbStack provide inside their VMs).
+func (b *Backend) DockerSocket(ctx context.Context) (string, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return "", err
+	}
+	if p, ok := strings.CutPrefix(c.DaemonHost(), "unix://"); ok && goruntime.GOOS == "linux" {
+		return p, nil
+	}
+	return DockerSocketTarget, nil
+}
+
+// Differences are how a sandbox on this backend differs from one on the native engine (shown by
+// `paddock inspect`; the README has the same table).
+var Differences = []string{
+	"root filesystem: a container of an image in the engine (the host template uses " + DefaultImage + ", or docker_image / PADDOCK_DOCKER_IMAGE), not the host's own /usr read-only",
+	"home: the named volume " + "paddock-ID-home" + "; /tmp, /var and installed packages live in the container's writable layer",
+	"processes run as root in the container; on a Linux engine without user-namespace remapping, files they create in the workspace are owned by root",
+	"protections: Docker's seccomp profile and capabilities (less NET_RAW, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE, SYS_CHROOT) and no-new-privileges; no Landlock",
+	"signals: Ctrl-C without a terminal ends the exec's streams; the process is not signalled",
+	"egress through paddock's proxy: refused on this backend (no network at all)",
 }

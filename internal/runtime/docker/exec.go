@@ -1,12 +1,15 @@
 package docker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -59,6 +62,14 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 	if sb.Spec.Image != nil {
 		imgEnv = sb.Spec.Image.Env
 	}
+	if sb.Spec.GitName == "" && sb.Spec.GitEmail == "" {
+		var id [2]string
+		if b, err := os.ReadFile(filepath.Join(sb.Dir, identityFile)); err == nil && json.Unmarshal(b, &id) == nil {
+			sp := *sb
+			sp.Spec.GitName, sp.Spec.GitEmail = id[0], id[1]
+			sb = &sp
+		}
+	}
 	user := req.User
 	if user == "" {
 		user = "0:0"
@@ -77,9 +88,6 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 	if err != nil {
 		if client.IsErrNotFound(err) || strings.Contains(err.Error(), "is not running") {
 			return -1, fmt.Errorf("%w: %s", runtime.ErrNotRunning, sb.Name)
-		}
-		if strings.Contains(err.Error(), "unable to find user") || strings.Contains(err.Error(), "no matching entries in passwd") {
-			return -1, fmt.Errorf("no user %s in sandbox %s", req.User, sb.Name)
 		}
 		return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
 	}
@@ -111,13 +119,16 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 			hj.CloseWrite()
 		}()
 	}
+	// When the process cannot start, the engine writes its reason to the output stream: held
+	// back, and turned into paddock's error, if the exec never got a process.
+	guard := &startGuard{w: stdio.Stdout}
 	outDone := make(chan error, 1)
 	go func() {
 		var err error
 		if req.TTY {
-			_, err = io.Copy(stdio.Stdout, hj.Reader)
+			_, err = io.Copy(guard, hj.Reader)
 		} else {
-			_, err = stdcopy.StdCopy(stdio.Stdout, stdio.Stderr, hj.Reader)
+			_, err = stdcopy.StdCopy(guard, stdio.Stderr, hj.Reader)
 		}
 		outDone <- err
 	}()
@@ -144,7 +155,13 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 			return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
 		}
 		if !ins.Running {
-			return exitCode(ins, req)
+			if guard.held != nil {
+				if ins.Pid == 0 && ins.ExitCode >= 126 {
+					return startError(string(guard.held), req)
+				}
+				stdio.Stdout.Write(guard.held)
+			}
+			return ins.ExitCode, nil
 		}
 		if i > 2000 {
 			return -1, errors.New("the Docker engine did not report the exit code")
@@ -153,15 +170,42 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 	}
 }
 
-// exitCode maps the engine's "could not start" codes to paddock's errors.
-func exitCode(ins container.ExecInspect, req runtime.ExecRequest) (int, error) {
-	if ins.Pid == 0 && (ins.ExitCode == 126 || ins.ExitCode == 127) {
-		if ins.ExitCode == 127 {
-			return -1, fmt.Errorf("%s: command not found in the sandbox", req.Argv[0])
+// startGuard passes output through, except output that begins like the engine's report of a
+// process that could not start, which it holds.
+type startGuard struct {
+	w       io.Writer
+	started bool
+	held    []byte
+}
+
+func (g *startGuard) Write(p []byte) (int, error) {
+	if !g.started {
+		g.started = true
+		if bytes.HasPrefix(p, []byte("OCI runtime")) || bytes.HasPrefix(p, []byte("unable to find user")) {
+			g.held = append([]byte{}, p...)
+			return len(p), nil
 		}
-		return -1, fmt.Errorf("%s: cannot execute in the sandbox", req.Argv[0])
 	}
-	return ins.ExitCode, nil
+	if g.held != nil {
+		g.held = append(g.held, p...)
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+// startError turns the engine's reason into paddock's words (the CLI maps them to 126 and 127).
+func startError(msg string, req runtime.ExecRequest) (int, error) {
+	switch {
+	case strings.Contains(msg, "unable to find user"), strings.Contains(msg, "no matching entries in passwd"):
+		return -1, fmt.Errorf("user %q does not exist in the sandbox", req.User)
+	case strings.Contains(msg, "chdir"):
+		return -1, fmt.Errorf("working folder %s does not exist in the sandbox", req.Dir)
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return -1, fmt.Errorf("%s: command not found in the sandbox", req.Argv[0])
+	case strings.Contains(msg, "permission denied"):
+		return -1, fmt.Errorf("%s: cannot execute in the sandbox: permission denied", req.Argv[0])
+	}
+	return -1, fmt.Errorf("%s: cannot execute in the sandbox: %s", req.Argv[0], strings.TrimSpace(msg))
 }
 
 func termSize(stdio runtime.ExecIO) (uint, uint, bool) {

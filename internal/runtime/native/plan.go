@@ -191,7 +191,11 @@ func mountOps(sb *runtime.Sandbox) []boxinit.Op {
 			continue
 		}
 		st, err := os.Stat(m.Source)
-		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: m.Source, Target: m.Target,
+		target := m.Target
+		if m.Kind == "docker-socket" {
+			target = DockerSocketPath // /var/run is a link to /run
+		}
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: m.Source, Target: target,
 			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true})
 	}
 	for _, h := range sb.Spec.Hide {

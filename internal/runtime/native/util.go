@@ -1,9 +1,12 @@
 package native
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func readJSON(path string, v any) error {
@@ -29,3 +32,25 @@ func writeJSON(path string, v any) error {
 
 func dirOf(p string) string  { return filepath.Dir(p) }
 func baseOf(p string) string { return filepath.Base(p) }
+
+// DockerSocketPath is where --mount-docker-socket binds the host's Docker socket (/var/run is a
+// link to /run in the sandbox).
+const DockerSocketPath = "/run/docker.sock"
+
+// DockerSocket is the host's Docker engine socket, for --mount-docker-socket: DOCKER_HOST when
+// it is a unix socket, else /var/run/docker.sock.
+func (*Backend) DockerSocket(context.Context) (string, error) {
+	p := "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		rest, ok := strings.CutPrefix(h, "unix://")
+		if !ok {
+			return "", fmt.Errorf("DOCKER_HOST is %s, not a unix socket this host could show in the sandbox", h)
+		}
+		p = rest
+	}
+	st, err := os.Stat(p)
+	if err != nil || st.Mode()&os.ModeSocket == 0 {
+		return "", fmt.Errorf("no Docker socket at %s: start Docker (or set DOCKER_HOST=unix:///path/to/docker.sock)", p)
+	}
+	return p, nil
+}

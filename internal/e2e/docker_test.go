@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
+)
+
+// dockerEnv is a root paddock installation whose new sandboxes go to the Docker engine, with the
+// test image (busybox and git) as the image of the host template.
+func dockerEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	ref := dockertest.Image(t)
+	e := newEnv(t, asRoot)
+	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+ref)
+	return e, ref
+}
+
+type inspected struct {
+	Backend string `json:"backend"`
+	Paths   map[string]string
+	Limits  struct {
+		Enforced struct {
+			CPUs        float64 `json:"cpus"`
+			MemoryBytes int64   `json:"memory_bytes"`
+			PidsMax     int64   `json:"pids_max"`
+		} `json:"enforced"`
+	} `json:"limits"`
+	DockerSocket bool     `json:"docker_socket"`
+	Differences  []string `json:"differences"`
+	State        struct {
+		Status string `json:"status"`
+	} `json:"state"`
+}
+
+func inspectOne(t *testing.T, e *env, name string) inspected {
+	t.Helper()
+	var v []inspected
+	if err := json.Unmarshal([]byte(e.ok("", "inspect", name)), &v); err != nil || len(v) != 1 {
+		t.Fatalf("inspect %s: %v", name, err)
+	}
+	return v[0]
+}
+
+// TestDockerBackend drives the CLI with --backend docker through a sandbox's life.
+func TestDockerBackend(t *testing.T) {
+	e, _ := dockerEnv(t)
+	c := dockertest.Require(t)
+	ctx := context.Background()
+	ws := e.workspace("proj")
+	e.writeFile(filepath.Join(ws, "from-host"), "hello\n")
+
+	// Created on docker: the workspace at its own path, no network, the host's git identity.
+	r := e.run(ws, "--backend", "docker", "run", "shell", "-c", `cat from-host; pwd; ls /sys/class/net; git var GIT_AUTHOR_IDENT | cut -d'>' -f1; echo made > from-sandbox`)
+	if r.code != 0 || r.stdout != "hello\n"+ws+"\nlo\nPaddock Tester <tester@paddock.test\n" {
+		t.Fatalf("first run: %s", r)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "from-sandbox")); string(b) != "made\n" {
+		t.Fatalf("host sees %q", b)
+	}
+	if !strings.Contains(r.stderr, "created sandbox shell-proj") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+	// ls shows the backend.
+	var entries []struct{ Name, Backend string }
+	json.Unmarshal([]byte(e.ok("", "ls", "--json")), &entries)
+	if len(entries) != 1 || entries[0].Backend != "docker" {
+		t.Fatalf("ls --json: %+v", entries)
+	}
+	if out := e.ok("", "ls"); !strings.HasSuffix(strings.TrimSpace(out), "\tdocker") {
+		t.Errorf("ls: %q", out)
+	}
+	in := inspectOne(t, e, "shell-proj")
+	ci, err := c.ContainerInspect(ctx, in.Paths["container"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.HostConfig.NetworkMode != "none" || len(ci.NetworkSettings.Networks) != 1 || ci.NetworkSettings.Networks["none"] == nil {
+		t.Fatalf("container network: %s %v", ci.HostConfig.NetworkMode, ci.NetworkSettings.Networks)
+	}
+	if len(in.Differences) == 0 {
+		t.Error("inspect lists no differences from the native engine")
+	}
+
+	// Reused, on docker even without --backend (the default here is native).
+	r = e.run(ws, "run", "shell", "-c", "cat from-sandbox; echo h > ~/h; echo t > /tmp/t")
+	if r.code != 0 || r.stdout != "made\n" || strings.Contains(r.stderr, "created") {
+		t.Fatalf("reuse: %s", r)
+	}
+	if r := e.run(ws, "--backend", "native", "run", "shell", "-c", "true"); r.code != 0 || !strings.Contains(r.stderr, "runs on the docker backend") {
+		t.Fatalf("--backend native on a docker sandbox: %s", r)
+	}
+	if entries := e.ok("", "ls", "-a", "-q"); len(strings.Fields(entries)) != 1 {
+		t.Fatalf("one sandbox per workspace and agent: %q", entries)
+	}
+
+	// exec: exit codes, env, -w, -u, stdin, not found.
+	for _, c := range []struct {
+		args  []string
+		stdin string
+		code  int
+		out   string
+		err   string
+	}{
+		{[]string{"exec", "shell-proj", "sh", "-c", "exit 7"}, "", 7, "", ""},
+		{[]string{"exec", "-e", "A=1", "shell-proj", "sh", "-c", "echo $A $PWD"}, "", 0, "1 " + ws + "\n", ""},
+		{[]string{"exec", "-w", "/tmp", "shell-proj", "pwd"}, "", 0, "/tmp\n", ""},
+		{[]string{"exec", "-u", "nobody", "shell-proj", "id", "-u"}, "", 0, "65534\n", ""},
+		{[]string{"exec", "-i", "shell-proj", "sh", "-c", "tr a-z A-Z; echo err >&2"}, "abc\n", 0, "ABC\n", "err\n"},
+		{[]string{"exec", "shell-proj", "no-such-command"}, "", 127, "", "paddock: no-such-command: command not found in the sandbox\n"},
+		{[]string{"exec", "shell-proj", "sh", "-c", "kill -9 $$"}, "", 137, "", ""},
+	} {
+		r := e.runInput("", c.stdin, c.args...)
+		if r.code != c.code || r.stdout != c.out || r.stderr != c.err {
+			t.Errorf("%v: %s", c.args, r)
+		}
+	}
+
+	// Persists across stop/start: the home volume and the container's own files.
+	e.ok("", "stop", "shell-proj")
+	if st := inspectOne(t, e, "shell-proj").State.Status; st != "stopped" {
+		t.Fatalf("after stop: %s", st)
+	}
+	if r := e.run(ws, "run", "shell", "-c", "cat ~/h /tmp/t"); r.code != 0 || r.stdout != "h\nt\n" {
+		t.Fatalf("after stop/start: %s", r)
+	}
+
+	// Limits: re-created with new ones (keeping its files), enforced by the engine.
+	if r := e.run(ws, "run", "--cpus", "0.5", "--memory", "256m", "--pids-limit", "100", "shell", "-c", "true"); r.code == 0 || !strings.Contains(r.stderr, "--recreate") {
+		t.Fatalf("limit drift: %s", r)
+	}
+	e.ok(ws, "run", "--recreate", "--cpus", "0.5", "--memory", "256m", "--pids-limit", "100", "shell", "-c", "true")
+	in = inspectOne(t, e, "shell-proj")
+	if en := in.Limits.Enforced; en.CPUs != 0.5 || en.MemoryBytes != 256<<20 || en.PidsMax != 100 {
+		t.Fatalf("enforced: %+v", en)
+	}
+	ci, _ = c.ContainerInspect(ctx, in.Paths["container"])
+	if ci.HostConfig.NanoCPUs != 5e8 || ci.HostConfig.Memory != 256<<20 || *ci.HostConfig.PidsLimit != 100 {
+		t.Fatalf("engine's view: %d %d %d", ci.HostConfig.NanoCPUs, ci.HostConfig.Memory, *ci.HostConfig.PidsLimit)
+	}
+	if r := e.run(ws, "run", "shell", "-c", "cat ~/h /tmp/t"); r.stdout != "h\nt\n" {
+		t.Fatalf("after re-create: %s", r)
+	}
+	// A new mount re-creates the container; its own files are kept.
+	extra := e.workspace("extra")
+	e.ok(ws, "run", "--recreate", "-v", extra+":/mnt/extra", "shell", "-c", "true")
+	if r := e.run(ws, "run", "shell", "-c", "cat /tmp/t; ls -d /mnt/extra"); r.stdout != "t\n/mnt/extra\n" {
+		t.Fatalf("after re-create with a mount: %s", r)
+	}
+
+	// rm removes the container and its volumes, never the workspace.
+	e.ok("", "rm", "-f", "shell-proj")
+	if _, err := c.ContainerInspect(ctx, in.Paths["container"]); err == nil {
+		t.Error("container still there after rm")
+	}
+	vols, _ := c.VolumeList(ctx, volume.ListOptions{Filters: filters.NewArgs(filters.Arg("name", in.Paths["home_volume"]))})
+	if len(vols.Volumes) != 0 {
+		t.Error("home volume still there after rm")
+	}
+	for _, f := range []string{"from-host", "from-sandbox"} {
+		if _, err := os.Stat(filepath.Join(ws, f)); err != nil {
+			t.Errorf("workspace lost %s: %v", f, err)
+		}
+	}
+}
+
+// TestDockerBackendChoice: PADDOCK_BACKEND and the config file choose the backend; bad values,
+// no engine and a missing image are one clear line each.
+func TestDockerBackendChoice(t *testing.T) {
+	e, _ := dockerEnv(t)
+	ws := e.workspace("cfg")
+	cfgDir := filepath.Join(e.dir, "xdg")
+	os.MkdirAll(filepath.Join(cfgDir, "paddock"), 0o755)
+	os.WriteFile(filepath.Join(cfgDir, "paddock", "config.toml"), []byte("# paddock\nbackend = \"docker\"\n"), 0o644)
+	e.extra = append(e.extra, "XDG_CONFIG_HOME="+cfgDir)
+	e.ok(ws, "run", "-d", "shell")
+	var entries []struct{ Name, Backend string }
+	json.Unmarshal([]byte(e.ok("", "ls", "--json")), &entries)
+	if len(entries) != 1 || entries[0].Backend != "docker" {
+		t.Fatalf("config file backend: %+v", entries)
+	}
+	ws2 := e.workspace("env")
+	e.extra = append(e.extra, "PADDOCK_BACKEND=native")
+	e.ok(ws2, "run", "-d", "shell")
+	json.Unmarshal([]byte(e.ok("", "ls", "--json")), &entries)
+	for _, en := range entries {
+		if want := map[string]string{"shell-cfg": "docker", "shell-env": "native"}[en.Name]; en.Backend != want {
+			t.Errorf("%s on %s, want %s", en.Name, en.Backend, want)
+		}
+	}
+	ws3 := e.workspace("bad")
+	oneLine := func(r result, code int, want string) {
+		t.Helper()
+		if r.code != code || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("want exit %d and one line with %q: %s", code, want, r)
+		}
+	}
+	oneLine(e.run(ws3, "--backend", "podman", "run", "shell"), 2, `--backend "podman": use native or docker`)
+	oneLine(e.run(ws3, "--backend", "docker", "run", "-t", "paddock-test/absent:1", "--pull", "never", "shell"), 125,
+		"image paddock-test/absent:1 is not in the Docker engine")
+	noEngine := *e
+	noEngine.extra = append(append([]string{}, e.extra...), "DOCKER_HOST=unix://"+filepath.Join(e.dir, "no-engine.sock"))
+	oneLine(noEngine.run(ws3, "--backend", "docker", "run", "shell"), 125, "no Docker engine at unix://")
+	if d := e.sandboxDirs(); len(d) != 2 {
+		t.Errorf("bad input left state behind: %v", d)
+	}
+	os.WriteFile(filepath.Join(cfgDir, "paddock", "config.toml"), []byte("backend = docker\ncolour = 1\n"), 0o644)
+	oneLine(e.run(ws3, "ls"), 1, `unknown key "colour"`)
+}
+
+// TestMountDockerSocket: with the flag, the docker CLI inside talks to the host's engine (both
+// backends); without it there is no socket.
+func TestMountDockerSocket(t *testing.T) {
+	dockertest.Require(t)
+	cli := "/usr/local/bin/docker"
+	if _, err := os.Stat(cli); err != nil {
+		cli = "/usr/bin/docker"
+	}
+	for _, backend := range []string{"native", "docker"} {
+		t.Run(backend, func(t *testing.T) {
+			e, _ := dockerEnv(t)
+			ws := e.workspace("sock")
+			vol := "-v=" + cli + ":/mnt/dockercli/docker:ro"
+			r := e.run(ws, "--backend", backend, "run", "--mount-docker-socket", vol, "shell", "-c",
+				"/mnt/dockercli/docker ps --format '{{.Names}}' | grep -c . >/dev/null && echo talks")
+			if r.code != 0 || r.stdout != "talks\n" || !strings.Contains(r.stderr, "hands the agent control of the Docker engine") {
+				t.Fatalf("with the socket: %s", r)
+			}
+			if in := inspectOne(t, e, "shell-sock"); !in.DockerSocket {
+				t.Error("inspect: docker_socket false")
+			}
+			// Drift, like -v: dropping it needs --recreate.
+			if r := e.run(ws, "run", "--mount-docker-socket=false", "shell", "-c", "true"); r.code == 0 || !strings.Contains(r.stderr, "docker.sock") {
+				t.Errorf("drift: %s", r)
+			}
+			ws2 := e.workspace("nosock")
+			r = e.run(ws2, "--backend", backend, "run", vol, "shell", "-c", "/mnt/dockercli/docker ps; ls /var/run/docker.sock /run/docker.sock")
+			if r.code == 0 || strings.Contains(r.stderr, "hands the agent") {
+				t.Fatalf("without the flag: %s", r)
+			}
+		})
+	}
+}
