@@ -39,7 +39,8 @@ go version
 
 echo "--- go vet"
 go vet ./...
-echo "--- cross-build for darwin"
+echo "--- cross-build for darwin and windows (the Docker backend is their default)"
 GOOS=darwin go build ./...
+GOOS=windows go build ./...
 echo "--- go test"
 go test -count=1 -timeout 45m ./... 2>&1

@@ -538,11 +538,11 @@ func dirSize(dir string) int64 {
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if info, err := d.Info(); err == nil {
-				if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-					if seen[uint64(st.Ino)] {
+				if ino, ok := hardLinked(info); ok {
+					if seen[ino] {
 						return nil
 					}
-					seen[uint64(st.Ino)] = true
+					seen[ino] = true
 				}
 				n += info.Size()
 			}
@@ -573,18 +573,12 @@ func lockPath(path string, waiting func()) (unlock func(), waited bool, err erro
 	if err != nil {
 		return nil, false, fmt.Errorf("locking the agent cache: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f, false); err != nil {
 		waited = true
 		if waiting != nil {
 			waiting()
 		}
-		for {
-			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		if err != nil {
+		if err := lockFile(f, true); err != nil {
 			f.Close()
 			return nil, false, fmt.Errorf("locking the agent cache: %w", err)
 		}

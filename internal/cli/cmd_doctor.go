@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/doctor"
+	"github.com/paddockhq/paddock/internal/runtime/docker"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -25,6 +27,11 @@ It exits non-zero when a sandbox could not be run safely.`,
 				return err
 			}
 			r := doctor.Run(cmd.Context(), home)
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			r.AddDocker(cmd.Context(), m.Backends["docker"].(*docker.Backend), m.Backend.Name())
 			if asJSON {
 				if err := writeJSON(f.IO.Out, r); err != nil {
 					return err
@@ -44,7 +51,7 @@ It exits non-zero when a sandbox could not be run safely.`,
 
 func printDoctor(f *Factory, r doctor.Report) {
 	out := f.IO.Out
-	fmt.Fprintf(out, "paddock doctor: %s mode, Linux %s\n\n", r.Mode, r.Kernel)
+	fmt.Fprintf(out, "paddock doctor: %s mode, %s %s; new sandboxes on the %s backend\n\n", r.Mode, osName(), r.Kernel, r.Backend)
 	for _, c := range r.Checks {
 		mark := "ok  "
 		switch {
@@ -66,4 +73,16 @@ func printDoctor(f *Factory, r doctor.Report) {
 	} else {
 		fmt.Fprintln(out, "\nSandboxes cannot run safely on this host until the FAIL lines are fixed.")
 	}
+}
+
+func osName() string {
+	switch goruntime.GOOS {
+	case "linux":
+		return "Linux"
+	case "darwin":
+		return "macOS"
+	case "windows":
+		return "Windows"
+	}
+	return goruntime.GOOS
 }

@@ -1,6 +1,8 @@
 // Package doctor checks what this host gives a sandbox and explains, in plain words, what to fix.
 package doctor
 
+import "github.com/paddockhq/paddock/internal/runtime/docker"
+
 // Check is one finding.
 type Check struct {
 	Name string `json:"name"`
@@ -20,6 +22,9 @@ type Report struct {
 	Limits bool `json:"limits"`
 	// Protections lists what a sandbox started now would run under.
 	Protections []string `json:"protections"`
+	// Backend is the backend of new sandboxes; Docker is the engine found, if any.
+	Backend string         `json:"backend"`
+	Docker  *docker.Engine `json:"docker_engine,omitempty"`
 	// Safe: every required check passed.
 	Safe bool `json:"safe"`
 }

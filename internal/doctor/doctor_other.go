@@ -11,7 +11,7 @@ import (
 func Run(ctx context.Context, home string) Report {
 	r := Report{Mode: "unsupported", Kernel: runtime.GOOS}
 	r.add(Check{Name: "native engine", Required: true, Detail: "the native sandbox engine needs Linux",
-		Fix: "run paddock on Linux (a Docker backend for macOS and Windows is planned)"})
+		Fix: "use the Docker backend (the default here): start Docker Desktop, Colima or OrbStack"})
 	r.finish()
 	return r
 }

@@ -212,6 +212,18 @@ func TestDockerBackendChoice(t *testing.T) {
 	if d := e.sandboxDirs(); len(d) != 2 {
 		t.Errorf("bad input left state behind: %v", d)
 	}
+	// doctor names the engine it found.
+	var doc struct {
+		Backend string `json:"backend"`
+		Docker  struct {
+			Version    string `json:"version"`
+			APIVersion string `json:"api_version"`
+		} `json:"docker_engine"`
+	}
+	json.Unmarshal([]byte(e.run("", "--backend", "docker", "doctor", "--json").stdout), &doc)
+	if doc.Backend != "docker" || doc.Docker.Version == "" || doc.Docker.APIVersion == "" {
+		t.Errorf("doctor --json: %+v", doc)
+	}
 	os.WriteFile(filepath.Join(cfgDir, "paddock", "config.toml"), []byte("backend = docker\ncolour = 1\n"), 0o644)
 	oneLine(e.run(ws3, "ls"), 1, `unknown key "colour"`)
 }

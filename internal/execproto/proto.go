@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package execproto is the wire protocol between paddock's CLI and the init inside a sandbox:
 // length-prefixed JSON messages over a unix socket, with file descriptors passed alongside
 // (the caller's stdio one way, a PTY master the other way) so data never goes through a relay.

@@ -92,9 +92,11 @@ type Engine struct {
 	Version       string `json:"version"`
 	APIVersion    string `json:"api_version"`
 	MinAPIVersion string `json:"min_api_version"`
+	NegotiatedAPI string `json:"negotiated_api_version"`
 	OS            string `json:"os"`
 	Arch          string `json:"arch"`
 	Name          string `json:"name"` // e.g. "Docker Desktop", "Docker Engine - Community"
+	System        string `json:"operating_system,omitempty"`
 	CgroupVersion string `json:"cgroup_version,omitempty"`
 	NCPU          int    `json:"ncpu"`
 	MemTotal      int64  `json:"mem_total"`
@@ -171,13 +173,13 @@ func (b *Backend) Engine(ctx context.Context) (Engine, error) {
 	if err != nil {
 		return Engine{}, noEngine(c.DaemonHost(), err)
 	}
-	e := Engine{Host: c.DaemonHost(), Version: v.Version, APIVersion: v.APIVersion, MinAPIVersion: v.MinAPIVersion,
+	e := Engine{Host: c.DaemonHost(), Version: v.Version, APIVersion: v.APIVersion, MinAPIVersion: v.MinAPIVersion, NegotiatedAPI: c.ClientVersion(),
 		OS: v.Os, Arch: v.Arch, Name: v.Platform.Name}
 	if info, err := c.Info(ctx); err == nil {
-		e.CgroupVersion, e.NCPU, e.MemTotal = info.CgroupVersion, info.NCPU, info.MemTotal
-		if e.Name == "" {
-			e.Name = info.OperatingSystem
-		}
+		e.CgroupVersion, e.NCPU, e.MemTotal, e.System = info.CgroupVersion, info.NCPU, info.MemTotal, info.OperatingSystem
+	}
+	if e.Name == "" {
+		e.Name = "Docker Engine"
 	}
 	return e, nil
 }
