@@ -671,3 +671,10 @@ mem_row() { # KEY LABEL [TARGET-CHECK]
 } >"$MD"
 cp "$MD" "$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$MD"
+
+# The Docker backend against the docker CLI on the same engine (issue 7): bench/docker.sh.
+if ((DOCKER_OK)); then
+	log "Docker backend vs docker CLI (bench/docker.sh)"
+	RUNS=$((RUNS / 2)) WARMUP=$WARMUP bash "$REPO/bench/docker.sh" >/dev/null || warn "bench/docker.sh failed"
+	echo && echo "Docker backend: see bench/results/docker-latest.md" && cat "$RESULTS/docker-latest.md"
+fi
