@@ -41,10 +41,19 @@ type Info struct {
 	HostConfig *HostConfig `json:"host_config,omitempty"`
 }
 
-// Key is one stored secret handed to the agent in an environment variable.
+// Key is one stored secret handed to the agent: in an environment variable, or through the
+// agent's own mechanism (Helper) that the seeded configuration sets up.
 type Key struct {
 	Secret string `json:"secret"` // a name of `paddock secret set`
-	Env    string `json:"env"`
+	Env    string `json:"env,omitempty"`
+	// Helper names the agent's setting that supplies the key when Env is "" (Claude Code's
+	// apiKeyHelper).
+	Helper string `json:"helper,omitempty"`
+	// BaseURLEnv is the variable that points the agent at another endpoint for this service
+	// (`paddock secret set NAME --endpoint URL`); BaseURLArgs, when set instead, are arguments
+	// that do it, with %s for the URL.
+	BaseURLEnv  string   `json:"base_url_env,omitempty"`
+	BaseURLArgs []string `json:"base_url_args,omitempty"`
 }
 
 // HostConfig names the host's user-level agent instructions and settings: the entries of
@@ -106,6 +115,7 @@ func VolumeSubdir(dir string) string {
 type npmAgent struct {
 	name string
 	info Info
+	seed func(SeedContext) error
 }
 
 func (a npmAgent) Name() string { return a.name }

@@ -1,5 +1,7 @@
 package agent
 
+import "path/filepath"
+
 // OpenCode: config in ~/.config/opencode, logins and sessions in ~/.local/share/opencode. It
 // talks to several providers, so it gets every model key that is set.
 func init() {
@@ -13,5 +15,15 @@ func init() {
 			{Secret: "google", Env: "GEMINI_API_KEY"}, {Secret: "github", Env: "GH_TOKEN"}},
 		HostConfig: &HostConfig{Dir: ".config/opencode", DirEnv: "", Target: "/root/.config/opencode",
 			Items: []string{"AGENTS.md", "opencode.json", "opencode.jsonc", "agent", "command"}},
-	}})
+	}, seed: seedOpenCode})
+}
+
+// seedOpenCode turns off its self-update and session sharing (an upload to opencode's servers).
+func seedOpenCode(c SeedContext) error {
+	dir := c.Dirs["/root/.config/opencode"]
+	if fileExists(filepath.Join(dir, "opencode.jsonc")) {
+		return nil // the user's own config, in the form JSON with comments: theirs alone
+	}
+	return MergeJSON(filepath.Join(dir, "opencode.json"), map[string]any{
+		"$schema": "https://opencode.ai/config.json", "autoupdate": false, "share": "disabled"})
 }

@@ -23,6 +23,7 @@ func (f *Factory) agentSupport(home string) *sandbox.AgentSupport {
 	return &sandbox.AgentSupport{
 		Installer: &agent.Installer{Root: filepath.Join(home, "agents"), Progress: f.IO.Err, TTY: IsTTY(errFile(f))},
 		Volumes:   &volume.Store{Root: filepath.Join(home, "volumes")},
+		Warn:      func(msg string) { fmt.Fprintln(f.IO.Err, "paddock: warning: "+oneLine(msg)) },
 	}
 }
 
@@ -90,7 +91,11 @@ func newAgentsCmd(f *Factory) *cobra.Command {
 					versions = append(versions, i.Version)
 				}
 				for _, k := range v.Keys {
-					keys = append(keys, k.Secret+"="+k.Env)
+					via := k.Env
+					if via == "" {
+						via = k.Helper
+					}
+					keys = append(keys, k.Secret+"="+via)
 				}
 				pkg := v.Package
 				if pkg == "" {

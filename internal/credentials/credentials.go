@@ -149,7 +149,7 @@ func (s *Store) AgentEnv(sandboxID string, a agent.Agent) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading secret %s: %w", k.Secret, err)
 		}
-		if ok {
+		if ok && k.Env != "" { // "": the agent's own mechanism (k.Helper) supplies it
 			env = append(env, k.Env+"="+v)
 		}
 	}
@@ -163,7 +163,7 @@ func UsedBy(name string) (agents, env []string) {
 		for _, k := range a.Info().Keys {
 			if k.Secret == name {
 				agents = append(agents, n)
-				if !slices.Contains(env, k.Env) {
+				if k.Env != "" && !slices.Contains(env, k.Env) {
 					env = append(env, k.Env)
 				}
 			}

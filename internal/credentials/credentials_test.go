@@ -72,8 +72,12 @@ func TestAgentEnv(t *testing.T) {
 	s.Set("openai", "sk-oai")
 	claude, _ := agent.Lookup("claude")
 	env, err := s.AgentEnv("id", claude)
-	if err != nil || !slices.Equal(env, []string{"ANTHROPIC_API_KEY=sk-ant"}) {
-		t.Fatalf("claude env = %q, %v", env, err)
+	if err != nil || len(env) != 0 {
+		t.Fatalf("claude env = %q, %v (its apiKeyHelper gives it the key)", env, err)
+	}
+	opencode, _ := agent.Lookup("opencode")
+	if env, _ := s.AgentEnv("id", opencode); !slices.Equal(env, []string{"ANTHROPIC_API_KEY=sk-ant", "OPENAI_API_KEY=sk-oai"}) {
+		t.Fatalf("opencode env = %q", env)
 	}
 	codex, _ := agent.Lookup("codex")
 	if env, _ := s.AgentEnv("id", codex); !slices.Equal(env, []string{"OPENAI_API_KEY=sk-oai"}) {

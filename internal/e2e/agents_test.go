@@ -313,8 +313,8 @@ func TestAgentsConfigVolume(t *testing.T) {
 		if r := e.run("", "volume", "rm", "paddock-claude-data"); r.code == 0 || !strings.Contains(r.stderr, "no such volume") {
 			t.Fatalf("volume rm of a missing volume: %s", r)
 		}
-		// The next start makes a new, empty one.
-		if r := e.run(ws3, "exec", "claude-vol-three", "ls", "-A", "/root/.claude"); r.code != 0 || r.stdout != "" {
+		// The next start makes a new one, holding only the first-run settings paddock seeds.
+		if r := e.run(ws3, "exec", "claude-vol-three", "ls", "-A", "/root/.claude"); r.code != 0 || r.stdout != ".claude.json\nsettings.json\n" {
 			t.Fatalf("after volume rm: %s", r)
 		}
 	})
@@ -353,8 +353,8 @@ func agSplitNUL(t *testing.T, b64 string) []string {
 	return strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
 }
 
-// TestAgentsSecretAndArgs: a key set with `secret set` reaches the Claude Code process's
-// environment, only it (not other processes of the sandbox), and no file of the workspace, the
+// TestAgentsSecretAndArgs: a key set with `secret set` reaches Claude Code only as the
+// placeholder its seeded apiKeyHelper prints, and no file of the workspace, the
 // agent cache or the sandbox's state, nor inspect; the user's arguments follow the default flags
 // intact.
 func TestAgentsSecretAndArgs(t *testing.T) {
@@ -420,8 +420,15 @@ func TestAgentsSecretAndArgs(t *testing.T) {
 		if !slices.Equal(argv, want) {
 			t.Fatalf("claude's argv = %q, want %q", argv, want)
 		}
-		if !slices.Contains(environ, "ANTHROPIC_API_KEY="+key) {
-			t.Fatalf("claude's environment lacks the key: %q", environ)
+		// Claude Code gets its key from the apiKeyHelper paddock seeded, which prints the
+		// placeholder that the egress proxy replaces; never from its environment.
+		if strings.Contains(strings.Join(environ, "\n"), key) || slices.ContainsFunc(environ, func(kv string) bool {
+			return strings.HasPrefix(kv, "ANTHROPIC_API_KEY=")
+		}) {
+			t.Fatalf("claude's environment holds a key: %q", environ)
+		}
+		if out := e.ok("", "exec", "claude-secret", "cat", "/root/.claude/settings.json"); !strings.Contains(out, `"apiKeyHelper": "echo paddock-placeholder-anthropic"`) {
+			t.Fatalf("settings.json: %s", out)
 		}
 		for _, kv := range []string{"CLAUDE_CONFIG_DIR=/root/.claude", "IS_SANDBOX=1"} {
 			if !slices.Contains(environ, kv) {

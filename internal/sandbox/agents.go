@@ -22,7 +22,16 @@ type AgentSupport struct {
 	// HasNode reports whether a template has Node.js on its PATH; nil checks the host template
 	// only (other templates are assumed to have it).
 	HasNode func(template string) bool
+	// Placeholder is the value a sandbox holds for a stored secret (nil: Placeholder).
+	Placeholder func(secret string) string
+	// Warn receives what went wrong preparing an agent's configuration without stopping the start
+	// (nil: discarded).
+	Warn func(msg string)
 }
+
+// Placeholder is the value a sandbox gets instead of a stored secret's real key, the one the
+// egress proxy replaces on the requests that leave the sandbox.
+func Placeholder(secret string) string { return "paddock-placeholder-" + secret }
 
 // nodeDirs are the folders of the sandbox's PATH where the host template can show node.
 var nodeDirs = []string{"/usr/local/bin", "/usr/bin", "/bin"}
@@ -174,6 +183,7 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 		return err
 	}
 	managed = append(managed, vols...)
+	m.seedAgent(a, rec, vols)
 	if rec.AgentConfig == "host" && info.HostConfig != nil {
 		hc, err := hostConfigMounts(info.HostConfig, vols)
 		if err != nil {
@@ -192,6 +202,27 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 	rec.Spec.Mounts, rec.Spec.AgentEnv = mounts, env
 	rec.Spec.Hide = m.hidden(rec.Spec.Mounts)
 	return m.Store.Save(rec)
+}
+
+// seedAgent prepares the agent's own configuration in its volume (onboarding done, the
+// workspaces trusted, the key's mechanism set up, no telemetry), keeping what is there. A file
+// it cannot merge (the user's, broken) is reported and left alone: the agent then asks itself.
+func (m *Manager) seedAgent(a agent.Agent, rec *store.Record, vols []runtime.Mount) {
+	c := agent.SeedContext{Dirs: map[string]string{}, Placeholder: m.Agents.Placeholder}
+	if c.Placeholder == nil {
+		c.Placeholder = Placeholder
+	}
+	for _, v := range vols {
+		c.Dirs[v.Target] = v.Source
+	}
+	for _, mt := range rec.Spec.Mounts {
+		if mt.Kind == "workspace" {
+			c.Workspaces = append(c.Workspaces, mt.Target)
+		}
+	}
+	if err := agent.Seed(a, c); err != nil && m.Agents.Warn != nil {
+		m.Agents.Warn(err.Error())
+	}
 }
 
 // hostConfigMounts shows the host's agent instructions and settings that exist, read-only, at

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -238,9 +239,11 @@ func TestAgentConfigHost(t *testing.T) {
 	if strings.Join(got, " ") != "/root/.claude/CLAUDE.md /root/.claude/settings.json /root/.claude/commands" {
 		t.Fatalf("host config mounts: %q", got)
 	}
-	// The settings file mounted over gets a valid placeholder in the volume.
+	// The settings file mounted over is a valid settings object in the volume (paddock's
+	// seeded one).
 	vol := filepath.Join(filepath.Dir(f.cache), "volumes", "paddock-claude-data", "claude")
-	if b, err := os.ReadFile(filepath.Join(vol, "settings.json")); err != nil || string(b) != "{}\n" {
+	var obj map[string]any
+	if b, err := os.ReadFile(filepath.Join(vol, "settings.json")); err != nil || json.Unmarshal(b, &obj) != nil {
 		t.Fatalf("placeholder: %q %v", b, err)
 	}
 	// --agent-config none on the stopped sandbox drops them at the next start.
