@@ -678,3 +678,11 @@ if ((DOCKER_OK)); then
 	RUNS=$((RUNS / 2)) WARMUP=$WARMUP bash "$REPO/bench/docker.sh" >/dev/null || warn "bench/docker.sh failed"
 	echo && echo "Docker backend: see bench/results/docker-latest.md" && cat "$RESULTS/docker-latest.md"
 fi
+
+# A real Claude Code session through paddock vs on the host, against a loopback stand-in of its
+# API (issue 8): bench/agents.sh.
+if have npm; then
+	log "Claude Code through paddock vs on the host (bench/agents.sh)"
+	RUNS=$((RUNS / 10 > 5 ? RUNS / 10 : 5)) WARMUP=2 bash "$REPO/bench/agents.sh" >/dev/null || warn "bench/agents.sh failed"
+	echo && echo "Agents: see bench/results/agents-latest.md" && cat "$RESULTS/agents-latest.md"
+fi
