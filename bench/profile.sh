@@ -32,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 # The README's build, as in bench/run.sh.
-(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$PADDOCK" ./cmd/paddock)
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$(dirname "$PADDOCK")/" ./cmd/paddock ./cmd/paddock-oci)
 
 # timeline LABEL SANDBOX-OR-EMPTY CMD...
 timeline() {

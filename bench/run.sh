@@ -133,8 +133,8 @@ trap 'exit 130' INT TERM
 # The release build is the README's install command; the plain build is a bare `go build` (cgo on,
 # so dynamically linked against libc), measured beside it.
 log "building paddock"
-(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$PADDOCK" ./cmd/paddock)
-(cd "$REPO" && go build -o "$PADDOCK_PLAIN" ./cmd/paddock)
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$(dirname "$PADDOCK")/" ./cmd/paddock ./cmd/paddock-oci)
+(cd "$REPO" && go build -o "$(dirname "$PADDOCK_PLAIN")/" ./cmd/paddock ./cmd/paddock-oci)
 (cd "$REPO" && go build -o "$BENCH_DIR/bin/iotool" bench/iotool/main.go)
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | wc -l)

@@ -6,12 +6,33 @@
 //go:debug updatemaxprocs=0
 
 // Command paddock runs AI coding agents in isolated, persistent sandboxes.
+//
+// It links no registry or Docker client: work that needs them is handed to paddock-oci (see
+// internal/exe), which must be in the same folder.
 package main
 
 import (
+	"context"
+	"io"
 	"os"
 
 	"github.com/paddockhq/paddock/internal/cli"
+	"github.com/paddockhq/paddock/internal/exe"
+	"github.com/paddockhq/paddock/internal/image"
 )
 
-func main() { os.Exit(cli.Main(os.Args)) }
+// fetcher hands template pulls and imports to paddock-oci.
+type fetcher struct{}
+
+func (fetcher) Pull(context.Context, *image.Store, string, io.Writer) (*image.Image, error) {
+	return nil, exe.HandOver("pulling a template")
+}
+
+func (fetcher) Import(context.Context, *image.Store, string, string, io.Writer) (*image.Image, error) {
+	return nil, exe.HandOver("importing a template")
+}
+
+func main() {
+	image.SetFetcher(fetcher{})
+	os.Exit(cli.Main(os.Args))
+}

@@ -39,7 +39,8 @@ func runMain(m *testing.M) int {
 	os.Chmod(baseDir, 0o755)
 	binary = filepath.Join(baseDir, "paddock")
 	// Built as users are told to build it: static, so no dynamic loader is mapped in every process.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", binary, "../../cmd/paddock")
+	// Both executables, side by side: paddock hands registry and Docker work to paddock-oci.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baseDir+"/", "../../cmd/paddock", "../../cmd/paddock-oci")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

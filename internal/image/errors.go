@@ -30,3 +30,6 @@ func fsErr(err error) error {
 	}
 	return err
 }
+
+// FSErr is fsErr for the packages that fill the cache (internal/image/remote).
+func FSErr(err error) error { return fsErr(err) }

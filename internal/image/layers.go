@@ -14,39 +14,18 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
-// layerSource is one layer to unpack.
-type layerSource struct {
-	diffID    string // expected sha256 of the uncompressed tar; "" when unknown (rootfs imports)
-	digest    string // of the blob as the source holds it
-	size      int64  // of that blob (for progress)
-	mediaType string
-	// open returns the blob: gzip, zstd or plain tar (detected from its first bytes).
-	open func() (io.ReadCloser, error)
-}
-
-// decompress returns the tar stream of a blob, whatever its compression.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: gzip: %v", ErrBadLayer, err)
-		}
-		return zr, func() { zr.Close() }, nil
-	case len(magic) == 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd:
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: zstd: %v", ErrBadLayer, err)
-		}
-		return zr, zr.Close, nil
-	}
-	return br, func() {}, nil
+// LayerSource is one layer to unpack.
+type LayerSource struct {
+	DiffID    string // expected sha256 of the uncompressed tar; "" when unknown (rootfs imports)
+	Digest    string // of the blob as the source holds it
+	Size      int64  // of that blob (for progress)
+	MediaType string
+	// Open returns the blob as the source holds it.
+	Open func() (io.ReadCloser, error)
+	// Decompress returns the tar stream of the blob (nil: the blob is a plain tar).
+	Decompress func(io.Reader) (io.Reader, func(), error)
 }
 
 // errReader remembers the first error of the source, so a broken download is reported as such
@@ -66,18 +45,18 @@ func (e *errReader) Read(p []byte) (int, error) {
 
 // installLayers unpacks the layers not yet in the cache, three at a time. It returns their
 // diffIDs in order (computed for sources that had none).
-func (s *Store) installLayers(ctx context.Context, srcs []layerSource, p *progress) ([]string, error) {
+func (s *Store) installLayers(ctx context.Context, srcs []LayerSource, p *Progress) ([]string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ids := make([]string, len(srcs))
 	errs := make([]error, len(srcs))
 	bars := make([]*bar, len(srcs))
 	for i, src := range srcs {
-		label := shortDigest(src.digest)
+		label := shortDigest(src.Digest)
 		if label == "" {
 			label = "rootfs"
 		}
-		bars[i] = p.bar(label, src.size)
+		bars[i] = p.bar(label, src.Size)
 	}
 	sem := make(chan struct{}, 3)
 	var wg sync.WaitGroup
@@ -102,7 +81,7 @@ func (s *Store) installLayers(ctx context.Context, srcs []layerSource, p *progre
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, fmt.Errorf("layer %s: %w", shortDigest(srcs[i].digest), err)
+			return nil, fmt.Errorf("layer %s: %w", shortDigest(srcs[i].Digest), err)
 		}
 	}
 	for _, err := range errs {
@@ -115,17 +94,17 @@ func (s *Store) installLayers(ctx context.Context, srcs []layerSource, p *progre
 
 // installLayer makes one layer present in the cache: unpacked into a temporary folder, synced,
 // checked against its diffID, then renamed into place, so it is there complete or not at all.
-func (s *Store) installLayer(ctx context.Context, src layerSource, b *bar) (string, error) {
-	if src.diffID != "" {
-		if _, err := os.Stat(filepath.Join(s.layerDir(src.diffID), "layer.json")); err == nil {
+func (s *Store) installLayer(ctx context.Context, src LayerSource, b *bar) (string, error) {
+	if src.DiffID != "" {
+		if _, err := os.Stat(filepath.Join(s.layerDir(src.DiffID), "layer.json")); err == nil {
 			b.finish("already present")
-			return src.diffID, nil
+			return src.DiffID, nil
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	tmp, err := os.MkdirTemp(s.flavourDir(), ".tmp-")
+	tmp, err := os.MkdirTemp(s.FlavourDir(), ".tmp-")
 	if err != nil {
 		return "", fsErr(err)
 	}
@@ -136,12 +115,16 @@ func (s *Store) installLayer(ctx context.Context, src layerSource, b *bar) (stri
 		}
 	}()
 	b.set("downloading")
-	rc, err := src.open()
+	rc, err := src.Open()
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
 	er := &errReader{r: io.TeeReader(ctxReader{ctx, rc}, b)}
+	decompress := src.Decompress
+	if decompress == nil {
+		decompress = func(r io.Reader) (io.Reader, func(), error) { return bufio.NewReaderSize(r, 64<<10), func() {}, nil }
+	}
 	tr, closeTar, err := decompress(er)
 	if err != nil {
 		if er.err != nil {
@@ -163,8 +146,8 @@ func (s *Store) installLayer(ctx context.Context, src layerSource, b *bar) (stri
 		return "", err
 	}
 	diffID := digestOf(h)
-	if src.diffID != "" && diffID != src.diffID {
-		return "", fmt.Errorf("%w: its content does not match its diffID (%s, expected %s)", ErrBadLayer, shortDigest(diffID), shortDigest(src.diffID))
+	if src.DiffID != "" && diffID != src.DiffID {
+		return "", fmt.Errorf("%w: its content does not match its diffID (%s, expected %s)", ErrBadLayer, shortDigest(diffID), shortDigest(src.DiffID))
 	}
 	info.DiffID = diffID
 	lj, _ := json.MarshalIndent(info, "", "  ")
@@ -181,7 +164,7 @@ func (s *Store) installLayer(ctx context.Context, src layerSource, b *bar) (stri
 		return "", fmt.Errorf("moving the layer into place: %w", fsErr(err))
 	}
 	ok = true
-	syncDir(s.flavourDir())
+	syncDir(s.FlavourDir())
 	b.finish(fmt.Sprintf("done (%s on disk)", humanBytes(info.DiskSize)))
 	return diffID, nil
 }
@@ -217,4 +200,54 @@ func classifyStream(err error) error {
 		return fmt.Errorf("%w: the download ended early (%v)", ErrBadLayer, err)
 	}
 	return fmt.Errorf("%w: %v", ErrBadLayer, err)
+}
+
+// Commit unpacks the layers of a new template and records it as rec.Ref (replacing what that
+// reference named), under the shared GC lock. Layers already in the cache are not unpacked again.
+func (s *Store) Commit(ctx context.Context, rec *Record, srcs []LayerSource, p *Progress) (*Record, error) {
+	unlock, err := s.lockGC(false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	ids, err := s.installLayers(ctx, srcs, p)
+	if err != nil {
+		return nil, err
+	}
+	for i := range rec.Layers {
+		rec.Layers[i].DiffID = ids[i]
+		if rec.Layers[i].Digest == "" {
+			rec.Layers[i].Digest = ids[i]
+		}
+	}
+	if rec.ID == "" {
+		rec.ID = syntheticID(rec)
+		rec.Digest = rec.ID
+	}
+	if err := s.updateIndex(func(idx *index) error { idx.Images[rec.Ref] = rec; return nil }); err != nil {
+		return nil, err
+	}
+	var total int64
+	for _, l := range rec.Layers {
+		li, _ := s.layerInfo(l.DiffID)
+		total += li.DiskSize
+	}
+	p.Line("%s: %s (%d layers, %s on disk)", Familiar(rec.Ref), rec.Digest, len(rec.Layers), humanBytes(total))
+	return rec, nil
+}
+
+// syntheticID is the ID of an image paddock assembled itself (a rootfs import): the digest of a
+// config that names its layers, platform and settings.
+func syntheticID(rec *Record) string {
+	var diffIDs []string
+	for _, l := range rec.Layers {
+		diffIDs = append(diffIDs, l.DiffID)
+	}
+	b, _ := json.Marshal(struct {
+		Platform string   `json:"platform"`
+		DiffIDs  []string `json:"diff_ids"`
+		Config   Config   `json:"config"`
+	}{rec.Platform, diffIDs, rec.Config})
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -119,7 +119,7 @@ func (s *Store) summary(rec *Record, users map[string]int) (Summary, error) {
 
 // Inspect describes one template.
 func (s *Store) Inspect(ref string) (*Details, error) {
-	rec, full, err := s.record(ref)
+	rec, full, err := s.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *Store) Inspect(ref string) (*Details, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := s.image(rec)
+	img := s.ImageOf(rec)
 	d := &Details{Summary: sum, Config: rec.Config, LayerDirs: img.LayerDirs, LowerDir: img.LowerDir()}
 	for _, l := range rec.Layers {
 		ld := LayerDetail{LayerRecord: l}
@@ -149,7 +149,7 @@ func (s *Store) Inspect(ref string) (*Details, error) {
 // Remove forgets a template and deletes its layers that no other template uses. It refuses
 // (ErrInUse) while InUse names a sandbox using it.
 func (s *Store) Remove(ref string) error {
-	rec, full, err := s.record(ref)
+	rec, full, err := s.Lookup(ref)
 	if err != nil {
 		return err
 	}
@@ -211,14 +211,14 @@ func (s *Store) removeUnused() (PruneReport, error) {
 		return rep, err
 	}
 	used := layerUsers(idx)
-	entries, err := os.ReadDir(s.flavourDir())
+	entries, err := os.ReadDir(s.FlavourDir())
 	if err != nil {
 		return rep, err
 	}
 	var doomed []string
 	for _, e := range entries {
 		n := e.Name()
-		p := filepath.Join(s.flavourDir(), n)
+		p := filepath.Join(s.FlavourDir(), n)
 		if strings.HasPrefix(n, ".") {
 			doomed = append(doomed, p)
 			continue
@@ -229,7 +229,7 @@ func (s *Store) removeUnused() (PruneReport, error) {
 		if li, err := s.layerInfo("sha256:" + n); err == nil {
 			rep.Freed += li.DiskSize
 		}
-		away := filepath.Join(s.flavourDir(), ".rm-"+n)
+		away := filepath.Join(s.FlavourDir(), ".rm-"+n)
 		if err := os.Rename(p, away); err != nil {
 			return rep, err
 		}

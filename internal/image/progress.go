@@ -13,7 +13,7 @@ import (
 
 // progress reports pulls on stderr: a bar per layer on a terminal, one plain line per event
 // otherwise.
-type progress struct {
+type Progress struct {
 	w     io.Writer
 	tty   bool
 	width int
@@ -23,11 +23,11 @@ type progress struct {
 	last  time.Time
 }
 
-func newProgress(w io.Writer) *progress {
+func NewProgress(w io.Writer) *Progress {
 	if w == nil {
 		w = io.Discard
 	}
-	p := &progress{w: w, width: 80}
+	p := &Progress{w: w, width: 80}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 		if wd, _, err := term.GetSize(int(f.Fd())); err == nil && wd > 40 {
@@ -38,7 +38,7 @@ func newProgress(w io.Writer) *progress {
 }
 
 // line prints a status line (above the bars on a terminal).
-func (p *progress) line(format string, args ...any) {
+func (p *Progress) Line(format string, args ...any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty && p.drawn > 0 {
@@ -53,14 +53,14 @@ func (p *progress) line(format string, args ...any) {
 
 // bar is one layer's line.
 type bar struct {
-	p      *progress
+	p      *Progress
 	label  string
 	total  int64
 	cur    int64
 	status string
 }
 
-func (p *progress) bar(label string, total int64) *bar {
+func (p *Progress) bar(label string, total int64) *bar {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b := &bar{p: p, label: label, total: total, status: "waiting"}
@@ -99,7 +99,7 @@ func (b *bar) finish(status string) {
 }
 
 // draw repaints every bar in place (at most ten times a second unless forced). Call with mu held.
-func (p *progress) draw(force bool) {
+func (p *Progress) draw(force bool) {
 	if !p.tty || (!force && time.Since(p.last) < 100*time.Millisecond) {
 		return
 	}
@@ -152,3 +152,6 @@ func shortDigest(d string) string {
 	}
 	return d
 }
+
+// HumanBytes is n as people read it: "12.3 MB".
+func HumanBytes(n int64) string { return humanBytes(n) }

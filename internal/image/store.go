@@ -10,7 +10,6 @@ import (
 	goruntime "runtime"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // indexSchema is the version of images/index.json this build writes.
@@ -27,7 +26,7 @@ const indexSchema = 1
 type Store struct {
 	Root     string // PADDOCK_HOME/images
 	Flavour  Flavour
-	Platform v1.Platform // the platform pulled and accepted: linux/GOARCH
+	Platform Platform // the platform pulled and accepted: linux/GOARCH
 	// InUse, when set, names the sandboxes that use a template (given its normalized reference);
 	// Remove refuses while it names any, and List shows them. The CLI wires it to the sandbox store.
 	InUse func(ref string) ([]string, error)
@@ -46,7 +45,7 @@ func Open(home string) (*Store, error) {
 func OpenFlavour(home string, f Flavour) (*Store, error) {
 	root := filepath.Join(home, "images")
 	s := &Store{Root: root, Flavour: f, Platform: hostPlatform(), unpacker: newUnpacker(f)}
-	for _, d := range []string{root, s.flavourDir(), filepath.Join(root, "tmp")} {
+	for _, d := range []string{root, s.FlavourDir(), filepath.Join(root, "tmp")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("creating the template cache %s: %w", d, fsErr(err))
 		}
@@ -55,18 +54,30 @@ func OpenFlavour(home string, f Flavour) (*Store, error) {
 	return s, nil
 }
 
-func hostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: goruntime.GOARCH}
+// Platform is an OS, architecture and variant, as in an image index.
+type Platform struct{ OS, Architecture, Variant string }
+
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+func hostPlatform() Platform {
+	p := Platform{OS: "linux", Architecture: goruntime.GOARCH}
 	if goruntime.GOARCH == "arm64" {
 		p.Variant = "v8"
 	}
 	return p
 }
 
-func (s *Store) flavourDir() string { return filepath.Join(s.Root, "layers", s.Flavour.Name) }
+// FlavourDir is the folder of this flavour's unpacked layers.
+func (s *Store) FlavourDir() string { return filepath.Join(s.Root, "layers", s.Flavour.Name) }
 
 func (s *Store) layerDir(diffID string) string {
-	return filepath.Join(s.flavourDir(), strings.TrimPrefix(diffID, "sha256:"))
+	return filepath.Join(s.FlavourDir(), strings.TrimPrefix(diffID, "sha256:"))
 }
 
 func (s *Store) indexPath() string { return filepath.Join(s.Root, "index.json") }
@@ -158,8 +169,9 @@ func syncDir(dir string) {
 	}
 }
 
-// record finds the record of a reference (any form: short, full, digest).
-func (s *Store) record(ref string) (*Record, string, error) {
+// Lookup finds the record of a reference (any form: short, full, digest) and its normalized
+// form; the record is nil when the cache does not have it.
+func (s *Store) Lookup(ref string) (*Record, string, error) {
 	full, err := Normalize(ref)
 	if err != nil {
 		return nil, "", err
@@ -200,20 +212,21 @@ func (img *Image) LowerDir() string {
 // Get returns a cached template without any network access: ErrNotFound when the reference is
 // not in the cache, or when its layers are not unpacked for this store's flavour.
 func (s *Store) Get(ref string) (*Image, error) {
-	rec, full, err := s.record(ref)
+	rec, full, err := s.Lookup(ref)
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil {
 		return nil, fmt.Errorf("%w: template %s is not in the cache (get it with `paddock template pull %s`)", ErrNotFound, Familiar(full), Familiar(full))
 	}
-	if missing := s.missingLayers(rec); len(missing) > 0 {
+	if missing := s.Missing(rec); len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %d layers of template %s are not unpacked for this user (pull or import it again)", ErrNotFound, len(missing), Familiar(full))
 	}
-	return s.image(rec), nil
+	return s.ImageOf(rec), nil
 }
 
-func (s *Store) image(rec *Record) *Image {
+// ImageOf is the template of a complete record.
+func (s *Store) ImageOf(rec *Record) *Image {
 	img := &Image{Ref: rec.Ref, Digest: rec.Digest, ID: rec.ID, Config: rec.Config, Flavour: s.Flavour,
 		Source: rec.Source, Platform: rec.Platform}
 	for _, l := range rec.Layers {
@@ -222,8 +235,8 @@ func (s *Store) image(rec *Record) *Image {
 	return img
 }
 
-// missingLayers lists the diffIDs of rec not unpacked in this flavour.
-func (s *Store) missingLayers(rec *Record) []string {
+// Missing lists the diffIDs of rec not unpacked in this flavour.
+func (s *Store) Missing(rec *Record) []string {
 	var out []string
 	for _, l := range rec.Layers {
 		if _, err := os.Stat(filepath.Join(s.layerDir(l.DiffID), "layer.json")); err != nil {

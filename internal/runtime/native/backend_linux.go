@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/exe"
 	"io"
 	"io/fs"
 	"os"
@@ -248,7 +249,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if err := writeJSON(l.spec(), sb); err != nil {
 		return err
 	}
-	exe, err := os.Executable()
+	exe, err := exe.EnginePath()
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package image
+package remote
 
 import (
 	"archive/tar"
@@ -21,10 +21,12 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	it "github.com/paddockhq/paddock/internal/image/imagetest"
+
+	"github.com/paddockhq/paddock/internal/image"
 )
 
 // checkDebianLike asserts an imported DebianLike image is complete and right.
-func checkDebianLike(t *testing.T, img *Image, ref string) {
+func checkDebianLike(t *testing.T, img *image.Image, ref string) {
 	t.Helper()
 	if img.Ref != ref || len(img.LayerDirs) != 2 || img.Config.User != "agent" {
 		t.Fatalf("imported %+v", img)
@@ -65,7 +67,7 @@ func TestImportDockerArchive(t *testing.T) {
 	if err := tarball.MultiRefWriteToFile(multi, map[name.Reference]v1.Image{tag: it.DebianLike(t, goruntime.GOARCH), other: small}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(context.Background(), multi, "", nil); !errors.Is(err, ErrBadSource) || !strings.Contains(err.Error(), "--name") {
+	if _, err := s.Import(context.Background(), multi, "", nil); !errors.Is(err, image.ErrBadSource) || !strings.Contains(err.Error(), "--name") {
 		t.Errorf("multi without name: %v", err)
 	}
 	img3, err := s.Import(context.Background(), multi, "example.com/team/other:1", nil)
@@ -111,7 +113,7 @@ func TestImportRootfs(t *testing.T) {
 	zw.Write(raw)
 	zw.Close()
 	os.WriteFile(p, buf.Bytes(), 0o644)
-	if _, err := s.Import(context.Background(), p, "", nil); !errors.Is(err, ErrBadSource) || !strings.Contains(err.Error(), "--name") {
+	if _, err := s.Import(context.Background(), p, "", nil); !errors.Is(err, image.ErrBadSource) || !strings.Contains(err.Error(), "--name") {
 		t.Fatalf("rootfs without a name: %v", err)
 	}
 	img, err := s.Import(context.Background(), p, "myroot", nil)
@@ -124,15 +126,15 @@ func TestImportRootfs(t *testing.T) {
 	if lstat(t, filepath.Join(img.LayerDirs[0], "home/u/f")).Uid != 1<<30+1000 {
 		t.Error("owner")
 	}
-	if _, err := s.Ensure(context.Background(), "myroot", PullMissing, nil); err != nil {
+	if _, err := s.Ensure(context.Background(), "myroot", image.PullMissing, nil); err != nil {
 		t.Errorf("an imported template is used without a registry: %v", err)
 	}
-	if _, err := s.Import(context.Background(), filepath.Join(t.TempDir(), "nope.tar"), "x", nil); !errors.Is(err, ErrBadSource) {
+	if _, err := s.Import(context.Background(), filepath.Join(t.TempDir(), "nope.tar"), "x", nil); !errors.Is(err, image.ErrBadSource) {
 		t.Errorf("missing file: %v", err)
 	}
 	junk := filepath.Join(t.TempDir(), "junk")
 	os.WriteFile(junk, []byte(strings.Repeat("junk", 300)), 0o644)
-	if _, err := s.Import(context.Background(), junk, "x", nil); !errors.Is(err, ErrBadSource) {
+	if _, err := s.Import(context.Background(), junk, "x", nil); !errors.Is(err, image.ErrBadSource) {
 		t.Errorf("junk file: %v", err)
 	}
 }
@@ -155,7 +157,7 @@ func TestRemoveAndInUse(t *testing.T) {
 		}
 		return nil, nil
 	}
-	if err := s.Remove("example.com/a:1"); !errors.Is(err, ErrInUse) || !strings.Contains(err.Error(), "shell-proj") {
+	if err := s.Remove("example.com/a:1"); !errors.Is(err, image.ErrInUse) || !strings.Contains(err.Error(), "shell-proj") {
 		t.Fatalf("in use: %v", err)
 	}
 	d, err := s.Inspect("example.com/a:1")
@@ -176,7 +178,7 @@ func TestRemoveAndInUse(t *testing.T) {
 	if n := len(layerEntries(t, s)); n != 0 {
 		t.Errorf("layers left: %v", layerEntries(t, s))
 	}
-	if err := s.Remove("example.com/a:1"); !errors.Is(err, ErrNotFound) {
+	if err := s.Remove("example.com/a:1"); !errors.Is(err, image.ErrNotFound) {
 		t.Errorf("second remove: %v", err)
 	}
 }

@@ -1,7 +1,8 @@
-package image
+package remote
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,13 +17,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	it "github.com/paddockhq/paddock/internal/image/imagetest"
+
+	"github.com/paddockhq/paddock/internal/image"
 )
 
-func openTest(t *testing.T) *Store {
+func openTest(t *testing.T) *image.Store {
 	t.Helper()
 	requireRoot(t)
 	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no credentials unless a test writes some
-	s, err := OpenFlavour(t.TempDir(), rootTest)
+	s, err := image.OpenFlavour(t.TempDir(), image.CurrentFlavour())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +33,8 @@ func openTest(t *testing.T) *Store {
 }
 
 // layerDirs lists what is in the flavour's layer folder (temporary folders included).
-func layerEntries(t *testing.T, s *Store) []string {
-	entries, _ := os.ReadDir(s.flavourDir())
+func layerEntries(t *testing.T, s *image.Store) []string {
+	entries, _ := os.ReadDir(s.FlavourDir())
 	var out []string
 	for _, e := range entries {
 		out = append(out, e.Name())
@@ -44,7 +47,7 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 	reg := it.NewRegistry(t)
 	ref := reg.Push(t, "test/debian:bookworm", it.DebianLike(t, goruntime.GOARCH))
 	ctx := context.Background()
-	img, err := s.Ensure(ctx, ref, PullMissing, nil)
+	img, err := s.Ensure(ctx, ref, image.PullMissing, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 	if len(img.LayerDirs) != 2 || img.Config.User != "agent" || img.Config.WorkingDir != "/home/agent" || !strings.HasPrefix(img.Digest, "sha256:") {
 		t.Fatalf("image %+v", img)
 	}
-	for _, policy := range []PullPolicy{PullMissing, PullNever, PullAlways} {
+	for _, policy := range []image.PullPolicy{image.PullMissing, image.PullNever, image.PullAlways} {
 		again, err := s.Ensure(ctx, ref, policy, nil)
 		if err != nil {
 			t.Fatal(policy, err)
@@ -90,7 +93,7 @@ func TestPullContentAndOverlay(t *testing.T) {
 	s := openTest(t)
 	reg := it.NewRegistry(t)
 	ref := reg.Push(t, "test/debian:1", it.DebianLike(t, goruntime.GOARCH))
-	img, err := s.Ensure(context.Background(), ref, PullMissing, nil)
+	img, err := s.Ensure(context.Background(), ref, image.PullMissing, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,27 +159,27 @@ func TestPullPolicies(t *testing.T) {
 	s := openTest(t)
 	reg := it.NewRegistry(t)
 	ref := reg.Host + "/test/p:1"
-	if _, err := s.Ensure(context.Background(), ref, PullNever, nil); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Ensure(context.Background(), ref, image.PullNever, nil); !errors.Is(err, image.ErrNotFound) {
 		t.Fatalf("never, not cached: %v", err)
 	}
 	if reg.BlobGets.Load() != 0 {
 		t.Error("never contacted the registry")
 	}
-	if _, err := ParsePullPolicy("sometimes"); !errors.Is(err, ErrBadRef) {
+	if _, err := image.ParsePullPolicy("sometimes"); !errors.Is(err, image.ErrBadRef) {
 		t.Errorf("bad policy: %v", err)
 	}
 	reg.Push(t, "test/p:1", it.Image(t, goruntime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "1", 0o644, 0)))))
-	img1, err := s.Ensure(context.Background(), ref, PullMissing, nil)
+	img1, err := s.Ensure(context.Background(), ref, image.PullMissing, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The tag moves: missing keeps the cached image, always takes the new one.
 	reg.Push(t, "test/p:1", it.Image(t, goruntime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "2", 0o644, 0)))))
-	img2, err := s.Ensure(context.Background(), ref, PullMissing, nil)
+	img2, err := s.Ensure(context.Background(), ref, image.PullMissing, nil)
 	if err != nil || img2.Digest != img1.Digest {
 		t.Fatalf("missing re-pulled: %v", err)
 	}
-	img3, err := s.Ensure(context.Background(), ref, PullAlways, nil)
+	img3, err := s.Ensure(context.Background(), ref, image.PullAlways, nil)
 	if err != nil || img3.Digest == img1.Digest {
 		t.Fatalf("always kept the old image: %v", err)
 	}
@@ -207,12 +210,12 @@ func TestPullErrors(t *testing.T) {
 		cat  error
 		want string
 	}{
-		{reg.Host + "/test/foreign:1", ErrPlatform, "is built for linux/" + arm},
-		{reg.Host + "/test/multi:1", ErrPlatform, "has no image for linux/" + goruntime.GOARCH},
-		{reg.Host + "/test/missing:1", ErrNotFound, "is not in registry"},
-		{reg.Host + "/private/img:1", ErrAuth, "refused access"},
-		{"127.0.0.1:1/test/x:1", ErrUnreachable, "cannot reach registry 127.0.0.1:1"},
-		{"Bad Ref", ErrBadRef, "invalid image reference"},
+		{reg.Host + "/test/foreign:1", image.ErrPlatform, "is built for linux/" + arm},
+		{reg.Host + "/test/multi:1", image.ErrPlatform, "has no image for linux/" + goruntime.GOARCH},
+		{reg.Host + "/test/missing:1", image.ErrNotFound, "is not in registry"},
+		{reg.Host + "/private/img:1", image.ErrAuth, "refused access"},
+		{"127.0.0.1:1/test/x:1", image.ErrUnreachable, "cannot reach registry 127.0.0.1:1"},
+		{"Bad Ref", image.ErrBadRef, "invalid image reference"},
 	}
 	for _, c := range cases {
 		start := time.Now()
@@ -231,7 +234,7 @@ func TestPullErrors(t *testing.T) {
 		os.WriteFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"), []byte(cfg), 0o600)
 	}
 	write("alice", "wrong")
-	if _, err := s.Pull(ctx, reg.Host+"/private/img:1", nil); !errors.Is(err, ErrAuth) {
+	if _, err := s.Pull(ctx, reg.Host+"/private/img:1", nil); !errors.Is(err, image.ErrAuth) {
 		t.Errorf("wrong password: %v", err)
 	}
 	write("alice", "s3cret")
@@ -263,10 +266,10 @@ func TestPullBrokenLayersLeaveNothing(t *testing.T) {
 	for _, ref := range []string{"test/broken:1", "test/cut:1"} {
 		_, err := s.Pull(ctx, reg.Host+"/"+ref, nil)
 		t.Logf("%s: %v", ref, err)
-		if !errors.Is(err, ErrBadLayer) || strings.Contains(err.Error(), "\n") {
+		if !errors.Is(err, image.ErrBadLayer) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v", ref, err)
 		}
-		if _, err := s.Get(reg.Host + "/" + ref); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Get(reg.Host + "/" + ref); !errors.Is(err, image.ErrNotFound) {
 			t.Errorf("%s was recorded: %v", ref, err)
 		}
 	}
@@ -281,5 +284,34 @@ func TestPullBrokenLayersLeaveNothing(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(img.LayerDirs[0], "z")); string(b) != "zstd" {
 		t.Errorf("zstd content %q", b)
+	}
+}
+
+// TestPullDiskFull: a full disk under PADDOCK_HOME fails with one line and leaves no partial layer.
+func TestPullDiskFull(t *testing.T) {
+	requireRoot(t)
+	home := t.TempDir()
+	if err := unix.Mount("tmpfs", home, "tmpfs", 0, "size=512k"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(home, unix.MNT_DETACH) })
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	s, err := image.OpenFlavour(home, image.CurrentFlavour())
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 2<<20)
+	rand.Read(big)
+	reg := it.NewRegistry(t)
+	ref := reg.Push(t, "test/big:1", it.Image(t, goruntime.GOARCH, v1.Config{},
+		it.Layer(t, it.Tar(t, it.File("big", string(big), 0o644, 0)))))
+	_, err = s.Pull(context.Background(), ref, nil)
+	if !errors.Is(err, image.ErrNoSpace) || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("want image.ErrNoSpace, got %v", err)
+	}
+	t.Log(err)
+	entries, _ := os.ReadDir(s.FlavourDir())
+	if len(entries) != 0 {
+		t.Errorf("left in the cache: %v", entries)
 	}
 }

@@ -1,11 +1,8 @@
-package image
+package remote
 
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -20,20 +17,19 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-)
 
-// DockerPrefix marks an import from the local Docker engine: "docker://debian:bookworm".
-const DockerPrefix = "docker://"
+	"github.com/paddockhq/paddock/internal/image"
+)
 
 // Import adds a template from src: a `docker save` tarball, an OCI layout (folder or tarball),
 // a plain rootfs tarball (then name is required), or "docker://IMAGE" from the local Docker
 // engine (DOCKER_HOST, else /var/run/docker.sock). Tarballs may be gzip or zstd compressed.
 // name, when given, is the template's reference (and picks the image of an archive that holds
 // several); otherwise the archive's own tag is used.
-func (s *Store) Import(ctx context.Context, src, name string, progress io.Writer) (*Image, error) {
-	p := newProgress(progress)
+func importImage(ctx context.Context, s *image.Store, src, name string, progress io.Writer) (*image.Image, error) {
+	p := image.NewProgress(progress)
 	if name != "" {
-		full, err := Normalize(name)
+		full, err := image.Normalize(name)
 		if err != nil {
 			return nil, err
 		}
@@ -41,28 +37,28 @@ func (s *Store) Import(ctx context.Context, src, name string, progress io.Writer
 	}
 	staging, err := os.MkdirTemp(filepath.Join(s.Root, "tmp"), "import-")
 	if err != nil {
-		return nil, fsErr(err)
+		return nil, image.FSErr(err)
 	}
 	defer os.RemoveAll(staging)
-	if img, ok := strings.CutPrefix(src, DockerPrefix); ok {
+	if img, ok := strings.CutPrefix(src, image.DockerPrefix); ok {
 		if name == "" {
-			if name, err = Normalize(img); err != nil {
+			if name, err = image.Normalize(img); err != nil {
 				return nil, err
 			}
 		}
 		file := filepath.Join(staging, "engine.tar")
-		p.line("exporting %s from the Docker engine", img)
+		p.Line("exporting %s from the Docker engine", img)
 		if err := engineSave(ctx, img, file); err != nil {
 			return nil, err
 		}
-		return s.importDockerArchive(ctx, file, name, "docker-engine", p)
+		return importDockerArchive(ctx, s, file, name, "docker-engine", p)
 	}
 	st, err := os.Stat(src)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSource, err)
+		return nil, fmt.Errorf("%w: %v", image.ErrBadSource, err)
 	}
 	if st.IsDir() {
-		return s.importLayout(ctx, src, name, p)
+		return importLayout(ctx, s, src, name, p)
 	}
 	file, err := plainTar(src, staging)
 	if err != nil {
@@ -74,27 +70,27 @@ func (s *Store) Import(ctx context.Context, src, name string, progress io.Writer
 	}
 	switch kind {
 	case "docker-archive":
-		return s.importDockerArchive(ctx, file, name, kind, p)
+		return importDockerArchive(ctx, s, file, name, kind, p)
 	case "oci-layout":
 		dir := filepath.Join(staging, "layout")
 		if err := unpackLayout(file, dir); err != nil {
 			return nil, err
 		}
-		return s.importLayout(ctx, dir, name, p)
+		return importLayout(ctx, s, dir, name, p)
 	}
-	return s.importRootfs(ctx, file, name, p)
+	return importRootfs(ctx, s, file, name, p)
 }
 
 // plainTar returns an uncompressed tar of src, decompressing it into staging when needed.
 func plainTar(src, staging string) (string, error) {
 	f, err := os.Open(src)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSource, err)
+		return "", fmt.Errorf("%w: %v", image.ErrBadSource, err)
 	}
 	defer f.Close()
 	r, done, err := decompress(f)
 	if err != nil {
-		return "", fmt.Errorf("%w %s: %v", ErrBadSource, src, err)
+		return "", fmt.Errorf("%w %s: %v", image.ErrBadSource, src, err)
 	}
 	defer done()
 	var magic [2]byte
@@ -107,11 +103,11 @@ func plainTar(src, staging string) (string, error) {
 	out := filepath.Join(staging, "input.tar")
 	w, err := os.Create(out)
 	if err != nil {
-		return "", fsErr(err)
+		return "", image.FSErr(err)
 	}
 	defer w.Close()
 	if _, err := io.Copy(w, r); err != nil {
-		return "", fmt.Errorf("%w %s: decompressing: %v", ErrBadSource, src, fsErr(err))
+		return "", fmt.Errorf("%w %s: decompressing: %v", image.ErrBadSource, src, image.FSErr(err))
 	}
 	return out, w.Close()
 }
@@ -121,7 +117,7 @@ func plainTar(src, staging string) (string, error) {
 func archiveKind(file string) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadSource, err)
+		return "", fmt.Errorf("%w: %v", image.ErrBadSource, err)
 	}
 	defer f.Close()
 	tr := tar.NewReader(f)
@@ -133,9 +129,9 @@ func archiveKind(file string) (string, error) {
 		}
 		if err != nil {
 			if n == 0 {
-				return "", fmt.Errorf("%w %s: not a tar archive, an OCI layout or docker://IMAGE", ErrBadSource, file)
+				return "", fmt.Errorf("%w %s: not a tar archive, an OCI layout or docker://IMAGE", image.ErrBadSource, file)
 			}
-			return "", fmt.Errorf("%w %s: %v", ErrBadSource, file, err)
+			return "", fmt.Errorf("%w %s: %v", image.ErrBadSource, file, err)
 		}
 		switch path.Clean(strings.TrimPrefix(hdr.Name, "./")) {
 		case "manifest.json":
@@ -168,7 +164,7 @@ func unpackLayout(file, dir string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%w %s: %v", ErrBadSource, file, err)
+			return fmt.Errorf("%w %s: %v", image.ErrBadSource, file, err)
 		}
 		n := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		if hdr.Typeflag != tar.TypeReg || !layoutName().MatchString(n) {
@@ -176,27 +172,27 @@ func unpackLayout(file, dir string) error {
 		}
 		p := filepath.Join(dir, filepath.FromSlash(n))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			return fsErr(err)
+			return image.FSErr(err)
 		}
 		w, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
-			return fsErr(err)
+			return image.FSErr(err)
 		}
 		_, err = io.Copy(w, tr)
 		w.Close()
 		if err != nil {
-			return fmt.Errorf("%w %s: %v", ErrBadSource, file, fsErr(err))
+			return fmt.Errorf("%w %s: %v", image.ErrBadSource, file, image.FSErr(err))
 		}
 	}
 }
 
-func (s *Store) importDockerArchive(ctx context.Context, file, ref, source string, p *progress) (*Image, error) {
+func importDockerArchive(ctx context.Context, s *image.Store, file, ref, source string, p *image.Progress) (*image.Image, error) {
 	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(file) })
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: reading manifest.json: %v", ErrBadSource, file, err)
+		return nil, fmt.Errorf("%w %s: reading manifest.json: %v", image.ErrBadSource, file, err)
 	}
 	if len(m) == 0 {
-		return nil, fmt.Errorf("%w %s: the archive holds no image", ErrBadSource, file)
+		return nil, fmt.Errorf("%w %s: the archive holds no image", image.ErrBadSource, file)
 	}
 	var tag *name.Tag
 	var all []string
@@ -205,20 +201,20 @@ func (s *Store) importDockerArchive(ctx context.Context, file, ref, source strin
 	}
 	switch {
 	case len(m) == 1 && ref == "" && len(m[0].RepoTags) == 0:
-		return nil, fmt.Errorf("%w %s: the image has no tag: name it with --name REF", ErrBadSource, file)
+		return nil, fmt.Errorf("%w %s: the image has no tag: name it with --name REF", image.ErrBadSource, file)
 	case len(m) == 1 && ref == "":
 		t, err := name.NewTag(m[0].RepoTags[0])
 		if err != nil {
-			return nil, fmt.Errorf("%w %s: tag %q: %v", ErrBadSource, file, m[0].RepoTags[0], err)
+			return nil, fmt.Errorf("%w %s: tag %q: %v", image.ErrBadSource, file, m[0].RepoTags[0], err)
 		}
 		ref = t.Name()
 	case len(m) > 1:
 		if ref == "" {
-			return nil, fmt.Errorf("%w %s: the archive holds %d images (%s): choose one with --name REF", ErrBadSource, file, len(m), strings.Join(all, ", "))
+			return nil, fmt.Errorf("%w %s: the archive holds %d images (%s): choose one with --name REF", image.ErrBadSource, file, len(m), strings.Join(all, ", "))
 		}
 		t, err := name.NewTag(ref)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --name %s: %v", ErrBadRef, ref, err)
+			return nil, fmt.Errorf("%w: --name %s: %v", image.ErrBadRef, ref, err)
 		}
 		found := false
 		for _, d := range m {
@@ -229,19 +225,19 @@ func (s *Store) importDockerArchive(ctx context.Context, file, ref, source strin
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("%w %s: no image tagged %s in the archive (it has %s)", ErrBadSource, file, Familiar(ref), strings.Join(all, ", "))
+			return nil, fmt.Errorf("%w %s: no image tagged %s in the archive (it has %s)", image.ErrBadSource, file, image.Familiar(ref), strings.Join(all, ", "))
 		}
 		tag = &t
 	}
 	img, err := tarball.ImageFromPath(file, tag)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrBadSource, file, err)
+		return nil, fmt.Errorf("%w %s: %v", image.ErrBadSource, file, err)
 	}
-	rec, err := s.add(ctx, ref, source, "", img, false, p)
+	rec, err := add(ctx, s, ref, source, "", img, false, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.image(rec), nil
+	return s.ImageOf(rec), nil
 }
 
 // layoutImage is one image of an OCI layout, with the name its annotations give.
@@ -250,10 +246,10 @@ type layoutImage struct {
 	img  v1.Image
 }
 
-func (s *Store) importLayout(ctx context.Context, dir, ref string, p *progress) (*Image, error) {
+func importLayout(ctx context.Context, s *image.Store, dir, ref string, p *image.Progress) (*image.Image, error) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: not an OCI layout (%v)", ErrBadSource, dir, err)
+		return nil, fmt.Errorf("%w %s: not an OCI layout (%v)", image.ErrBadSource, dir, err)
 	}
 	var found []layoutImage
 	var other []string
@@ -280,7 +276,7 @@ func (s *Store) importLayout(ctx context.Context, dir, ref string, p *progress) 
 					return err
 				}
 			case d.MediaType.IsImage():
-				if d.Platform != nil && !platformMatches(*d.Platform, s.Platform) {
+				if d.Platform != nil && !platformMatches(*d.Platform, platform(s)) {
 					if d.Platform.OS != "unknown" {
 						other = append(other, d.Platform.String())
 					}
@@ -296,20 +292,20 @@ func (s *Store) importLayout(ctx context.Context, dir, ref string, p *progress) 
 		return nil
 	}
 	if err := walk(idx, "", 0); err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrBadSource, dir, err)
+		return nil, fmt.Errorf("%w %s: %v", image.ErrBadSource, dir, err)
 	}
 	if len(found) == 0 {
 		if len(other) > 0 {
-			return nil, fmt.Errorf("%w: the OCI layout %s has no image for %s (it has: %s)", ErrPlatform, dir, s.Platform.String(), strings.Join(other, ", "))
+			return nil, fmt.Errorf("%w: the OCI layout %s has no image for %s (it has: %s)", image.ErrPlatform, dir, platform(s).String(), strings.Join(other, ", "))
 		}
-		return nil, fmt.Errorf("%w %s: the OCI layout holds no image", ErrBadSource, dir)
+		return nil, fmt.Errorf("%w %s: the OCI layout holds no image", image.ErrBadSource, dir)
 	}
 	chosen := found[0]
 	if len(found) > 1 {
 		var names []string
 		ok := false
 		for _, f := range found {
-			nn, _ := Normalize(f.name)
+			nn, _ := image.Normalize(f.name)
 			names = append(names, f.name)
 			if ref != "" && nn == ref {
 				chosen, ok = f, true
@@ -317,59 +313,43 @@ func (s *Store) importLayout(ctx context.Context, dir, ref string, p *progress) 
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w %s: the OCI layout holds %d images (%s): choose one with --name REF",
-				ErrBadSource, dir, len(found), strings.Join(names, ", "))
+				image.ErrBadSource, dir, len(found), strings.Join(names, ", "))
 		}
 	}
 	if ref == "" {
 		if chosen.name == "" {
-			return nil, fmt.Errorf("%w %s: the image has no name: name it with --name REF", ErrBadSource, dir)
+			return nil, fmt.Errorf("%w %s: the image has no name: name it with --name REF", image.ErrBadSource, dir)
 		}
-		n, err := Normalize(chosen.name)
+		n, err := image.Normalize(chosen.name)
 		if err != nil {
 			return nil, err
 		}
 		ref = n
 	}
-	rec, err := s.add(ctx, ref, "oci-layout", "", chosen.img, false, p)
+	rec, err := add(ctx, s, ref, "oci-layout", "", chosen.img, false, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.image(rec), nil
+	return s.ImageOf(rec), nil
 }
 
 // importRootfs makes a one-layer template of a plain root filesystem tarball.
-func (s *Store) importRootfs(ctx context.Context, file, ref string, p *progress) (*Image, error) {
+func importRootfs(ctx context.Context, s *image.Store, file, ref string, p *image.Progress) (*image.Image, error) {
 	if ref == "" {
-		return nil, fmt.Errorf("%w %s: a plain rootfs tarball needs a name: --name REF", ErrBadSource, file)
+		return nil, fmt.Errorf("%w %s: a plain rootfs tarball needs a name: --name REF", image.ErrBadSource, file)
 	}
 	st, err := os.Stat(file)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSource, err)
+		return nil, fmt.Errorf("%w: %v", image.ErrBadSource, err)
 	}
-	p.line("importing %s as %s", file, Familiar(ref))
-	rec := &Record{Ref: ref, Source: "rootfs", Platform: s.Platform.String(), Created: time.Now().UTC(), Pulled: time.Now().UTC(),
-		Config: Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
-		Layers: []LayerRecord{{Size: st.Size(), MediaType: "application/vnd.oci.image.layer.v1.tar"}}}
-	src := layerSource{size: st.Size(), open: func() (io.ReadCloser, error) { return os.Open(file) }}
-	rec, err = s.commit(ctx, rec, []layerSource{src}, p)
+	p.Line("importing %s as %s", file, image.Familiar(ref))
+	rec := &image.Record{Ref: ref, Source: "rootfs", Platform: platform(s).String(), Created: time.Now().UTC(), Pulled: time.Now().UTC(),
+		Config: image.Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+		Layers: []image.LayerRecord{{Size: st.Size(), MediaType: "application/vnd.oci.image.layer.v1.tar"}}}
+	src := image.LayerSource{Size: st.Size(), Decompress: decompress, Open: func() (io.ReadCloser, error) { return os.Open(file) }}
+	rec, err = s.Commit(ctx, rec, []image.LayerSource{src}, p)
 	if err != nil {
 		return nil, err
 	}
-	return s.image(rec), nil
-}
-
-// syntheticID is the ID of an image paddock assembled itself (a rootfs import): the digest of a
-// config that names its layers, platform and settings.
-func syntheticID(rec *Record) string {
-	var diffIDs []string
-	for _, l := range rec.Layers {
-		diffIDs = append(diffIDs, l.DiffID)
-	}
-	b, _ := json.Marshal(struct {
-		Platform string   `json:"platform"`
-		DiffIDs  []string `json:"diff_ids"`
-		Config   Config   `json:"config"`
-	}{rec.Platform, diffIDs, rec.Config})
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return s.ImageOf(rec), nil
 }

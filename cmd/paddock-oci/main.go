@@ -1,0 +1,20 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
+// Command paddock-oci is paddock with what talks to registries, image archives and the Docker
+// engine. paddock hands it commands that need those (see internal/exe); it is a complete paddock
+// on its own too, and starts sandboxes with the paddock binary beside it.
+package main
+
+import (
+	"os"
+
+	"github.com/paddockhq/paddock/internal/cli"
+	"github.com/paddockhq/paddock/internal/image"
+	"github.com/paddockhq/paddock/internal/image/remote"
+)
+
+func main() {
+	image.SetFetcher(remote.Fetcher{})
+	os.Exit(cli.Main(os.Args))
+}
