@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-
 )
 
 // LayerSource is one layer to unpack.

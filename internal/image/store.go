@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-
 )
 
 // indexSchema is the version of images/index.json this build writes.
