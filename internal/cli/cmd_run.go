@@ -208,7 +208,11 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 		// The agent runs on the template's files, not the host's.
 		has = func(p string) bool { return native.ImageHas(img, p) }
 	}
-	argv := a.Command(args, has)
+	epEnv, epArgs, err := agentEndpoints(f, a)
+	if err != nil {
+		return execExitCode(err)
+	}
+	argv := a.Command(append(epArgs, args...), has)
 	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
 	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
 	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty), User: imageUser(rec)}
@@ -216,7 +220,7 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	if err != nil {
 		return execExitCode(err)
 	}
-	req.Env = append(req.Env, keys...)
+	req.Env = append(append(req.Env, keys...), epEnv...)
 	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {
 		return execExitCode(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -30,11 +31,21 @@ handed to the agents that use them when they start (see ` + "`paddock agents`" +
 }
 
 func newSecretSetCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "set NAME",
+	var endpoint string
+	cmd := &cobra.Command{
+		Use:   "set NAME [--endpoint URL]",
 		Short: "Store a secret, read from a hidden prompt (or from stdin when it is not a terminal)",
+		Long: `Store a secret, read from a hidden prompt (or from stdin when it is not a terminal).
+
+--endpoint sends the service's requests to URL instead of its default API hosts (a company
+gateway, a local model server): paddock points the agents at it (ANTHROPIC_BASE_URL, Codex's
+openai_base_url, GOOGLE_GEMINI_BASE_URL), allows it in the sandboxes' policy, and the egress proxy
+puts the key into the requests sent there. https:// anywhere, http:// on loopback only.
+--endpoint default goes back to the default hosts; without --endpoint the endpoint stays.`,
 		Example: `  paddock secret set anthropic                         # type or paste the key at the prompt
-  printf %s "$OPENAI_API_KEY" | paddock secret set openai`,
+  printf %s "$OPENAI_API_KEY" | paddock secret set openai
+  paddock secret set anthropic --endpoint https://llm-gateway.corp.example/anthropic
+  paddock secret set openai --endpoint http://127.0.0.1:8000/v1     # a local server`,
 		Args: func(c *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0:
@@ -50,6 +61,16 @@ func newSecretSetCmd(f *Factory) *cobra.Command {
 			if err := credentials.Check(name); err != nil {
 				return withCode(ExitUsage, err)
 			}
+			setEndpoint := cmd.Flags().Changed("endpoint")
+			if setEndpoint && endpoint != "default" {
+				ep, err := credentials.CheckEndpoint(endpoint)
+				if err != nil {
+					return withCode(ExitUsage, fmt.Errorf("--endpoint: %w", err))
+				}
+				endpoint = ep
+			} else if endpoint == "default" {
+				endpoint = ""
+			}
 			cs, err := f.Credentials()
 			if err != nil {
 				return err
@@ -61,11 +82,22 @@ func newSecretSetCmd(f *Factory) *cobra.Command {
 			if err := cs.Set(name, value); err != nil {
 				return err
 			}
+			if setEndpoint {
+				if err := cs.SetEndpoint(name, endpoint); err != nil {
+					return err
+				}
+			}
 			agents, _ := credentials.UsedBy(name)
-			fmt.Fprintf(f.IO.Err, "paddock: secret %s saved; %s get it when they start\n", name, strings.Join(agents, ", "))
+			where := ""
+			if ep, _ := cs.Endpoint(name); ep != "" {
+				where = ", for " + ep
+			}
+			fmt.Fprintf(f.IO.Err, "paddock: secret %s saved%s; %s get it when they start\n", name, where, strings.Join(agents, ", "))
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "send the service's requests to this URL (a gateway or local server; `default` for the service's own hosts)")
+	return cmd
 }
 
 // readSecret reads a value without echo from a terminal, or the whole of stdin otherwise.
@@ -93,9 +125,10 @@ func readSecret(f *Factory, name string) (string, error) {
 }
 
 type secretView struct {
-	Name   string   `json:"name"`
-	Agents []string `json:"agents"`
-	Env    []string `json:"env"`
+	Name     string   `json:"name"`
+	Agents   []string `json:"agents"`
+	Env      []string `json:"env"`
+	Endpoint string   `json:"endpoint,omitempty"`
 }
 
 func newSecretLsCmd(f *Factory) *cobra.Command {
@@ -117,7 +150,11 @@ func newSecretLsCmd(f *Factory) *cobra.Command {
 			views := []secretView{}
 			for _, n := range names {
 				agents, env := credentials.UsedBy(n)
-				views = append(views, secretView{Name: n, Agents: agents, Env: env})
+				ep, err := cs.Endpoint(n)
+				if err != nil {
+					return err
+				}
+				views = append(views, secretView{Name: n, Agents: agents, Env: env, Endpoint: ep})
 			}
 			if asJSON {
 				return writeJSON(f.IO.Out, views)
@@ -129,9 +166,9 @@ func newSecretLsCmd(f *Factory) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tAGENTS\tENV")
+			fmt.Fprintln(tw, "NAME\tAGENTS\tENV\tENDPOINT")
 			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, strings.Join(v.Agents, ","), strings.Join(v.Env, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, strings.Join(v.Agents, ","), dash(strings.Join(v.Env, ",")), dash(v.Endpoint))
 			}
 			return tw.Flush()
 		},
@@ -183,4 +220,46 @@ func agentKeys(f *Factory, rec *store.Record, a agent.Agent) ([]string, error) {
 		return nil, fmt.Errorf("%w: %w", sandbox.ErrBadInput, err)
 	}
 	return env, nil
+}
+
+// agentEndpoints points an agent at the endpoints set with `secret set NAME --endpoint URL`: the
+// variables (ANTHROPIC_BASE_URL, ...) and arguments (Codex's -c openai_base_url=...) that do it.
+// A loopback endpoint is reached through the egress proxy like any other, so the agent's
+// process gets a NO_PROXY that does not send loopback around it.
+func agentEndpoints(f *Factory, a agent.Agent) (env, args []string, err error) {
+	var cs *credentials.Store
+	loopback := false
+	for _, k := range a.Info().Keys {
+		if k.BaseURLEnv == "" && len(k.BaseURLArgs) == 0 {
+			continue
+		}
+		if cs == nil {
+			if cs, err = f.Credentials(); err != nil {
+				return nil, nil, err
+			}
+		}
+		ep, err := cs.Endpoint(k.Secret)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: the endpoint of secret %s: %w (set it again with `paddock secret set %s --endpoint URL`)", sandbox.ErrBadInput, k.Secret, err, k.Secret)
+		}
+		if ep == "" {
+			continue
+		}
+		if u, err := url.Parse(ep); err == nil && credentials.IsLoopbackHost(u.Hostname()) {
+			loopback = true
+		}
+		if k.BaseURLEnv != "" {
+			env = append(env, k.BaseURLEnv+"="+ep)
+		}
+		for _, arg := range k.BaseURLArgs {
+			if strings.Contains(arg, "%s") {
+				arg = fmt.Sprintf(arg, ep)
+			}
+			args = append(args, arg)
+		}
+	}
+	if loopback {
+		env = append(env, "NO_PROXY=", "no_proxy=")
+	}
+	return env, args, nil
 }

@@ -121,6 +121,9 @@ func (s *Store) Remove(name string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotSet, name)
 	}
+	if err == nil {
+		err = s.SetEndpoint(name, "") // its endpoint goes with it
+	}
 	return err
 }
 
