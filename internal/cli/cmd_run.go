@@ -204,7 +204,12 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 		return execExitCode(err)
 	}
 	has := hostHas
-	if img := rec.Spec.Image; img != nil {
+	if hb, ok := m.For(rec).(interface {
+		Has(context.Context, *runtime.Sandbox, string) bool
+	}); ok {
+		// A backend that can look inside the sandbox (the Docker engine's containers).
+		has = func(p string) bool { return hb.Has(ctx, m.Sandbox(rec), p) }
+	} else if img := rec.Spec.Image; img != nil {
 		// The agent runs on the template's files, not the host's.
 		has = func(p string) bool { return native.ImageHas(img, p) }
 	}

@@ -615,3 +615,13 @@ var Differences = []string{
 	"signals: Ctrl-C without a terminal ends the exec's streams; the process is not signalled",
 	"egress through paddock's proxy: refused on this backend (no network at all)",
 }
+
+// Has reports whether path exists in the sandbox's container (false when there is none yet).
+func (b *Backend) Has(ctx context.Context, sb *runtime.Sandbox, path string) bool {
+	c, err := b.client(ctx)
+	if err != nil {
+		return false
+	}
+	_, err = c.ContainerStatPath(ctx, ContainerName(sb), path)
+	return err == nil
+}
