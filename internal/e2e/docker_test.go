@@ -5,8 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
@@ -259,5 +264,34 @@ func TestMountDockerSocket(t *testing.T) {
 				t.Fatalf("without the flag: %s", r)
 			}
 		})
+	}
+}
+
+// TestDockerTTY: exec -it on the Docker backend gets a terminal of the caller's size that follows
+// resizes, leaves the caller's terminal as it was, and passes the exit code through. (Engines
+// before API 1.42, as here, cannot size the terminal before the process starts: like `docker
+// exec`, paddock sizes it a moment after, hence the sleep.)
+func TestDockerTTY(t *testing.T) {
+	e, _ := dockerEnv(t)
+	ws := e.workspace("tty")
+	e.ok(ws, "--backend", "docker", "run", "-d", "shell")
+	p := procStartPTY(t, e, ws, 30, 90, "exec", "-it", "shell-tty", "sh", "-c", "tty; sleep 0.5; stty size; read x; stty size; exit 3")
+	before := p.termios()
+	p.expect(regexp.MustCompile(`(?m)^30 90$`), 10*time.Second, "the caller's size")
+	if err := pty.Setsize(p.master, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGWINCH)
+	time.Sleep(300 * time.Millisecond)
+	p.send("\n")
+	p.expect(regexp.MustCompile(`(?m)^40 100$`), 10*time.Second, "the new size")
+	if code := p.wait(10*time.Second, "exec -it"); code != 3 {
+		t.Errorf("exit %d, want 3; terminal:\n%s", code, p.output())
+	}
+	if !regexp.MustCompile(`(?m)^/dev/pts/\d+$`).MatchString(p.output()) {
+		t.Errorf("no /dev/pts terminal inside:\n%s", p.output())
+	}
+	if after := p.termios(); after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
+		t.Errorf("exec -it left the terminal changed")
 	}
 }

@@ -104,7 +104,17 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 			}
 		}
 		if size != nil {
-			c.ContainerExecResize(ctx, cr.ID, container.ResizeOptions{Height: size[0], Width: size[1]})
+			// Engines before API 1.42 ignore ConsoleSize, and a resize fails until the process
+			// exists: retried briefly, as the docker CLI does.
+			go func() {
+				for i := 0; i < 20; i++ {
+					err := c.ContainerExecResize(ctx, cr.ID, container.ResizeOptions{Height: size[0], Width: size[1]})
+					if err == nil {
+						return
+					}
+					time.Sleep(time.Duration(5*(i+1)) * time.Millisecond)
+				}
+			}()
 		}
 		stopWinch := onResize(func() {
 			if h, w, ok := termSize(stdio); ok {
