@@ -61,6 +61,9 @@ func (r Request) Key(api API) string {
 type Server struct {
 	API   API
 	Reply string
+	// Delay holds every model reply that long (set before the agent runs): time for a test to
+	// look at the agent's processes while it waits.
+	Delay time.Duration
 	// URL is the base URL to point the agent at: http(s)://127.0.0.1:PORT, plus /v1 for OpenAI
 	// (OPENAI_BASE_URL includes it).
 	URL string
@@ -168,6 +171,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.reqs = append(s.reqs, Request{Method: r.Method, Path: r.URL.RequestURI(), Header: r.Header.Clone(), Body: body, Time: time.Now()})
 	s.mu.Unlock()
+	if s.Delay > 0 && isModelCall(s.API, r.Method, r.URL.RequestURI()) {
+		time.Sleep(s.Delay)
+	}
 	switch s.API {
 	case Anthropic:
 		s.anthropic(w, r, body)
