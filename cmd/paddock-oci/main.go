@@ -12,9 +12,18 @@ import (
 	"github.com/paddockhq/paddock/internal/cli"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/image/remote"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/docker"
 )
 
 func main() {
 	image.SetFetcher(remote.Fetcher{})
+	cli.DockerBackend = func(defaultImage string) runtime.Backend {
+		b := docker.New()
+		if defaultImage != "" {
+			b.DefaultImage = defaultImage
+		}
+		return b
+	}
 	os.Exit(cli.Main(os.Args))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/paddockhq/paddock/internal/cli"
 	"github.com/paddockhq/paddock/internal/exe"
 	"github.com/paddockhq/paddock/internal/image"
+	"github.com/paddockhq/paddock/internal/runtime"
 )
 
 // fetcher hands template pulls and imports to paddock-oci.
@@ -34,5 +35,6 @@ func (fetcher) Import(context.Context, *image.Store, string, string, io.Writer) 
 
 func main() {
 	image.SetFetcher(fetcher{})
+	cli.DockerBackend = func(string) runtime.Backend { return exe.DockerBackend{} }
 	os.Exit(cli.Main(os.Args))
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/paddockhq/paddock/internal/doctor"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/docker"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -100,6 +99,12 @@ func (f *Factory) chooseBackend(cfg config.Config) (string, bool, error) {
 	return name, true, nil
 }
 
+// DockerBackend makes the Docker backend (defaultImage: the configured image of host-template
+// sandboxes, "" for the default). The binaries set it: paddock-oci to the real one, paddock to
+// one that hands the command to paddock-oci (internal/exe), so that only paddock-oci links the
+// Docker client.
+var DockerBackend func(defaultImage string) runtime.Backend
+
 // Manager opens the store and the backend on first use.
 func (f *Factory) Manager() (*sandbox.Manager, error) {
 	if f.manager != nil {
@@ -129,11 +134,10 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 		}
 		return is.RemoveOwned(paths...)
 	}
-	db := docker.New()
-	if cfg.DockerImage != "" {
-		db.DefaultImage = cfg.DockerImage
+	backends := map[string]runtime.Backend{"native": nb}
+	if DockerBackend != nil {
+		backends["docker"] = DockerBackend(cfg.DockerImage)
 	}
-	backends := map[string]runtime.Backend{"native": nb, "docker": db}
 	f.manager = &sandbox.Manager{Store: st, Backend: backends[name], Backends: backends, BackendChosen: chosen,
 		Agents:         f.agentSupport(home),
 		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1", Progress: f.IO.Err}

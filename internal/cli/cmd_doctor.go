@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/doctor"
-	"github.com/paddockhq/paddock/internal/runtime/docker"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -31,7 +30,7 @@ It exits non-zero when a sandbox could not be run safely.`,
 			if err != nil {
 				return err
 			}
-			r.AddDocker(cmd.Context(), m.Backends["docker"].(*docker.Backend), m.Backend.Name())
+			r.AddDocker(cmd.Context(), m.Backends["docker"], m.Backend.Name())
 			if asJSON {
 				if err := writeJSON(f.IO.Out, r); err != nil {
 					return err

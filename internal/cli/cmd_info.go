@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/docker"
+	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -233,11 +233,11 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 	}
 	if rec.Backend == "docker" {
 		v.Mounts.Persistent = []runtime.Mount{
-			{Kind: "docker-volume", Source: docker.HomeVolume(sb), Target: docker.HomeDir},
-			{Kind: "docker-container", Source: docker.ContainerName(sb), Target: "/"},
+			{Kind: "docker-volume", Source: dockerinfo.HomeVolume(sb), Target: dockerinfo.HomeDir},
+			{Kind: "docker-container", Source: dockerinfo.ContainerName(sb), Target: "/"},
 		}
-		v.Paths["container"], v.Paths["home_volume"] = docker.ContainerName(sb), docker.HomeVolume(sb)
-		v.Differences = docker.Differences
+		v.Paths["container"], v.Paths["home_volume"] = dockerinfo.ContainerName(sb), dockerinfo.HomeVolume(sb)
+		v.Differences = dockerinfo.Differences
 	} else {
 		for _, p := range []struct{ name, target string }{{"home", native.HomeDir}, {"tmp", "/tmp"}, {"var", "/var"}} {
 			src := filepath.Join(sb.Dir, p.name)

@@ -5,17 +5,26 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/paddockhq/paddock/internal/runtime/docker"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 )
 
 // AddDocker adds what paddock found of a Docker engine; required when the Docker backend makes
 // the new sandboxes. When it does, the native engine's checks stop being required.
-func (r *Report) AddDocker(ctx context.Context, be *docker.Backend, backend string) {
+func (r *Report) AddDocker(ctx context.Context, b runtime.Backend, backend string) {
 	r.Backend = backend
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	c := Check{Name: "docker engine", Required: backend == "docker"}
-	e, err := be.Engine(ctx)
+	var e dockerinfo.Engine
+	var err error
+	if be, ok := b.(interface {
+		Engine(context.Context) (dockerinfo.Engine, error)
+	}); ok {
+		e, err = be.Engine(ctx)
+	} else {
+		err = fmt.Errorf("this paddock has no Docker backend")
+	}
 	if err != nil {
 		c.Detail = err.Error()
 		c.Fix = "start Docker (Docker Desktop, Colima, OrbStack or dockerd) or point DOCKER_HOST at it; needed for --backend docker"

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 	"io"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ var (
 const MinAPIVersion = "1.40"
 
 // HomeDir is the sandbox's home inside the container, a named volume.
-const HomeDir = "/root"
+const HomeDir = dockerinfo.HomeDir
 
 // identityFile keeps the git identity of the last start in the sandbox's state folder.
 const identityFile = "git-identity.json"
@@ -77,7 +78,7 @@ type Backend struct {
 }
 
 // DefaultImage is the image of host-template sandboxes unless configured otherwise.
-const DefaultImage = "debian:bookworm"
+const DefaultImage = dockerinfo.DefaultImage
 
 // New returns the Docker backend; it connects to the engine (DOCKER_HOST, else the platform's
 // default socket) on first use.
@@ -87,20 +88,7 @@ func New() *Backend { return &Backend{DefaultImage: DefaultImage} }
 func (*Backend) Name() string { return "docker" }
 
 // Engine describes the engine found.
-type Engine struct {
-	Host          string `json:"host"`
-	Version       string `json:"version"`
-	APIVersion    string `json:"api_version"`
-	MinAPIVersion string `json:"min_api_version"`
-	NegotiatedAPI string `json:"negotiated_api_version"`
-	OS            string `json:"os"`
-	Arch          string `json:"arch"`
-	Name          string `json:"name"` // e.g. "Docker Desktop", "Docker Engine - Community"
-	System        string `json:"operating_system,omitempty"`
-	CgroupVersion string `json:"cgroup_version,omitempty"`
-	NCPU          int    `json:"ncpu"`
-	MemTotal      int64  `json:"mem_total"`
-}
+type Engine = dockerinfo.Engine
 
 // client connects once (with API version negotiation) and checks the engine's version.
 func (b *Backend) client(ctx context.Context) (*client.Client, error) {
@@ -185,10 +173,10 @@ func (b *Backend) Engine(ctx context.Context) (Engine, error) {
 }
 
 // ContainerName is the sandbox's container.
-func ContainerName(sb *runtime.Sandbox) string { return "paddock-" + sb.Name + "-" + sb.ID[:8] }
+func ContainerName(sb *runtime.Sandbox) string { return dockerinfo.ContainerName(sb) }
 
 // HomeVolume is the named volume of the sandbox's home.
-func HomeVolume(sb *runtime.Sandbox) string { return "paddock-" + sb.ID[:12] + "-home" }
+func HomeVolume(sb *runtime.Sandbox) string { return dockerinfo.HomeVolume(sb) }
 
 // stateImage is where the container's own changes are kept while it is re-created.
 func stateImage(sb *runtime.Sandbox) string { return "paddock-state/" + sb.ID[:12] + ":latest" }
@@ -605,16 +593,8 @@ func (b *Backend) DockerSocket(ctx context.Context) (string, error) {
 	return DockerSocketTarget, nil
 }
 
-// Differences are how a sandbox on this backend differs from one on the native engine (shown by
-// `paddock inspect`; the README has the same table).
-var Differences = []string{
-	"root filesystem: a container of an image in the engine (the host template uses " + DefaultImage + ", or docker_image / PADDOCK_DOCKER_IMAGE), not the host's own /usr read-only",
-	"home: the named volume " + "paddock-ID-home" + "; /tmp, /var and installed packages live in the container's writable layer",
-	"processes run as root in the container; on a Linux engine without user-namespace remapping, files they create in the workspace are owned by root",
-	"protections: Docker's seccomp profile and capabilities (less NET_RAW, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE, SYS_CHROOT) and no-new-privileges; no Landlock",
-	"signals: Ctrl-C without a terminal ends the exec's streams; the process is not signalled",
-	"egress through paddock's proxy: refused on this backend (no network at all)",
-}
+// Differences are how a sandbox on this backend differs from one on the native engine.
+var Differences = dockerinfo.Differences
 
 // Has reports whether path exists in the sandbox's container (false when there is none yet).
 func (b *Backend) Has(ctx context.Context, sb *runtime.Sandbox, path string) bool {

@@ -1,0 +1,45 @@
+// Package dockerinfo is what paddock's Docker backend (internal/runtime/docker) names and
+// promises, without its client: the CLI and doctor describe Docker sandboxes through it, and the
+// paddock binary, which does not link the Docker client (see internal/exe), can too.
+package dockerinfo
+
+import "github.com/paddockhq/paddock/internal/runtime"
+
+// HomeDir is the sandbox's home inside the container, a named volume.
+const HomeDir = "/root"
+
+// DefaultImage is the image of host-template sandboxes unless configured otherwise.
+const DefaultImage = "debian:bookworm"
+
+// ContainerName is the sandbox's container.
+func ContainerName(sb *runtime.Sandbox) string { return "paddock-" + sb.Name + "-" + sb.ID[:8] }
+
+// HomeVolume is the named volume of the sandbox's home.
+func HomeVolume(sb *runtime.Sandbox) string { return "paddock-" + sb.ID[:12] + "-home" }
+
+// Engine describes the engine found.
+type Engine struct {
+	Host          string `json:"host"`
+	Version       string `json:"version"`
+	APIVersion    string `json:"api_version"`
+	MinAPIVersion string `json:"min_api_version"`
+	NegotiatedAPI string `json:"negotiated_api_version"`
+	OS            string `json:"os"`
+	Arch          string `json:"arch"`
+	Name          string `json:"name"` // e.g. "Docker Desktop", "Docker Engine - Community"
+	System        string `json:"operating_system,omitempty"`
+	CgroupVersion string `json:"cgroup_version,omitempty"`
+	NCPU          int    `json:"ncpu"`
+	MemTotal      int64  `json:"mem_total"`
+}
+
+// Differences are how a sandbox on this backend differs from one on the native engine (shown by
+// `paddock inspect`; the README has the same table).
+var Differences = []string{
+	"root filesystem: a container of an image in the engine (the host template uses " + DefaultImage + ", or docker_image / PADDOCK_DOCKER_IMAGE), not the host's own /usr read-only",
+	"home: the named volume " + "paddock-ID-home" + "; /tmp, /var and installed packages live in the container's writable layer",
+	"processes run as root in the container; on a Linux engine without user-namespace remapping, files they create in the workspace are owned by root",
+	"protections: Docker's seccomp profile and capabilities (less NET_RAW, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE, SYS_CHROOT) and no-new-privileges; no Landlock",
+	"signals: Ctrl-C without a terminal ends the exec's streams; the process is not signalled",
+	"egress through paddock's proxy: refused on this backend (no network at all)",
+}
