@@ -1,0 +1,662 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Proxy is one sandbox's egress proxy.
+type Proxy struct {
+	o      Options
+	pol    *livePolicy
+	res    *resolver
+	audit  *auditLog
+	ca     *CA
+	log    *slog.Logger
+	plain  *http.Transport // plain-HTTP requests
+	tlsUp  *http.Transport // intercepted HTTPS requests
+	closed atomic.Bool
+}
+
+type decisionKey struct{}
+
+// New prepares a proxy: its CA, audit log and transports.
+func New(o Options) (*Proxy, error) {
+	if err := CheckPreset(o.Preset); err != nil {
+		return nil, err
+	}
+	if o.HostsFile == "" {
+		o.HostsFile = os.Getenv(HostsEnv)
+	}
+	if o.Secret == nil {
+		o.Secret = defaultSecret(o.Home)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.UpstreamRoots == nil {
+		roots, err := upstreamRoots()
+		if err != nil {
+			return nil, err
+		}
+		o.UpstreamRoots = roots
+	}
+	ca, err := LoadOrCreateCA(o.Home)
+	if err != nil {
+		return nil, fmt.Errorf("egress CA: %w", err)
+	}
+	audit, err := openAudit(AuditPath(o.StateDir))
+	if err != nil {
+		return nil, fmt.Errorf("egress audit log: %w", err)
+	}
+	p := &Proxy{o: o, pol: &livePolicy{home: o.Home, stateDir: o.StateDir, preset: o.Preset}, res: newResolver(o.HostsFile),
+		audit: audit, ca: ca, log: o.Logger}
+	if _, err := p.pol.get(); err != nil {
+		p.log.Warn("egress policy", "err", err)
+	}
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d, _ := ctx.Value(decisionKey{}).(*Decision)
+		if d == nil || !d.Allow {
+			return nil, errDenied
+		}
+		return dialAddrs(ctx, d.Addrs)
+	}
+	p.plain = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second,
+		DisableCompression: true, ResponseHeaderTimeout: 0}
+	p.tlsUp = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second,
+		DisableCompression: true, ForceAttemptHTTP2: true,
+		TLSClientConfig: &tls.Config{RootCAs: o.UpstreamRoots, MinVersion: tls.VersionTLS12}}
+	return p, nil
+}
+
+// Close releases the audit log and idle upstream connections.
+func (p *Proxy) Close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	p.plain.CloseIdleConnections()
+	p.tlsUp.CloseIdleConnections()
+	p.audit.close()
+}
+
+// Serve accepts connections until ctx ends or ln fails.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var tempDelay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Out of descriptors, an aborted connection: wait and go on.
+			if tempDelay == 0 {
+				tempDelay = 5 * time.Millisecond
+			} else if tempDelay *= 2; tempDelay > time.Second {
+				tempDelay = time.Second
+			}
+			p.log.Warn("egress accept", "err", err)
+			time.Sleep(tempDelay)
+			continue
+		}
+		tempDelay = 0
+		go p.handle(ctx, c)
+	}
+}
+
+func (p *Proxy) handle(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	first, err := br.Peek(1)
+	if err != nil {
+		return
+	}
+	if first[0] == 0x05 {
+		p.socks(ctx, c, br)
+		return
+	}
+	p.httpProxy(ctx, c, br)
+}
+
+// decide judges host:port against the current policy, resolving the name when a rule could
+// allow it.
+func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) Decision {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	_, litErr := netip.ParseAddr(host)
+	need := litErr == nil
+	hasRanges := false
+	for _, e := range pol.Entries {
+		if e.Rule.IsRange() {
+			hasRanges = true
+		}
+		if e.Deny && e.Rule.MatchName(host, port) {
+			return Decision{Rule: e.Rule.String(), Source: e.Source, Reason: "denied by rule " + e.Rule.String()}
+		}
+		if !e.Deny && e.Rule.MatchName(host, port) {
+			need = true
+		}
+	}
+	if !need && !hasRanges {
+		return Decision{Reason: "no rule allows " + hostPort(host, port)}
+	}
+	addrs, trusted, err := p.res.resolve(ctx, host, port)
+	if err != nil {
+		d := pol.Decide(host, port, nil, false, SpecialKind)
+		if d.Rule == "" || !strings.HasPrefix(d.Reason, "denied") {
+			d.Allow, d.Reason = false, "cannot resolve "+host+": "+shortErr(err)
+		}
+		return d
+	}
+	return pol.Decide(host, port, addrs, trusted, SpecialKind)
+}
+
+func shortErr(err error) string {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		if de.IsNotFound {
+			return "no such host"
+		}
+		return de.Err
+	}
+	return err.Error()
+}
+
+func dialAddrs(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
+	var last error
+	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	for _, a := range addrs {
+		c, err := d.DialContext(ctx, "tcp", a.String())
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	if last == nil {
+		last = errors.New("no address to dial")
+	}
+	return nil, last
+}
+
+func (p *Proxy) record(proto, host string, port int, d Decision) Record {
+	r := Record{Time: time.Now().UTC(), Sandbox: p.o.Sandbox, Proto: proto, Host: host, Port: port,
+		Rule: d.Rule, Source: d.Source, Decision: "deny"}
+	if d.Allow {
+		r.Decision = "allow"
+	} else {
+		r.Reason = d.Reason
+	}
+	return r
+}
+
+// denialText is what a refused client is told.
+func (p *Proxy) denialText(host string, port int, d Decision) string {
+	return fmt.Sprintf("paddock: %s refused (%s); to allow it: %s\n", hostPort(host, port), d.Reason, AllowCommand(host, port, p.o.Sandbox))
+}
+
+// AllowCommand is the command that would allow host:port for a sandbox.
+func AllowCommand(host string, port int, sandbox string) string {
+	rule := host
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+		rule = "[" + host + "]"
+	}
+	if port != 443 && port != 80 {
+		rule += ":" + strconv.Itoa(port)
+	}
+	cmd := "paddock policy allow " + rule
+	if sandbox != "" {
+		cmd += " --sandbox " + sandbox
+	}
+	return cmd
+}
+
+// --- HTTP: CONNECT and plain requests ---
+
+func (p *Proxy) httpProxy(ctx context.Context, c net.Conn, br *bufio.Reader) {
+	for {
+		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+				writeStatus(c, http.StatusBadRequest, "paddock: not an HTTP proxy request\n")
+			}
+			return
+		}
+		c.SetReadDeadline(time.Time{})
+		if req.Method == http.MethodConnect {
+			p.connect(ctx, c, br, req)
+			return
+		}
+		if !p.forward(ctx, c, req) {
+			return
+		}
+	}
+}
+
+func writeStatus(w io.Writer, code int, body string) {
+	fmt.Fprintf(w, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nX-Paddock-Egress: denied\r\nConnection: close\r\n\r\n%s",
+		code, http.StatusText(code), len(body), body)
+}
+
+func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *http.Request) {
+	host, ps, err := net.SplitHostPort(req.Host)
+	if err != nil {
+		writeStatus(c, http.StatusBadRequest, "paddock: CONNECT needs host:port\n")
+		return
+	}
+	port, err := strconv.Atoi(ps)
+	if err != nil || port < 1 || port > 65535 {
+		writeStatus(c, http.StatusBadRequest, "paddock: bad port in CONNECT\n")
+		return
+	}
+	host = strings.ToLower(host)
+	pol, _ := p.pol.get()
+	d := p.decide(ctx, pol, host, port)
+	rec := p.record("connect", host, port, d)
+	if !d.Allow {
+		p.audit.write(rec)
+		writeStatus(c, http.StatusForbidden, p.denialText(host, port, d))
+		return
+	}
+	if svc, key, ok := p.intercepts(host, port); ok {
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		p.intercept(ctx, &bufConn{Conn: c, r: br}, host, port, d, rec, svc, key)
+		return
+	}
+	start := time.Now()
+	up, err := dialAddrs(ctx, d.Addrs)
+	if err != nil {
+		rec.Error = err.Error()
+		p.audit.write(rec)
+		writeStatus(c, http.StatusBadGateway, fmt.Sprintf("paddock: %s: %v\n", hostPort(host, port), err))
+		return
+	}
+	defer up.Close()
+	rec.Addr = up.RemoteAddr().String()
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	rec.BytesOut, rec.BytesIn = splice(c, br, up)
+	rec.DurationMS = time.Since(start).Milliseconds()
+	p.audit.write(rec)
+}
+
+// intercepts reports whether connections to host:port carry a stored key the proxy must put in.
+func (p *Proxy) intercepts(host string, port int) (Service, string, bool) {
+	if port != 443 {
+		return Service{}, "", false
+	}
+	svc, ok := ServiceFor(host)
+	if !ok {
+		return Service{}, "", false
+	}
+	key, ok := p.o.Secret(svc.Secret)
+	return svc, key, ok
+}
+
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// splice copies both ways until both sides are done and returns the bytes each way. Buffered
+// bytes the reader already holds go first.
+func splice(c net.Conn, br *bufio.Reader, up net.Conn) (out, in int64) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if n := br.Buffered(); n > 0 {
+			b, _ := br.Peek(n)
+			w, _ := up.Write(b)
+			out += int64(w)
+			br.Discard(n)
+		}
+		n, _ := io.Copy(up, c)
+		out += n
+		closeWrite(up)
+	}()
+	n, _ := io.Copy(c, up)
+	in = n
+	closeWrite(c)
+	wg.Wait()
+	return out, in
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else {
+		c.Close()
+	}
+}
+
+// forward proxies one plain-HTTP request; it reports whether the client connection may carry
+// another.
+func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool {
+	if req.URL.Scheme != "http" || req.URL.Host == "" {
+		writeStatus(c, http.StatusBadRequest, "paddock: the proxy takes absolute http:// URLs and CONNECT\n")
+		return false
+	}
+	host := strings.ToLower(req.URL.Hostname())
+	port := 80
+	if ps := req.URL.Port(); ps != "" {
+		n, err := strconv.Atoi(ps)
+		if err != nil || n < 1 || n > 65535 {
+			writeStatus(c, http.StatusBadRequest, "paddock: bad port\n")
+			return false
+		}
+		port = n
+	}
+	pol, _ := p.pol.get()
+	d := p.decide(ctx, pol, host, port)
+	rec := p.record("http", host, port, d)
+	if !d.Allow {
+		p.audit.write(rec)
+		req.Body.Close()
+		writeStatus(c, http.StatusForbidden, p.denialText(host, port, d))
+		return false
+	}
+	start := time.Now()
+	removeHopHeaders(req.Header)
+	req.RequestURI = ""
+	var body *countReader
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &countReader{r: req.Body}
+		req.Body = body
+	}
+	resp, err := p.plain.RoundTrip(req.WithContext(context.WithValue(ctx, decisionKey{}, &d)))
+	if err != nil {
+		rec.Error = err.Error()
+		p.audit.write(rec)
+		writeStatus(c, http.StatusBadGateway, fmt.Sprintf("paddock: %s: %v\n", hostPort(host, port), err))
+		return false
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	cw := &countWriter{w: c}
+	keep := !req.Close && !resp.Close
+	if !keep {
+		resp.Close = true
+	}
+	err = resp.Write(cw)
+	if body != nil {
+		rec.BytesOut = body.n
+	}
+	rec.BytesIn = cw.n
+	rec.DurationMS = time.Since(start).Milliseconds()
+	p.audit.write(rec)
+	return err == nil && keep
+}
+
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+func removeHopHeaders(h http.Header) {
+	for _, f := range h.Values("Connection") {
+		for _, k := range strings.Split(f, ",") {
+			h.Del(strings.TrimSpace(k))
+		}
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+}
+
+type countReader struct {
+	r io.ReadCloser
+	n int64
+}
+
+func (c *countReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += int64(n)
+	return n, err
+}
+func (c *countReader) Close() error { return c.r.Close() }
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// --- TLS interception for services with a stored key ---
+
+type countConn struct {
+	net.Conn
+	in, out atomic.Int64
+}
+
+func (c *countConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.out.Add(int64(n))
+	return n, err
+}
+
+func (c *countConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.in.Add(int64(n))
+	return n, err
+}
+
+// intercept terminates the sandbox's TLS with a certificate from paddock's CA, and forwards each
+// request over TLS (verified against the real roots) with the stored key in place of the
+// placeholder.
+func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int, d Decision, rec Record, svc Service, key string) {
+	start := time.Now()
+	cc := &countConn{Conn: c}
+	leaf, err := p.ca.Leaf(host)
+	if err != nil {
+		rec.Error = err.Error()
+		p.audit.write(rec)
+		return
+	}
+	tc := tls.Server(cc, &tls.Config{Certificates: []tls.Certificate{*leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+	tc.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		rec.Error = "TLS handshake with the sandbox: " + err.Error()
+		p.audit.write(rec)
+		return
+	}
+	tc.SetDeadline(time.Time{})
+	rec.Credential = svc.Secret
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "https"
+			pr.Out.URL.Host = pr.In.Host
+			if port != 443 {
+				pr.Out.URL.Host = net.JoinHostPort(host, strconv.Itoa(port))
+			}
+			pr.Out.Host = pr.In.Host
+			// The key the proxy holds now (a `secret set` meanwhile applies).
+			if k, ok := p.o.Secret(svc.Secret); ok {
+				key = k
+			}
+			inject(pr.Out, svc.Secret, key)
+		},
+		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			// The Host header must name the intercepted host: no request may be steered elsewhere.
+			if h := strings.ToLower(r.URL.Hostname()); h != host {
+				return nil, fmt.Errorf("request for %s on a connection to %s", h, host)
+			}
+			return p.tlsUp.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
+		}),
+		FlushInterval: -1,
+		ErrorLog:      nil,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			http.Error(w, "paddock: "+err.Error(), http.StatusBadGateway)
+		},
+	}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Minute, ErrorLog: nil}
+	l := &oneConnListener{c: tc, done: make(chan struct{})}
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed || s == http.StateHijacked {
+			l.finish()
+		}
+	}
+	go srv.Serve(l)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+	}
+	srv.Close()
+	rec.BytesOut, rec.BytesIn = cc.out.Load(), cc.in.Load()
+	if len(d.Addrs) > 0 {
+		rec.Addr = d.Addrs[0].String()
+	}
+	rec.DurationMS = time.Since(start).Milliseconds()
+	p.audit.write(rec)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+type oneConnListener struct {
+	mu   sync.Mutex
+	c    net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *oneConnListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	c := l.c
+	l.c = nil
+	l.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *oneConnListener) finish()        { l.once.Do(func() { close(l.done) }) }
+func (l *oneConnListener) Close() error   { l.finish(); return nil }
+func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// --- SOCKS5 (RFC 1928), CONNECT only, no authentication ---
+
+func (p *Proxy) socks(ctx context.Context, c net.Conn, br *bufio.Reader) {
+	var hdr [2]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return
+	}
+	methods := make([]byte, hdr[1])
+	if _, err := io.ReadFull(br, methods); err != nil {
+		return
+	}
+	ok := false
+	for _, m := range methods {
+		ok = ok || m == 0
+	}
+	if !ok {
+		c.Write([]byte{5, 0xff})
+		return
+	}
+	c.Write([]byte{5, 0})
+	var req [4]byte
+	if _, err := io.ReadFull(br, req[:]); err != nil || req[0] != 5 {
+		return
+	}
+	var host string
+	switch req[3] {
+	case 1, 4:
+		n := 4
+		if req[3] == 4 {
+			n = 16
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return
+		}
+		a, _ := netip.AddrFromSlice(b)
+		host = a.Unmap().String()
+	case 3:
+		l, err := br.ReadByte()
+		if err != nil {
+			return
+		}
+		b := make([]byte, l)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return
+		}
+		host = strings.ToLower(string(b))
+	default:
+		socksReply(c, 8)
+		return
+	}
+	var pb [2]byte
+	if _, err := io.ReadFull(br, pb[:]); err != nil {
+		return
+	}
+	port := int(binary.BigEndian.Uint16(pb[:]))
+	c.SetReadDeadline(time.Time{})
+	if req[1] != 1 {
+		what := map[byte]string{2: "BIND", 3: "UDP ASSOCIATE"}[req[1]]
+		if what == "" {
+			what = "command " + strconv.Itoa(int(req[1]))
+		}
+		p.audit.write(p.record("socks5", host, port, Decision{Reason: "SOCKS5 " + what + " is not supported (TCP CONNECT only)"}))
+		socksReply(c, 7)
+		return
+	}
+	pol, _ := p.pol.get()
+	d := p.decide(ctx, pol, host, port)
+	rec := p.record("socks5", host, port, d)
+	if !d.Allow {
+		p.audit.write(rec)
+		socksReply(c, 2)
+		return
+	}
+	if svc, key, ok := p.intercepts(host, port); ok {
+		socksReply(c, 0)
+		p.intercept(ctx, &bufConn{Conn: c, r: br}, host, port, d, rec, svc, key)
+		return
+	}
+	start := time.Now()
+	up, err := dialAddrs(ctx, d.Addrs)
+	if err != nil {
+		rec.Error = err.Error()
+		p.audit.write(rec)
+		socksReply(c, 5)
+		return
+	}
+	defer up.Close()
+	rec.Addr = up.RemoteAddr().String()
+	socksReply(c, 0)
+	rec.BytesOut, rec.BytesIn = splice(c, br, up)
+	rec.DurationMS = time.Since(start).Milliseconds()
+	p.audit.write(rec)
+}
+
+func socksReply(c net.Conn, code byte) {
+	c.Write([]byte{5, code, 0, 1, 0, 0, 0, 0, 0, 0})
+}
