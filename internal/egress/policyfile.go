@@ -156,6 +156,7 @@ func LoadPolicy(home, stateDir, preset string) (*Policy, error) {
 		}
 		p.Entries = append(p.Entries, e...)
 	}
+	p.Entries = append(p.Entries, endpointEntries(home, preset)...)
 	return p, nil
 }
 
@@ -185,7 +186,7 @@ func fileStamp(path string) string {
 func (l *livePolicy) get() (*Policy, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	stamp := fileStamp(GlobalPolicyPath(l.home)) + "/" + fileStamp(SandboxPolicyPath(l.stateDir))
+	stamp := fileStamp(GlobalPolicyPath(l.home)) + "/" + fileStamp(SandboxPolicyPath(l.stateDir)) + "/" + fileStamp(EndpointsDir(l.home))
 	if l.cur != nil && stamp == l.stamp {
 		return l.cur, l.err
 	}

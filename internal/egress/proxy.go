@@ -303,6 +303,10 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 
 // intercepts reports whether connections to host:port carry a stored key the proxy must put in.
 func (p *Proxy) intercepts(host string, port int) (Service, string, bool) {
+	if ep, ok := p.endpointFor("https", host, port); ok {
+		key, ok := p.o.Secret(ep.Secret)
+		return serviceOf(ep), key, ok
+	}
 	if port != 443 {
 		return Service{}, "", false
 	}
@@ -386,6 +390,13 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &countReader{r: req.Body}
 		req.Body = body
+	}
+	if ep, ok := p.endpointFor("http", host, port); ok {
+		// A plain-HTTP endpoint (loopback only): the key goes into the request here.
+		if key, ok := p.o.Secret(ep.Secret); ok {
+			inject(req, ep.Secret, key)
+			rec.Credential = ep.Secret
+		}
 	}
 	resp, err := p.plain.RoundTrip(req.WithContext(context.WithValue(ctx, decisionKey{}, &d)))
 	if err != nil {

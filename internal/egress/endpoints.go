@@ -1,0 +1,118 @@
+package egress
+
+import (
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Endpoint is where a service's requests go instead of its default hosts: `paddock secret set
+// NAME --endpoint URL` keeps URL in PADDOCK_HOME/secrets/NAME.endpoint (internal/credentials
+// checks it: https anywhere, plain http on loopback only). The proxy allows it in every sandbox
+// whose preset is not locked, and puts the key into the requests sent there: intercepting TLS
+// for an https endpoint, rewriting the plain request for an http one.
+type Endpoint struct {
+	Secret string
+	Scheme string // "https" or "http"
+	Host   string // lower case, no brackets
+	Port   int
+}
+
+// EndpointsDir is where the endpoints are kept (the secrets folder).
+func EndpointsDir(home string) string { return filepath.Join(home, "secrets") }
+
+// LoadEndpoints reads the endpoints that are set. A file that does not hold a usable URL is
+// skipped (its service then has its default hosts only).
+func LoadEndpoints(home string) []Endpoint {
+	var out []Endpoint
+	for _, s := range Services {
+		b, err := os.ReadFile(filepath.Join(EndpointsDir(home), s.Secret+".endpoint"))
+		if err != nil {
+			continue
+		}
+		u, err := url.Parse(strings.TrimSpace(string(b)))
+		if err != nil || u.Hostname() == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			continue
+		}
+		port := 443
+		if u.Scheme == "http" {
+			port = 80
+		}
+		if p := u.Port(); p != "" {
+			if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+				continue
+			}
+		}
+		host := strings.ToLower(u.Hostname())
+		if u.Scheme == "http" && !isLoopbackName(host) {
+			continue // never a key in clear over a network
+		}
+		out = append(out, Endpoint{Secret: s.Secret, Scheme: u.Scheme, Host: host, Port: port})
+	}
+	return out
+}
+
+func isLoopbackName(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// endpointEntries are the allow rules of the endpoints, for every preset but locked: the
+// endpoint's host and port, and for a loopback endpoint the loopback addresses at that port
+// (special ranges are refused unless a rule names them).
+func endpointEntries(home, preset string) []Entry {
+	if preset == Locked {
+		return nil
+	}
+	var out []Entry
+	for _, ep := range LoadEndpoints(home) {
+		src := "endpoint:" + ep.Secret
+		if a, err := netip.ParseAddr(ep.Host); err == nil {
+			out = append(out, Entry{Rule: Rule{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: ep.Port}, Source: src})
+			continue
+		}
+		out = append(out, Entry{Rule: Rule{Host: ep.Host, Port: ep.Port}, Source: src})
+		if ep.Host == "localhost" {
+			for _, p := range []string{"127.0.0.1/32", "::1/128"} {
+				out = append(out, Entry{Rule: Rule{Prefix: netip.MustParsePrefix(p), Port: ep.Port}, Source: src})
+			}
+		}
+	}
+	return out
+}
+
+// endpointFor returns the endpoint served at host:port with scheme, if one is set.
+func (p *Proxy) endpointFor(scheme, host string, port int) (Endpoint, bool) {
+	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	eps := LoadEndpoints(p.o.Home)
+	i := slices.IndexFunc(eps, func(e Endpoint) bool {
+		return e.Scheme == scheme && e.Port == port && (e.Host == host || sameLoopback(e.Host, host))
+	})
+	if i < 0 {
+		return Endpoint{}, false
+	}
+	return eps[i], true
+}
+
+// sameLoopback: "localhost" and the loopback addresses name the same endpoint.
+func sameLoopback(a, b string) bool {
+	return isLoopbackName(a) && isLoopbackName(b) && (a == "localhost" || b == "localhost")
+}
+
+// serviceOf is the service of an endpoint: the secret's own entry with the endpoint's host.
+func serviceOf(ep Endpoint) Service {
+	for _, s := range Services {
+		if s.Secret == ep.Secret {
+			s.Hosts = []string{ep.Host}
+			return s
+		}
+	}
+	return Service{Secret: ep.Secret, Hosts: []string{ep.Host}}
+}

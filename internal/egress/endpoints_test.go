@@ -1,0 +1,116 @@
+package egress
+
+import (
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func (f *fixture) setEndpoint(secret, url string) {
+	f.t.Helper()
+	os.MkdirAll(EndpointsDir(f.home), 0o700)
+	if err := os.WriteFile(filepath.Join(EndpointsDir(f.home), secret+".endpoint"), []byte(url+"\n"), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// An endpoint set with `secret set NAME --endpoint URL` is allowed (a loopback one too, which the
+// policy refuses otherwise) and gets the key: a plain-HTTP one on loopback in the forwarded
+// request, an HTTPS one through interception on its own port. With the locked preset it is not
+// allowed, and an http endpoint that is not loopback is ignored.
+func TestEndpoints(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "path=%s key=%s auth=%s", r.URL.Path, r.Header.Get("x-api-key"), r.Header.Get("Authorization"))
+	})
+	plain := httptest.NewServer(echo)
+	defer plain.Close()
+	f := newFixture(t, Balanced)
+	f.mu.Lock()
+	f.secrets["anthropic"], f.secrets["openai"] = "sk-real-ant", "sk-real-oai"
+	f.mu.Unlock()
+
+	// Before: loopback is refused.
+	c := f.client(nil)
+	resp, err := c.Get(plain.URL + "/v1/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("loopback without endpoint: %d", resp.StatusCode)
+	}
+
+	f.setEndpoint("anthropic", plain.URL+"/anthropic")
+	req, _ := http.NewRequest("POST", plain.URL+"/anthropic/v1/messages", strings.NewReader("{}"))
+	req.Header.Set("x-api-key", Placeholder("anthropic"))
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "path=/anthropic/v1/messages key=sk-real-ant auth=" {
+		t.Fatalf("plain endpoint: %d %q", resp.StatusCode, b)
+	}
+	if r := f.lastAudit("127.0.0.1"); r.Credential != "anthropic" || r.Decision != "allow" || r.Source != "endpoint:anthropic" {
+		t.Fatalf("audit %+v", r)
+	}
+	// Another loopback port is still refused.
+	resp, err = c.Get("http://127.0.0.1:1/")
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("other loopback port: %d", resp.StatusCode)
+		}
+	}
+
+	// An HTTPS endpoint on another port, named through the hosts map: intercepted, key put in.
+	tlsSrv := newNamedTLSServer(t, "gw.corp.test", echo)
+	f.writeHosts("gw.corp.test:8443 " + hostOf(t, tlsSrv.URL))
+	f.upstream.AddCert(tlsSrv.Certificate())
+	f.setEndpoint("openai", "https://gw.corp.test:8443/openai/v1")
+	ca, err := LoadOrCreateCA(f.home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.PEM)
+	c = f.client(roots)
+	req, _ = http.NewRequest("POST", "https://gw.corp.test:8443/openai/v1/responses", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+Placeholder("openai"))
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "path=/openai/v1/responses key= auth=Bearer sk-real-oai" {
+		t.Fatalf("https endpoint: %d %q", resp.StatusCode, b)
+	}
+
+	// Locked: endpoints are not allowed.
+	lf := newFixture(t, Locked)
+	lf.setEndpoint("anthropic", plain.URL)
+	resp, err = lf.client(nil).Get(plain.URL + "/v1/messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("locked endpoint: %d", resp.StatusCode)
+	}
+
+	// A plain-http endpoint off loopback is never used.
+	f.setEndpoint("google", "http://gemini.corp.test:8080")
+	for _, e := range LoadEndpoints(f.home) {
+		if e.Secret == "google" {
+			t.Fatalf("http endpoint off loopback loaded: %+v", e)
+		}
+	}
+}
