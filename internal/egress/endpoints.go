@@ -108,11 +108,12 @@ func sameLoopback(a, b string) bool {
 
 // serviceOf is the service of an endpoint: the secret's own entry with the endpoint's host.
 func serviceOf(ep Endpoint) Service {
+	svc := Service{Secret: ep.Secret}
 	for _, s := range Services {
 		if s.Secret == ep.Secret {
-			s.Hosts = []string{ep.Host}
-			return s
+			svc = s
 		}
 	}
-	return Service{Secret: ep.Secret, Hosts: []string{ep.Host}}
+	svc.Hosts, svc.Plain = []string{ep.Host}, ep.Scheme == "http"
+	return svc
 }

@@ -1,15 +1,20 @@
 package egress
 
 import (
+	"bufio"
 	"crypto/x509"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/agenttest"
 )
 
 func (f *fixture) setEndpoint(secret, url string) {
@@ -112,5 +117,57 @@ func TestEndpoints(t *testing.T) {
 		if e.Secret == "google" {
 			t.Fatalf("http endpoint off loopback loaded: %+v", e)
 		}
+	}
+}
+
+// Codex opens its Responses WebSocket, and undici's proxy agent sends any request, through a
+// CONNECT tunnel even to a plain-HTTP endpoint: the proxy serves HTTP inside the tunnel and puts
+// the key in, the WebSocket upgrade included.
+func TestEndpointConnectTunnel(t *testing.T) {
+	api, err := agenttest.Start(agenttest.OpenAI, "ws reply", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	f := newFixture(t, Balanced)
+	f.mu.Lock()
+	f.secrets["openai"] = "sk-real-ws"
+	f.mu.Unlock()
+	f.setEndpoint("openai", api.URL)
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", api.Addr(), api.Addr())
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", err, resp)
+	}
+	fmt.Fprintf(c, "GET /v1/responses HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n",
+		api.Addr(), Placeholder("openai"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade through the tunnel: %v %+v", err, resp)
+	}
+	msg := []byte(`{"type":"response.create"}`)
+	frame := append([]byte{0x81, 0x80 | byte(len(msg))}, 0, 0, 0, 0) // a zero mask
+	c.Write(append(frame, msg...))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := make([]byte, 0, 4096)
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), "response.completed") {
+		n, err := br.Read(buf)
+		if err != nil {
+			t.Fatalf("reading events: %v (%q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !strings.Contains(string(got), "ws reply") {
+		t.Fatalf("events: %q", got)
+	}
+	if k := api.Keys(); len(k) != 1 || k[0] != "sk-real-ws" {
+		t.Fatalf("the API got keys %q", k)
 	}
 }

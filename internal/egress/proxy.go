@@ -303,9 +303,13 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 
 // intercepts reports whether connections to host:port carry a stored key the proxy must put in.
 func (p *Proxy) intercepts(host string, port int) (Service, string, bool) {
-	if ep, ok := p.endpointFor("https", host, port); ok {
-		key, ok := p.o.Secret(ep.Secret)
-		return serviceOf(ep), key, ok
+	for _, scheme := range []string{"https", "http"} {
+		// A CONNECT to a plain-HTTP endpoint (WebSockets, undici's proxy agent) is served as
+		// plain HTTP inside the tunnel, the key put in as on any forwarded request.
+		if ep, ok := p.endpointFor(scheme, host, port); ok {
+			key, ok := p.o.Secret(ep.Secret)
+			return serviceOf(ep), key, ok
+		}
 	}
 	if port != 443 {
 		return Service{}, "", false
@@ -483,24 +487,29 @@ func (c *countConn) Write(b []byte) (int, error) {
 func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int, d Decision, rec Record, svc Service, key string) {
 	start := time.Now()
 	cc := &countConn{Conn: c}
-	leaf, err := p.ca.Leaf(host)
-	if err != nil {
-		rec.Error = err.Error()
-		p.audit.write(rec)
-		return
+	var tc net.Conn = cc
+	scheme, up := "http", p.plain
+	if !svc.Plain {
+		leaf, err := p.ca.Leaf(host)
+		if err != nil {
+			rec.Error = err.Error()
+			p.audit.write(rec)
+			return
+		}
+		ts := tls.Server(cc, &tls.Config{Certificates: []tls.Certificate{*leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+		ts.SetDeadline(time.Now().Add(30 * time.Second))
+		if err := ts.HandshakeContext(ctx); err != nil {
+			rec.Error = "TLS handshake with the sandbox: " + err.Error()
+			p.audit.write(rec)
+			return
+		}
+		ts.SetDeadline(time.Time{})
+		tc, scheme, up = ts, "https", p.tlsUp
 	}
-	tc := tls.Server(cc, &tls.Config{Certificates: []tls.Certificate{*leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
-	tc.SetDeadline(time.Now().Add(30 * time.Second))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		rec.Error = "TLS handshake with the sandbox: " + err.Error()
-		p.audit.write(rec)
-		return
-	}
-	tc.SetDeadline(time.Time{})
 	rec.Credential = svc.Secret
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = "https"
+			pr.Out.URL.Scheme = scheme
 			pr.Out.URL.Host = pr.In.Host
 			if port != 443 {
 				pr.Out.URL.Host = net.JoinHostPort(host, strconv.Itoa(port))
@@ -517,7 +526,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 			if h := strings.ToLower(r.URL.Hostname()); h != host {
 				return nil, fmt.Errorf("request for %s on a connection to %s", h, host)
 			}
-			return p.tlsUp.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
+			return up.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
 		}),
 		FlushInterval: -1,
 		ErrorLog:      nil,
@@ -528,7 +537,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Minute, ErrorLog: nil}
 	l := &oneConnListener{c: tc, done: make(chan struct{})}
 	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateClosed || s == http.StateHijacked {
+		if s == http.StateClosed {
 			l.finish()
 		}
 	}
@@ -563,10 +572,23 @@ func (l *oneConnListener) Accept() (net.Conn, error) {
 	l.c = nil
 	l.mu.Unlock()
 	if c != nil {
-		return c, nil
+		return &closeConn{Conn: c, l: l}, nil
 	}
 	<-l.done
 	return nil, net.ErrClosed
+}
+
+// closeConn ends the interception when its connection is closed: by the server after the last
+// request, or by the reverse proxy when a hijacked (upgraded, e.g. WebSocket) connection ends.
+type closeConn struct {
+	net.Conn
+	l *oneConnListener
+}
+
+func (c *closeConn) Close() error {
+	err := c.Conn.Close()
+	c.l.finish()
+	return err
 }
 
 func (l *oneConnListener) finish()        { l.once.Do(func() { close(l.done) }) }

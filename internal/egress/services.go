@@ -18,6 +18,9 @@ type Service struct {
 	// "x-goog-api-key". The placeholder is replaced wherever the client put it (any header,
 	// Basic credentials, the query string); Header documents the usual place.
 	Header string
+	// Plain: the service is a plain-HTTP endpoint on loopback (see Endpoint), served without TLS
+	// inside a CONNECT tunnel.
+	Plain bool
 }
 
 // Services is the one table of services with stored keys. Custom endpoints (a secret with its
