@@ -61,7 +61,7 @@ func Main() int {
 		return 1
 	}
 	ctrl := execproto.NewConn(fc.(*net.UnixConn))
-	cfg, err := setup(ctrl)
+	cfg, egressLn, err := setup(ctrl)
 	if err != nil {
 		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: err.Error()})
 		return 1
@@ -90,8 +90,16 @@ func Main() int {
 	go s.reap()
 	go s.accept(ln.(*net.UnixListener))
 	payload, _ := json.Marshal(p)
-	if err := ctrl.Send(execproto.Message{Type: execproto.TypeReady, Payload: payload}); err != nil {
+	var handed []*os.File
+	if egressLn != nil {
+		handed = append(handed, egressLn)
+	}
+	if err := ctrl.Send(execproto.Message{Type: execproto.TypeReady, Payload: payload}, handed...); err != nil {
 		return 1
+	}
+	if egressLn != nil {
+		// The supervisor holds it now: the proxy's listener lives as long as the supervisor.
+		egressLn.Close()
 	}
 	memtrim.Keep(5 * time.Second)
 	// The supervisor closing the control socket means it is gone: end the sandbox.
@@ -111,34 +119,61 @@ func Main() int {
 	return 0
 }
 
-func setup(ctrl *execproto.Conn) (*Config, error) {
+func setup(ctrl *execproto.Conn) (*Config, *os.File, error) {
 	m, fds, err := ctrl.Recv()
 	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
+		return nil, nil, fmt.Errorf("reading config: %w", err)
 	}
 	defer closeFDs(fds)
 	if m.Type != execproto.TypeConfig {
-		return nil, fmt.Errorf("unexpected %q on control socket", m.Type)
+		return nil, nil, fmt.Errorf("unexpected %q on control socket", m.Type)
 	}
 	var cfg Config
 	if err := json.Unmarshal(m.Payload, &cfg); err != nil {
-		return nil, fmt.Errorf("bad config: %w", err)
+		return nil, nil, fmt.Errorf("bad config: %w", err)
 	}
 	// The cgroup namespace is entered now, after the supervisor moved us into our cgroup,
 	// so that the sandbox sees its own cgroup as the root.
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return nil, fmt.Errorf("cgroup namespace: %w", err)
+		return nil, nil, fmt.Errorf("cgroup namespace: %w", err)
 	}
 	if err := buildRoot(&cfg, fds); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return nil, fmt.Errorf("hostname: %w", err)
+		return nil, nil, fmt.Errorf("hostname: %w", err)
 	}
 	if err := loopbackUp(); err != nil {
-		return nil, fmt.Errorf("loopback: %w", err)
+		return nil, nil, fmt.Errorf("loopback: %w", err)
 	}
-	return &cfg, nil
+	var ln *os.File
+	if cfg.EgressPort > 0 {
+		if ln, err = listenLoopback(cfg.EgressPort); err != nil {
+			return nil, nil, fmt.Errorf("egress proxy listener on 127.0.0.1:%d: %w", cfg.EgressPort, err)
+		}
+	}
+	return &cfg, ln, nil
+}
+
+// listenLoopback makes a TCP listening socket on 127.0.0.1:port in this network namespace.
+func listenLoopback(port int) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := unix.Listen(fd, 1024); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "egress"), nil
 }
 
 func buildRoot(cfg *Config, fds []int) error {

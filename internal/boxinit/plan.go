@@ -46,6 +46,10 @@ type Config struct {
 	// Overlay, when set, makes the root an overlay of an OCI template's layers instead of a tmpfs.
 	Overlay   *Overlay  `json:"overlay,omitempty"`
 	Hardening Hardening `json:"hardening"`
+	// EgressPort, when non-zero, makes the init listen on 127.0.0.1:EgressPort in the sandbox's
+	// network namespace before anything else runs there, and hand the listener to the supervisor
+	// with its ready message: the egress proxy serves it from the host side.
+	EgressPort int `json:"egress_port,omitempty"`
 }
 
 // Overlay is a sandbox root made of read-only image layers under its own writable upper folder.

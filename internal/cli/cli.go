@@ -18,6 +18,7 @@ import (
 	"github.com/paddockhq/paddock/internal/boxinit"
 	"github.com/paddockhq/paddock/internal/config"
 	"github.com/paddockhq/paddock/internal/doctor"
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/native"
@@ -150,6 +151,8 @@ func Main(args []string) int {
 		switch args[1] {
 		case "__init":
 			return boxinit.Main()
+		case "__egress-connect":
+			return egress.ConnectMain(args[2:])
 		case "__probe":
 			if len(args) < 3 {
 				return ExitUsage
@@ -225,7 +228,7 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 		"start sandboxes even where this host cannot limit their memory and CPU (a runaway agent can then starve the host)")
 	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),
 		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f), newDoctorCmd(f),
-		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f))
+		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f), newPolicyCmd(f))
 	root.AddCommand(newTemplateCmd(f))
 	return root
 }

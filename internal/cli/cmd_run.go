@@ -32,6 +32,7 @@ type sandboxFlags struct {
 	recreate   bool
 	force      bool
 	dockerSock bool
+	network    string
 
 	agentVersion, agentConfig string
 }
@@ -49,6 +50,7 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.pull, "pull", "missing", "when to pull the template image: always, missing or never")
 	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
 	fs.BoolVar(&s.force, "force", false, "allow / or your home folder as the workspace")
+	fs.StringVar(&s.network, "network", "", "egress preset: locked (only what you allow), balanced (default: agents' APIs, package registries, git hosts) or open (public Internet)")
 	fs.BoolVar(&s.dockerSock, "mount-docker-socket", false, "show the Docker engine's socket at /var/run/docker.sock inside (hands the agent control of that engine)")
 	fs.StringVar(&s.agentVersion, "agent-version", "", "agent version to install and run (default: the latest; pinned once given)")
 	fs.StringVar(&s.agentConfig, "agent-config", "", "host: show your own agent instructions and settings read-only (never credentials); none: stop")
@@ -100,6 +102,7 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 	o.Limits.Pids = s.pids
 	o.CPUsSet, o.MemorySet, o.PidsSet = fs.Changed("cpus"), fs.Changed("memory"), fs.Changed("pids-limit")
 	o.TemplateSet = fs.Changed("template")
+	o.Network, o.NetworkSet = s.network, fs.Changed("network")
 	o.DockerSocket, o.DockerSocketSet = s.dockerSock, fs.Changed("mount-docker-socket")
 	o.AgentVersion, o.AgentConfig = s.agentVersion, s.agentConfig
 	o.AgentVersionSet, o.AgentConfigSet = fs.Changed("agent-version"), fs.Changed("agent-config")
@@ -226,6 +229,9 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 		return execExitCode(err)
 	}
 	req.Env = append(append(req.Env, keys...), epEnv...)
+	if rec.Spec.Egress != nil {
+		defer egressNotices(f, m.Store.Dir(rec.ID), rec.Name, tty)()
+	}
 	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {
 		return execExitCode(err)

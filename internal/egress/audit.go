@@ -138,3 +138,46 @@ func readAuditFrom(ctx context.Context, path string, off int64, follow bool, fn 
 		}
 	}
 }
+
+// AuditTail reads the records a sandbox's audit log gets after it is made, on demand.
+type AuditTail struct {
+	path string
+	off  int64
+}
+
+// NewAuditTail starts at the log's current end.
+func NewAuditTail(stateDir string) *AuditTail {
+	t := &AuditTail{path: AuditPath(stateDir)}
+	if st, err := os.Stat(t.path); err == nil {
+		t.off = st.Size()
+	}
+	return t
+}
+
+// Poll calls fn for each complete record written since the last Poll.
+func (t *AuditTail) Poll(fn func(Record)) {
+	f, err := os.Open(t.path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || st.Size() <= t.off {
+		if err == nil && st.Size() < t.off {
+			t.off = 0 // the log was replaced
+		}
+		return
+	}
+	f.Seek(t.off, io.SeekStart)
+	br := bufio.NewReader(f)
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			return // an incomplete line waits for the next Poll
+		}
+		t.off += int64(len(line))
+		var r Record
+		if json.Unmarshal(line, &r) == nil {
+			fn(r)
+		}
+	}
+}

@@ -168,7 +168,7 @@ func WriteCABundle(home, dst string) error {
 		}
 	}
 	b = append(b, ca.PEM...)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	tmp := dst + ".tmp"

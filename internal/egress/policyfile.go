@@ -8,8 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/store"
 )
 
 // GlobalPolicyPath is the file of the rules every sandbox gets (PADDOCK_HOME/egress/policy.json).
@@ -72,14 +73,11 @@ func (f RuleFile) update(change func(doc *fileDoc) error) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(f.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := store.LockFile(f.Path + ".lock")
 	if err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
+	defer unlock()
 	var doc fileDoc
 	if b, err := os.ReadFile(f.Path); err == nil {
 		if err := json.Unmarshal(b, &doc); err != nil {
@@ -176,11 +174,7 @@ func fileStamp(path string) string {
 		return "-"
 	}
 	// Files are replaced by rename: a new inode tells a change that mtime's granularity hides.
-	var ino uint64
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		ino = uint64(sys.Ino)
-	}
-	return fmt.Sprintf("%d.%d.%d", ino, st.Size(), st.ModTime().UnixNano())
+	return fmt.Sprintf("%d.%d.%d", fileID(st), st.Size(), st.ModTime().UnixNano())
 }
 
 func (l *livePolicy) get() (*Policy, error) {

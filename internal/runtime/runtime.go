@@ -77,6 +77,9 @@ type Egress struct {
 	ProxyPort int `json:"proxy_port"`
 	// Policy is the preset the sandbox was created with: "locked", "balanced" or "open".
 	Policy string `json:"policy"`
+	// Home is PADDOCK_HOME (the global policy, the CA, the secrets), filled in by the manager at
+	// each start; never part of a sandbox's settings.
+	Home string `json:"home,omitempty"`
 }
 
 // Enforcement says which limits the host actually enforces on a running sandbox, and their values.

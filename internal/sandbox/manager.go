@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
@@ -67,6 +68,9 @@ type Options struct {
 
 	// DockerSocket shows the engine's socket at /var/run/docker.sock (--mount-docker-socket).
 	DockerSocket, DockerSocketSet bool
+	// Network is the egress preset (--network locked|balanced|open; default balanced).
+	Network    string
+	NetworkSet bool
 
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
@@ -196,6 +200,11 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if err := CheckAgentOptions(o); err != nil {
 		return nil, false, err
 	}
+	if o.Network != "" {
+		if err := egress.CheckPreset(o.Network); err != nil {
+			return nil, false, badInput("--network %q: choose locked, balanced (the default) or open", o.Network)
+		}
+	}
 	if o.Name != "" && !nameRE().MatchString(o.Name) {
 		return nil, false, badInput("--name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.Name)
 	}
@@ -317,6 +326,7 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, ws string, o
 			Template: o.Template, Image: img, Hostname: name, Workdir: ws,
 			Mounts: append(append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, gitDirMounts(ws)...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
+			Egress: egressSpec(o.Network),
 		},
 	}
 	if o.DockerSocket {
@@ -450,6 +460,9 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 			want.Template = ""
 		}
 	}
+	if o.NetworkSet {
+		want.Egress = egressSpec(o.Network)
+	}
 	diffs := Diff(rec.Spec, want)
 	if len(diffs) == 0 && !o.Recreate {
 		return m.applyAgentChange(ctx, rec, o)
@@ -483,6 +496,22 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 		return nil, false, err
 	}
 	return rec, false, nil
+}
+
+// egressSpec is the egress of a new sandbox with a preset ("" for the default).
+func egressSpec(preset string) *runtime.Egress {
+	if preset == "" {
+		preset = egress.DefaultPreset
+	}
+	return &runtime.Egress{ProxyPort: egress.DefaultPort, Policy: preset}
+}
+
+// networkOf names a sandbox's network: its egress preset, or "none" (loopback only).
+func networkOf(s runtime.Spec) string {
+	if s.Egress == nil {
+		return "none"
+	}
+	return s.Egress.Policy
 }
 
 // Diff lists, in plain words, how want differs from have.
@@ -527,6 +556,9 @@ func Diff(have, want runtime.Spec) []string {
 	}
 	if have.Limits.MemoryBytes != want.Limits.MemoryBytes {
 		d = append(d, fmt.Sprintf("memory: %s -> %s", FormatBytes(have.Limits.MemoryBytes), FormatBytes(want.Limits.MemoryBytes)))
+	}
+	if hn, wn := networkOf(have), networkOf(want); hn != wn {
+		d = append(d, fmt.Sprintf("network: %s -> %s", hn, wn))
 	}
 	if have.Limits.Pids != want.Limits.Pids {
 		d = append(d, fmt.Sprintf("pids: %s -> %s", orNone(float64(have.Limits.Pids)), orNone(float64(want.Limits.Pids))))
@@ -645,6 +677,12 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		}
 	}
 	sb = m.Sandbox(rec)
+	if sb.Spec.Egress != nil {
+		// The proxy finds the global policy, the CA and the keys under PADDOCK_HOME.
+		eg := *sb.Spec.Egress
+		eg.Home = m.Store.Root
+		sb.Spec.Egress = &eg
+	}
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
 	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
 	if err := m.For(rec).Start(ctx, sb); err != nil {

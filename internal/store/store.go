@@ -261,3 +261,7 @@ func (s *Store) ResolveCorrupt(ref string) (string, bool) {
 	}
 	return "", false
 }
+
+// LockFile takes an exclusive lock on path (created if missing), waiting for it; the returned
+// function releases it.
+func LockFile(path string) (unlock func(), err error) { return lockFile(path) }

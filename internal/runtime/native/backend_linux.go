@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/cgroups"
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/execproto"
 	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
@@ -245,6 +246,14 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	l := layout{sb.Dir}
 	if b.waitRunning(ctx, l) {
 		return nil
+	}
+	if eg := sb.Spec.Egress; eg != nil {
+		if eg.Home == "" || eg.ProxyPort < 1 || eg.ProxyPort > 65535 {
+			return fmt.Errorf("%w: its egress proxy settings are incomplete (home %q, port %d)", runtime.ErrStartFailed, eg.Home, eg.ProxyPort)
+		}
+		if err := egress.WriteCABundle(eg.Home, l.caBundle()); err != nil {
+			return fmt.Errorf("%w: the egress proxy's CA bundle: %w", runtime.ErrStartFailed, err)
+		}
 	}
 	if err := writeJSON(l.spec(), sb); err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
@@ -56,6 +57,7 @@ func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json
 func (l layout) state() string          { return filepath.Join(l.dir, "runtime.json") }
 func (l layout) supervisorLock() string { return filepath.Join(l.dir, "supervisor.lock") }
 func (l layout) log() string            { return filepath.Join(l.dir, "supervisor.log") }
+func (l layout) caBundle() string       { return filepath.Join(l.dir, "egress", "ca-bundle.pem") }
 
 // DefaultPids is the process limit of a sandbox when none is asked for.
 const DefaultPids = 4096
@@ -145,6 +147,7 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 		boxinit.Op{Op: boxinit.OpBind, Source: l.tmp(), Target: "/tmp", Idmap: true},
 		boxinit.Op{Op: boxinit.OpBind, Source: l.vardir(), Target: "/var", Idmap: true},
 	)
+	ops = append(ops, egressOps(sb)...)
 	return append(ops, mountOps(sb)...)
 }
 
@@ -245,7 +248,28 @@ func baseEnv(sb *runtime.Sandbox) []string {
 	if _, err := os.Stat("/bin/bash"); err == nil {
 		env[5] = "SHELL=/bin/bash"
 	}
-	return append(runtime.WithAgentEnv(sb.Spec, env), sb.Spec.Env...)
+	return append(append(runtime.WithAgentEnv(sb.Spec, env), egressEnv(sb)...), sb.Spec.Env...)
+}
+
+// egressEnv points the sandbox's tools at the egress proxy (none without one).
+func egressEnv(sb *runtime.Sandbox) []string {
+	if sb.Spec.Egress == nil {
+		return nil
+	}
+	return egress.Env(sb.Spec.Egress.ProxyPort)
+}
+
+// egressOps show the sandbox its CA bundle and paddock's binary (ssh's ProxyCommand for git over
+// ssh through the proxy), under /run/paddock.
+func egressOps(sb *runtime.Sandbox) []boxinit.Op {
+	if sb.Spec.Egress == nil {
+		return nil
+	}
+	ops := []boxinit.Op{{Op: boxinit.OpBind, Source: layout{sb.Dir}.caBundle(), Target: egress.CABundlePath, ReadOnly: true, File: true, Idmap: true}}
+	if exe, err := os.Executable(); err == nil {
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true})
+	}
+	return ops
 }
 
 // ReservedTarget reports whether a mount target would cover a folder the engine manages.

@@ -25,6 +25,7 @@ func ociPlan(sb *runtime.Sandbox) []boxinit.Op {
 		}
 	}
 	ops = append(ops, kernelOps()...)
+	ops = append(ops, egressOps(sb)...)
 	return append(ops, mountOps(sb)...)
 }
 
@@ -84,5 +85,5 @@ func ociEnv(sb *runtime.Sandbox) []string {
 	if sb.Spec.GitEmail != "" {
 		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
 	}
-	return append(runtime.WithAgentEnv(sb.Spec, env), sb.Spec.Env...)
+	return append(append(runtime.WithAgentEnv(sb.Spec, env), egressEnv(sb)...), sb.Spec.Env...)
 }

@@ -1,6 +1,7 @@
 package native
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/boxinit"
 	"github.com/paddockhq/paddock/internal/cgroups"
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/execproto"
 	"github.com/paddockhq/paddock/internal/memtrim"
 	"github.com/paddockhq/paddock/internal/runtime"
@@ -273,31 +275,68 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 			overlay = &boxinit.Overlay{FD: len(fds)}
 		}
 	}
+	egressPort := 0
+	if sb.Spec.Egress != nil {
+		egressPort = sb.Spec.Egress.ProxyPort
+	}
 	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: envOf(sb), Workdir: sb.Spec.Workdir,
-		SealRoot: !RootIsWorkspace(sb) && !IsOCI(sb), Overlay: overlay,
+		EgressPort: egressPort,
+		SealRoot:   !RootIsWorkspace(sb) && !IsOCI(sb), Overlay: overlay,
 		Hardening: boxinit.Hardening{Seccomp: true, Landlock: true, Writable: writablePaths(sb), Nproc: uint64(nproc)}}
 	payload, _ := json.Marshal(cfg)
 	if err := ctrl.Send(execproto.Message{Type: execproto.TypeConfig, Payload: payload}, fds...); err != nil {
 		return fail(fmt.Errorf("configuring the sandbox init: %w", err))
 	}
-	reply := make(chan execproto.Message, 1)
+	type readyMsg struct {
+		m   execproto.Message
+		fds []int
+	}
+	reply := make(chan readyMsg, 1)
 	go func() {
 		m, extra, err := ctrl.Recv()
-		closeFDs(extra)
 		if err != nil {
 			m = execproto.Message{Type: execproto.TypeError, Message: "the sandbox init ended during setup (see " + l.log() + ")"}
 		}
-		reply <- m
+		reply <- readyMsg{m, extra}
 	}()
 	var prot boxinit.Protections
+	var handed []int
 	select {
-	case m := <-reply:
-		if m.Type != execproto.TypeReady {
-			return fail(fmt.Errorf("setting up the sandbox: %s", m.Message))
+	case r := <-reply:
+		handed = r.fds
+		if r.m.Type != execproto.TypeReady {
+			closeFDs(handed)
+			return fail(fmt.Errorf("setting up the sandbox: %s", r.m.Message))
 		}
-		json.Unmarshal(m.Payload, &prot)
+		json.Unmarshal(r.m.Payload, &prot)
 	case <-time.After(30 * time.Second):
 		return fail(errors.New("the sandbox init did not become ready within 30s"))
+	}
+	// The egress proxy serves the listener the init made inside the sandbox's network namespace;
+	// without it the sandbox does not start (never fail open).
+	if eg := sb.Spec.Egress; eg != nil {
+		if len(handed) != 1 {
+			closeFDs(handed)
+			return fail(errors.New("the sandbox init did not hand over the egress proxy's listener"))
+		}
+		f := os.NewFile(uintptr(handed[0]), "egress")
+		ln, err := net.FileListener(f)
+		f.Close()
+		if err != nil {
+			return fail(fmt.Errorf("egress proxy listener: %w", err))
+		}
+		p, err := egress.New(egress.Options{Home: eg.Home, StateDir: sb.Dir, SandboxID: sb.ID, Sandbox: sb.Name,
+			Preset: eg.Policy, Logger: slog.Default()})
+		if err != nil {
+			ln.Close()
+			return fail(fmt.Errorf("starting the egress proxy: %w", err))
+		}
+		go func() {
+			err := p.Serve(context.Background(), ln)
+			slog.Error("the egress proxy stopped; the sandbox has no network", "err", err)
+		}()
+	} else {
+		closeFDs(handed)
 	}
 	ok = true
 	st := runtimeState{

@@ -1,0 +1,447 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+func newPolicyCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Manage what sandboxes may reach on the network (egress rules, audit log)",
+		Long: `Every connection a sandbox makes goes through paddock's egress proxy, which allows it only when
+a rule does. Rules: an exact host (api.example.com), *.domain, an address or CIDR range
+(10.0.0.0/8), each with an optional :port. A deny rule wins. Rules come from the sandbox's preset
+(--network locked|balanced|open), the global rules, and the sandbox's own (--sandbox NAME); a
+change applies to running sandboxes at once.`,
+		Args: usageArgs(cobra.NoArgs),
+	}
+	cmd.AddCommand(newPolicyAddCmd(f, false), newPolicyAddCmd(f, true), newPolicyLsCmd(f), newPolicyRmCmd(f),
+		newPolicyLogCmd(f), newPolicyCheckCmd(f))
+	return cmd
+}
+
+// policyFile is the global rules file, or the sandbox's when name is given.
+func policyFile(f *Factory, name string) (egress.RuleFile, *store.Record, error) {
+	m, err := f.Manager()
+	if err != nil {
+		return egress.RuleFile{}, nil, err
+	}
+	if name == "" {
+		return egress.RuleFile{Path: egress.GlobalPolicyPath(m.Store.Root), Source: "global"}, nil, nil
+	}
+	rec, err := m.Store.Resolve(name)
+	if err != nil {
+		return egress.RuleFile{}, nil, withCode(ExitUsage, fmt.Errorf("--sandbox: %w", err))
+	}
+	return egress.RuleFile{Path: egress.SandboxPolicyPath(m.Store.Dir(rec.ID)), Source: "sandbox"}, rec, nil
+}
+
+func parseRules(args []string) ([]egress.Rule, error) {
+	var out []egress.Rule
+	for _, a := range args {
+		r, err := egress.ParseRule(a)
+		if err != nil {
+			return nil, withCode(ExitUsage, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func newPolicyAddCmd(f *Factory, deny bool) *cobra.Command {
+	var sb string
+	verb, what := "allow", "Allow"
+	if deny {
+		verb, what = "deny", "Deny"
+	}
+	cmd := &cobra.Command{
+		Use:   verb + " RULE... [--sandbox NAME]",
+		Short: what + " hosts, *.domains or address ranges (optionally :port), for every sandbox or one",
+		Example: `  paddock policy ` + verb + ` api.example.com '*.pypi.org' 10.0.0.0/8:5432
+  paddock policy ` + verb + ` example.org:8443 --sandbox claude-myproj`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return withCode(ExitUsage, fmt.Errorf("give at least one rule: paddock policy %s HOST|*.DOMAIN|CIDR[:PORT]...", verb))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rules, err := parseRules(args)
+			if err != nil {
+				return err
+			}
+			file, rec, err := policyFile(f, sb)
+			if err != nil {
+				return err
+			}
+			if err := file.Add(deny, rules...); err != nil {
+				return err
+			}
+			where := "every sandbox"
+			if rec != nil {
+				where = "sandbox " + rec.Name
+			}
+			for _, r := range rules {
+				fmt.Fprintf(f.IO.Err, "paddock: %s %s for %s\n", map[bool]string{false: "allowed", true: "denied"}[deny], r, where)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sb, "sandbox", "", "the rule is this sandbox's only (default: every sandbox)")
+	return cmd
+}
+
+type policyRuleView struct {
+	Action string `json:"action"`
+	Rule   string `json:"rule"`
+	Source string `json:"source"` // preset:NAME, global or sandbox
+}
+
+func newPolicyLsCmd(f *Factory) *cobra.Command {
+	var sb string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "ls [--sandbox NAME] [--json]",
+		Aliases: []string{"list"},
+		Short:   "List the rules and where each comes from (preset, global, sandbox)",
+		Long: `List the global rules; with --sandbox, every rule in force for that sandbox: its preset's,
+the global ones and its own, in the order they are read (a deny rule wins wherever it is).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			var entries []egress.Entry
+			if sb == "" {
+				entries, err = egress.RuleFile{Path: egress.GlobalPolicyPath(m.Store.Root), Source: "global"}.Read()
+			} else {
+				rec, rerr := m.Store.Resolve(sb)
+				if rerr != nil {
+					return withCode(ExitUsage, fmt.Errorf("--sandbox: %w", rerr))
+				}
+				if rec.Spec.Egress == nil {
+					return fmt.Errorf("sandbox %s has no network at all (made before egress existed); re-create it with --recreate --network balanced to give it one", rec.Name)
+				}
+				var p *egress.Policy
+				p, err = egress.LoadPolicy(m.Store.Root, m.Store.Dir(rec.ID), rec.Spec.Egress.Policy)
+				if p != nil {
+					entries = p.Entries
+				}
+			}
+			if err != nil {
+				return err
+			}
+			views := []policyRuleView{}
+			for _, e := range entries {
+				views = append(views, policyRuleView{Action: e.Action(), Rule: e.Rule.String(), Source: e.Source})
+			}
+			if asJSON {
+				return writeJSON(f.IO.Out, views)
+			}
+			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "ACTION\tRULE\tSOURCE")
+			for _, v := range views {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Action, v.Rule, v.Source)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&sb, "sandbox", "", "every rule in force for this sandbox")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newPolicyRmCmd(f *Factory) *cobra.Command {
+	var sb string
+	cmd := &cobra.Command{
+		Use:   "rm RULE... [--sandbox NAME]",
+		Short: "Remove global rules (or a sandbox's own, with --sandbox)",
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return withCode(ExitUsage, errors.New("give the rule to remove, as `paddock policy ls` shows it"))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rules, err := parseRules(args)
+			if err != nil {
+				return err
+			}
+			file, rec, err := policyFile(f, sb)
+			if err != nil {
+				return err
+			}
+			for _, r := range rules {
+				err := file.Remove(r)
+				if errors.Is(err, egress.ErrNoRule) {
+					where := "the global rules"
+					if rec != nil {
+						where = "the rules of sandbox " + rec.Name
+					}
+					for _, p := range egress.Presets {
+						for _, e := range egress.PresetEntries(p) {
+							if e.Rule == r {
+								return withCode(ExitUsage, fmt.Errorf("%s is not in %s: it comes from the %s preset; to refuse it: paddock policy deny %s", r, where, p, r))
+							}
+						}
+					}
+					return withCode(ExitUsage, fmt.Errorf("%s is not in %s (see `paddock policy ls`)", r, where))
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(f.IO.Err, "paddock: removed %s\n", r)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&sb, "sandbox", "", "remove from this sandbox's own rules")
+	return cmd
+}
+
+func newPolicyLogCmd(f *Factory) *cobra.Command {
+	var asJSON, follow bool
+	cmd := &cobra.Command{
+		Use:   "log [NAME] [--json] [--follow]",
+		Short: "Show every connection sandboxes made: time, host, port, decision, rule, bytes",
+		Long:  "Show a sandbox's audit log (every sandbox's without NAME), oldest first; --follow waits for more.",
+		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			var recs []*store.Record
+			if len(args) == 1 {
+				rec, err := m.Store.Resolve(args[0])
+				if err != nil {
+					return withCode(ExitUsage, err)
+				}
+				recs = []*store.Record{rec}
+			} else if recs, _, err = m.Store.List(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var mu sync.Mutex
+			var tw *tabwriter.Writer
+			print := func(r egress.Record) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if asJSON {
+					return writeJSONLine(f.IO.Out, r)
+				}
+				if tw == nil {
+					tw = tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "TIME\tSANDBOX\tPROTO\tHOST\tPORT\tDECISION\tRULE\tOUT\tIN\tREASON")
+				}
+				why := r.Reason
+				if r.Credential != "" {
+					why = "key: " + r.Credential
+				}
+				if r.Error != "" {
+					why = strings.TrimSpace(why + " " + r.Error)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), dash(r.Sandbox), r.Proto,
+					r.Host, r.Port, r.Decision, dash(r.Rule), r.BytesOut, r.BytesIn, dash(why))
+				if follow {
+					return tw.Flush()
+				}
+				return nil
+			}
+			// The existing records, oldest first across sandboxes.
+			var all []egress.Record
+			for _, rec := range recs {
+				err := egress.ReadAudit(ctx, m.Store.Dir(rec.ID), false, func(r egress.Record) error {
+					if r.Sandbox == "" {
+						r.Sandbox = rec.Name
+					}
+					all = append(all, r)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+			for _, r := range all {
+				if err := print(r); err != nil {
+					return err
+				}
+			}
+			if tw != nil && !follow {
+				tw.Flush()
+			}
+			if !follow {
+				return nil
+			}
+			var wg sync.WaitGroup
+			for _, rec := range recs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					egress.TailAudit(ctx, m.Store.Dir(rec.ID), print)
+				}()
+			}
+			wg.Wait()
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object per line")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "wait for new connections")
+	return cmd
+}
+
+func writeJSONLine(w io.Writer, v any) error { return writeJSONCompact(w, v) }
+
+type checkView struct {
+	Sandbox  string   `json:"sandbox"`
+	Host     string   `json:"host"`
+	Port     int      `json:"port"`
+	Decision string   `json:"decision"`
+	Rule     string   `json:"rule,omitempty"`
+	Source   string   `json:"source,omitempty"`
+	Reason   string   `json:"reason,omitempty"`
+	Addrs    []string `json:"addrs,omitempty"`
+}
+
+func newPolicyCheckCmd(f *Factory) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "check NAME URL",
+		Short: "Would the sandbox be allowed to reach URL (or host:port), and by which rule",
+		Long:  "Judge URL as the sandbox's proxy would now, resolving its name. Exit status 0 when allowed, 1 when refused.",
+		Example: `  paddock policy check claude-myproj https://api.anthropic.com/v1/messages
+  paddock policy check shell-myproj github.com:22`,
+		Args: usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			rec, err := m.Store.Resolve(args[0])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			if _, _, err := egress.SplitTarget(args[1]); err != nil {
+				return withCode(ExitUsage, err)
+			}
+			v := checkView{Sandbox: rec.Name, Decision: "deny"}
+			if rec.Spec.Egress == nil {
+				v.Host, v.Port, _ = egress.SplitTarget(args[1])
+				v.Reason = "the sandbox has no network (made before egress existed; re-create it with --recreate --network balanced)"
+			} else {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
+				defer cancel()
+				host, port, d, err := egress.Check(ctx, egress.Options{Home: m.Store.Root, StateDir: m.Store.Dir(rec.ID),
+					Sandbox: rec.Name, Preset: rec.Spec.Egress.Policy}, args[1])
+				if err != nil {
+					return err
+				}
+				v.Host, v.Port, v.Rule, v.Source, v.Reason = host, port, d.Rule, d.Source, d.Reason
+				if d.Allow {
+					v.Decision, v.Reason = "allow", ""
+				}
+				for _, a := range d.Addrs {
+					v.Addrs = append(v.Addrs, a.String())
+				}
+			}
+			if asJSON {
+				if err := writeJSON(f.IO.Out, v); err != nil {
+					return err
+				}
+			} else if v.Decision == "allow" {
+				fmt.Fprintf(f.IO.Out, "allow %s:%d by rule %s (%s)\n", v.Host, v.Port, v.Rule, v.Source)
+			} else {
+				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", v.Host, v.Port, v.Reason)
+				if rec.Spec.Egress != nil && !strings.HasPrefix(v.Reason, "denied by rule") {
+					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", egress.AllowCommand(v.Host, v.Port, rec.Name))
+				}
+			}
+			if v.Decision != "allow" {
+				return withCode(ExitError, nil)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// egressNotices reports, on the user's terminal, each connection the sandbox's proxy refuses
+// while the user is attached: once per host and port, with the command that would allow it. The
+// returned function stops it after a last look at the log.
+func egressNotices(f *Factory, stateDir, name string, raw bool) func() {
+	tail := egress.NewAuditTail(stateDir)
+	seen := map[string]bool{}
+	nl := "\n"
+	if raw {
+		nl = "\r\n"
+	}
+	report := func(r egress.Record) {
+		if r.Decision != "deny" {
+			return
+		}
+		key := fmt.Sprintf("%s:%d", r.Host, r.Port)
+		if strings.Contains(r.Host, ":") {
+			key = fmt.Sprintf("[%s]:%d", r.Host, r.Port)
+		}
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		msg := fmt.Sprintf("paddock: blocked %s (%s)", key, r.Reason)
+		if !strings.HasPrefix(r.Reason, "denied by rule") && !strings.Contains(r.Reason, "not supported") {
+			msg += "; to allow it: " + egress.AllowCommand(r.Host, r.Port, name)
+		}
+		fmt.Fprint(f.IO.Err, msg+nl)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				tail.Poll(report)
+				return
+			case <-t.C:
+				tail.Poll(report)
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
+}
+
+// writeJSONCompact writes v as one line of JSON.
+func writeJSONCompact(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
