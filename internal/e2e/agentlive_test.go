@@ -6,7 +6,10 @@ package e2e
 // real CLIs), then inside sandboxes through paddock.
 
 import (
+	"context"
+	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/agenttest"
+	"github.com/paddockhq/paddock/internal/egress"
 )
 
 // liveCases are the agents with a model API stand-in, and how each is asked one question
@@ -283,6 +287,121 @@ func TestAgentsLiveHostClaudeTUI(t *testing.T) {
 	argv, env := h.argv(s.URL)
 	tm := newTmux(t, shellScript(h.ws, env, argv), 110, 34)
 	driveClaudeTUI(t, tm, reply)
+	if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+		t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+	}
+}
+
+// TestAgentsLiveHostThroughProxy: the same real CLIs on the host, but holding only the
+// placeholder and sending everything through paddock's egress proxy (the proxy variables a
+// sandbox gets): the proxy allows the endpoint set with `secret set --endpoint`, puts the real key
+// in, and the stand-in answers. Codex's WebSocket and Gemini CLI's undici agent tunnel with
+// CONNECT even to a plain-HTTP endpoint; Claude Code sends plain proxy requests.
+func TestAgentsLiveHostThroughProxy(t *testing.T) {
+	requireRoot(t)
+	for _, lc := range liveCases {
+		t.Run(lc.agent, func(t *testing.T) {
+			key := fmt.Sprintf("sk-real-proxy-%s-%d", lc.agent, time.Now().UnixNano())
+			reply := "PADDOCK-" + strings.ToUpper(lc.agent) + "-PROXY-REPLY"
+			s := standIn(t, lc.api, reply)
+			home := t.TempDir()
+			os.MkdirAll(filepath.Join(home, "secrets"), 0o700)
+			os.WriteFile(filepath.Join(home, "secrets", lc.secret), []byte(key), 0o600)
+			os.WriteFile(filepath.Join(home, "secrets", lc.secret+".endpoint"), []byte(s.URL+"\n"), 0o600)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() {
+				served <- egress.ServeSandbox(ctx, ln, egress.Options{Home: home, StateDir: t.TempDir(), SandboxID: "host", Sandbox: "host", Preset: egress.Balanced})
+			}()
+			defer func() { cancel(); ln.Close(); <-served }()
+			port := ln.Addr().(*net.TCPAddr).Port
+
+			h := newHostAgent(t, lc.agent, egress.Placeholder(lc.secret))
+			argv, env := h.argv(s.URL, lc.prompt...)
+			for _, kv := range egress.Env(port) {
+				if k, _, _ := strings.Cut(kv, "="); strings.HasSuffix(strings.ToLower(k), "_proxy") {
+					env = append(env, kv)
+				}
+			}
+			env = append(env, "NO_PROXY=", "no_proxy=") // as paddock run sets for a loopback endpoint
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Dir, cmd.Env = h.ws, env
+			var out, errb strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			start := time.Now()
+			if err := runTimeout(cmd, 90*time.Second); err != nil || !strings.Contains(out.String(), reply) {
+				t.Fatalf("%s: %v\nstdout: %s\nstderr: %s\nstand-in saw:\n%s", lc.agent, err, out.String(), errb.String(), s.Summary())
+			}
+			t.Logf("%s answered through the proxy in %s", lc.agent, time.Since(start).Round(time.Millisecond))
+			if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+				t.Fatalf("the stand-in got keys %q, want only the real one:\n%s", keys, s.Summary())
+			}
+		})
+	}
+}
+
+// TestAgentsLiveHostDefaultEndpoint: Claude Code with no endpoint talks to api.anthropic.com
+// through the proxy, which intercepts TLS with paddock's CA (trusted through NODE_EXTRA_CA_CERTS,
+// as in a sandbox); the proxy's test hosts map sends the name to an HTTPS stand-in whose test CA
+// the proxy trusts upstream. The real key arrives there; Claude Code held only the placeholder.
+func TestAgentsLiveHostDefaultEndpoint(t *testing.T) {
+	requireRoot(t)
+	ca, err := agenttest.NewTestCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := ca.Leaf("api.anthropic.com")
+	reply := "PADDOCK-DEFAULT-HOST-REPLY"
+	s, err := agenttest.Start(agenttest.Anthropic, reply, "", leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	key := fmt.Sprintf("sk-real-default-%d", time.Now().UnixNano())
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, "secrets"), 0o700)
+	os.WriteFile(filepath.Join(home, "secrets", "anthropic"), []byte(key), 0o600)
+	hosts := filepath.Join(home, "hosts")
+	os.WriteFile(hosts, []byte("api.anthropic.com:443 "+s.Addr()+"\n"), 0o644)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca.CAPEM)
+	pca, err := egress.LoadOrCreateCA(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(home, "ca-bundle.pem")
+	os.WriteFile(bundle, pca.PEM, 0o644)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- egress.ServeSandbox(ctx, ln, egress.Options{Home: home, StateDir: t.TempDir(), Sandbox: "host",
+			Preset: egress.Balanced, HostsFile: hosts, UpstreamRoots: roots})
+	}()
+	defer func() { cancel(); ln.Close(); <-served }()
+	h := newHostAgent(t, "claude", egress.Placeholder("anthropic"))
+	argv := h.a.Command([]string{"-p", "say the word"}, nil)
+	argv[0] = h.bin
+	env := append(slices.Clone(h.env), "NODE_EXTRA_CA_CERTS="+bundle)
+	for _, kv := range egress.Env(ln.Addr().(*net.TCPAddr).Port) {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasSuffix(strings.ToLower(k), "_proxy") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = h.ws, env
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := runTimeout(cmd, 90*time.Second); err != nil || !strings.Contains(out.String(), reply) {
+		t.Fatalf("claude: %v\nstdout: %s\nstderr: %s\nstand-in saw:\n%s", err, out.String(), errb.String(), s.Summary())
+	}
 	if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
 		t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
 	}
