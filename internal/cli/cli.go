@@ -21,6 +21,7 @@ import (
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -160,6 +161,13 @@ func Main(args []string) int {
 			return doctor.ProbeMain(args[2])
 		case image.HelperCommand:
 			return image.HelperMain(args[2:])
+		case "__egress-serve":
+			if len(args) < 3 {
+				return ExitUsage
+			}
+			return dockeregress.ServeMain(args[2])
+		case "__relay":
+			return dockeregress.RelayMain(args[2:])
 		case "__supervise":
 			if len(args) < 3 {
 				return ExitUsage

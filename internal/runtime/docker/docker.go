@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
 	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 	"io"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/paddockhq/paddock/internal/runtime"
 )
@@ -69,6 +71,10 @@ type Backend struct {
 	// DefaultImage is the image of sandboxes made from the host template, which has no Docker
 	// equivalent (set from PADDOCK_DOCKER_IMAGE or the config file).
 	DefaultImage string
+
+	// EngineBinary is paddock's Linux binary (the egress proxy's host side and relay); "" for
+	// PADDOCK_LINUX_BINARY, else the paddock beside this executable.
+	EngineBinary string
 
 	mu     sync.Mutex
 	cli    *client.Client
@@ -289,8 +295,9 @@ func (b *Backend) configHash(sb *runtime.Sandbox) string {
 		Mounts   []runtime.Mount
 		Hide     []string
 		Workdir  string
+		Egress   bool
 		V        int
-	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, 1})
+	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, sb.Spec.Egress != nil, 1})
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -298,16 +305,18 @@ func (b *Backend) configHash(sb *runtime.Sandbox) string {
 // mounts or image changed, keeping its own changes unless the image changed), applies the
 // limits, and starts it.
 func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
-	if sb.Spec.Egress != nil {
-		return fmt.Errorf("%w: the Docker backend cannot route this sandbox's egress through paddock's proxy yet; use --backend native, or no egress policy",
-			runtime.ErrUnsupported)
-	}
 	c, err := b.client(ctx)
 	if err != nil {
 		return err
 	}
 	if err := os.MkdirAll(sb.Dir, 0o700); err != nil {
 		return err
+	}
+	if sb.Spec.Egress != nil {
+		// The proxy's host side first: a container with egress never runs without it.
+		if err := b.startEgress(ctx, c, sb); err != nil {
+			return err
+		}
 	}
 	// The host's git identity as it is at this start, for every exec until the next.
 	id, _ := json.Marshal([2]string{sb.Spec.GitName, sb.Spec.GitEmail})
@@ -321,6 +330,19 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if ok && ci.State != nil && ci.State.Running {
 		return nil
 	}
+	if err := b.startContainer(ctx, c, sb, ci, ok); err != nil {
+		if sb.Spec.Egress != nil {
+			c.ContainerStop(context.WithoutCancel(ctx), ContainerName(sb), container.StopOptions{})
+			dockeregress.StopServer(sb.Dir)
+		}
+		return err
+	}
+	return nil
+}
+
+// startContainer (re-)creates the container when needed and starts it; with egress, it returns
+// once the relay inside listens.
+func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runtime.Sandbox, ci container.InspectResponse, ok bool) error {
 	ref := b.ImageRef(sb.Spec)
 	from := ref
 	if ok && ci.Config.Labels[labelConfig] != b.configHash(sb) {
@@ -356,6 +378,9 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	if err := c.ContainerStart(ctx, ContainerName(sb), container.StartOptions{}); err != nil {
 		return fmt.Errorf("%w: %v", runtime.ErrStartFailed, firstLine(err))
+	}
+	if sb.Spec.Egress != nil {
+		return b.startRelay(ctx, c, sb)
 	}
 	return nil
 }
@@ -422,6 +447,15 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly,
 			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate}})
 	}
+	if sb.Spec.Egress != nil {
+		// The proxy's socket (its folder, read-only), paddock's binary (the relay, and ssh's
+		// ProxyCommand) and the CA bundle, under /run/paddock.
+		ro := &mount.BindOptions{Propagation: mount.PropagationRPrivate}
+		mounts = append(mounts,
+			mount.Mount{Type: mount.TypeBind, Source: dockeregress.SockDir(sb.Dir), Target: dockeregress.SocketDir, ReadOnly: true, BindOptions: ro},
+			mount.Mount{Type: mount.TypeBind, Source: dockeregress.BinaryCopy(sb.Dir), Target: dockeregress.Binary, ReadOnly: true, BindOptions: ro},
+			mount.Mount{Type: mount.TypeBind, Source: caBundle(sb), Target: caBundleTarget, ReadOnly: true, BindOptions: ro})
+	}
 	tmpfs := map[string]string{}
 	for _, h := range sb.Spec.Hide {
 		tmpfs[h] = "ro,size=4k,mode=000"
@@ -456,13 +490,16 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 		return err
 	}
 	ci, ok, err := b.inspect(ctx, c, sb)
-	if err != nil || !ok || ci.State == nil || !ci.State.Running {
+	if err != nil {
 		return err
 	}
-	secs := int(grace.Round(time.Second) / time.Second)
-	if err := c.ContainerStop(ctx, ci.ID, container.StopOptions{Timeout: &secs}); err != nil && !client.IsErrNotFound(err) {
-		return fmt.Errorf("stopping sandbox %s: %w", sb.Name, err)
+	if ok && ci.State != nil && ci.State.Running {
+		secs := int(grace.Round(time.Second) / time.Second)
+		if err := c.ContainerStop(ctx, ci.ID, container.StopOptions{Timeout: &secs}); err != nil && !client.IsErrNotFound(err) {
+			return fmt.Errorf("stopping sandbox %s: %w", sb.Name, err)
+		}
 	}
+	dockeregress.StopServer(sb.Dir)
 	return nil
 }
 
@@ -576,6 +613,7 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 		}
 	}
 	c.ImageRemove(ctx, stateImage(sb), image.RemoveOptions{})
+	dockeregress.StopServer(sb.Dir)
 	return os.RemoveAll(sb.Dir)
 }
 
@@ -604,4 +642,35 @@ func (b *Backend) Has(ctx context.Context, sb *runtime.Sandbox, path string) boo
 	}
 	_, err = c.ContainerStatPath(ctx, ContainerName(sb), path)
 	return err == nil
+}
+
+// startRelay starts the relay inside the running container (a detached exec) and waits until it
+// listens on 127.0.0.1:ProxyPort.
+func (b *Backend) startRelay(ctx context.Context, c *client.Client, sb *runtime.Sandbox) error {
+	addr := "127.0.0.1:" + strconv.Itoa(sb.Spec.Egress.ProxyPort)
+	cr, err := c.ContainerExecCreate(ctx, ContainerName(sb), container.ExecOptions{User: "0:0", AttachStdout: true, AttachStderr: true,
+		Cmd: []string{dockeregress.Binary, "__relay", addr, dockeregress.SocketDir + "/" + dockeregress.SocketName}})
+	if err != nil {
+		return fmt.Errorf("%w: starting the egress relay: %v", runtime.ErrStartFailed, firstLine(err))
+	}
+	hj, err := c.ContainerExecAttach(ctx, cr.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: starting the egress relay: %v", runtime.ErrStartFailed, firstLine(err))
+	}
+	defer hj.Close()
+	pr, pw := io.Pipe()
+	go func() { stdcopy.StdCopy(pw, pw, hj.Reader); pw.Close() }()
+	ready := make(chan error, 1)
+	go func() { ready <- dockeregress.WaitReady(pr) }()
+	select {
+	case err = <-ready:
+	case <-time.After(15 * time.Second):
+		err = errors.New("it did not answer within 15s")
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the egress relay inside the container: %v", runtime.ErrStartFailed, err)
+	}
+	return nil
 }

@@ -48,7 +48,9 @@ func Env(sb *runtime.Sandbox, imageEnv []string) []string {
 	if sb.Spec.GitEmail != "" {
 		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
 	}
-	return append(runtime.WithAgentEnv(sb.Spec, env), sb.Spec.Env...)
+	env = runtime.WithAgentEnv(sb.Spec, env)
+	env = append(env, egressEnv(sb)...)
+	return append(env, sb.Spec.Env...)
 }
 
 // Exec implements runtime.Backend through the Engine API: exec create, a hijacked attach for the

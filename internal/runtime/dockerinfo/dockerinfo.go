@@ -41,5 +41,5 @@ var Differences = []string{
 	"processes run as root in the container; on a Linux engine without user-namespace remapping, files they create in the workspace are owned by root",
 	"protections: Docker's seccomp profile and capabilities (less NET_RAW, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE, SYS_CHROOT) and no-new-privileges; no Landlock",
 	"signals: Ctrl-C without a terminal ends the exec's streams; the process is not signalled",
-	"egress through paddock's proxy: refused on this backend (no network at all)",
+	"egress: the container has no network; a relay inside (paddock's Linux binary, read-only) forwards 127.0.0.1:PORT to the proxy on the host through a socket in the sandbox's state folder; only with an engine on this Linux host (refused otherwise, never open)",
 }

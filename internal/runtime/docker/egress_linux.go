@@ -1,0 +1,76 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	"github.com/docker/docker/client"
+
+	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/exe"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
+)
+
+// caBundleTarget is where the container sees its CA bundle.
+const caBundleTarget = egress.CABundlePath
+
+// egressEnv points the sandbox's tools at the proxy.
+func egressEnv(sb *runtime.Sandbox) []string {
+	if sb.Spec.Egress == nil {
+		return nil
+	}
+	return egress.Env(sb.Spec.Egress.ProxyPort)
+}
+
+// caBundle is the sandbox's CA bundle (the host's roots and paddock's egress CA).
+func caBundle(sb *runtime.Sandbox) string { return filepath.Join(sb.Dir, "egress", "ca-bundle.pem") }
+
+// EngineBinary is paddock's Linux binary for the egress proxy's host side and the relay inside
+// the container: PADDOCK_LINUX_BINARY, else the paddock beside this executable.
+func (b *Backend) engineBinary() (string, error) {
+	if b.EngineBinary != "" {
+		return b.EngineBinary, nil
+	}
+	if p := os.Getenv("PADDOCK_LINUX_BINARY"); p != "" {
+		return p, nil
+	}
+	return exe.EnginePath()
+}
+
+// startEgress checks that the proxy can be given to the container, and starts its host side.
+func (b *Backend) startEgress(ctx context.Context, c *client.Client, sb *runtime.Sandbox) error {
+	eg := sb.Spec.Egress
+	refuse := func(why string) error {
+		return fmt.Errorf("%w: sandbox %s has the %s network policy, but %s; re-create it with --network none, or use --backend native",
+			runtime.ErrStartFailed, sb.Name, eg.Policy, why)
+	}
+	if eg.Home == "" || eg.ProxyPort < 1 || eg.ProxyPort > 65535 {
+		return refuse(fmt.Sprintf("its egress settings are incomplete (home %q, port %d)", eg.Home, eg.ProxyPort))
+	}
+	if goruntime.GOOS != "linux" {
+		return refuse("on " + goruntime.GOOS + " the Docker backend cannot route a container through paddock's proxy yet (it needs the engine on this host)")
+	}
+	if !strings.HasPrefix(c.DaemonHost(), "unix://") {
+		return refuse("the engine at " + c.DaemonHost() + " is not on this host, so paddock's proxy cannot reach its containers")
+	}
+	engine, err := b.engineBinary()
+	if err != nil {
+		return refuse("paddock's own binary, which relays the proxy inside the container, is missing: " + err.Error())
+	}
+	if err := dockeregress.CopyBinary(engine, sb.Dir); err != nil {
+		return refuse("paddock's binary could not be prepared for the container: " + err.Error())
+	}
+	if err := egress.WriteCABundle(eg.Home, caBundle(sb)); err != nil {
+		return refuse("the proxy's CA bundle could not be written: " + err.Error())
+	}
+	err = dockeregress.StartServer(ctx, engine, sb.Dir, dockeregress.Config{Home: eg.Home, SandboxID: sb.ID, Sandbox: sb.Name, Preset: eg.Policy})
+	if err != nil {
+		return refuse("the proxy did not start: " + err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+//go:build !linux
+
+package docker
+
+import (
+	"context"
+	"fmt"
+	goruntime "runtime"
+
+	"github.com/docker/docker/client"
+
+	"github.com/paddockhq/paddock/internal/runtime"
+)
+
+// caBundleTarget is where the container would see its CA bundle.
+const caBundleTarget = "/run/paddock/ca-bundle.pem"
+
+func caBundle(sb *runtime.Sandbox) string { return "" }
+
+func egressEnv(*runtime.Sandbox) []string { return nil }
+
+// startEgress: paddock's proxy reaches a container only through a socket on the engine's own
+// host, and the relay inside is paddock's Linux binary: refused here, never run open.
+func (b *Backend) startEgress(_ context.Context, _ *client.Client, sb *runtime.Sandbox) error {
+	return fmt.Errorf("%w: sandbox %s has the %s network policy, but on %s the Docker backend cannot route a container through paddock's proxy yet; re-create it with --network none",
+		runtime.ErrStartFailed, sb.Name, sb.Spec.Egress.Policy, goruntime.GOOS)
+}
