@@ -3,9 +3,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -293,5 +298,39 @@ func TestDockerTTY(t *testing.T) {
 	}
 	if after := p.termios(); after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
 		t.Errorf("exec -it left the terminal changed")
+	}
+}
+
+// TestDockerEgress: a Docker sandbox reaches out only through paddock's proxy, as its policy
+// says, and the proxy's decisions are paddock's (policy allow, blocked lines, the audit log).
+func TestDockerEgress(t *testing.T) {
+	e, _ := dockerEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello from the host") })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	port := ln.Addr().(*net.TCPAddr).Port
+	hosts := filepath.Join(e.dir, "hosts")
+	e.writeFile(hosts, "allowed.test 127.0.0.1\ndenied.test 127.0.0.1\n")
+	e.extra = append(e.extra, "PADDOCK_EGRESS_HOSTS="+hosts)
+	ws := e.workspace("egress")
+	e.ok("", "policy", "allow", "allowed.test")
+	// busybox's wget crashes in the test image: the proxy's plain-HTTP side is spoken with nc.
+	get := func(host string) string {
+		return fmt.Sprintf(`printf 'GET http://%s:%d/ HTTP/1.0\r\n\r\n' | nc -w 5 127.0.0.1 3128`, host, port)
+	}
+	r := e.run(ws, "--backend", "docker", "run", "--network", "locked", "shell", "-c", get("allowed.test"))
+	if r.code != 0 || !strings.HasSuffix(r.stdout, "hello from the host") {
+		t.Fatalf("allowed host through the proxy: %s", r)
+	}
+	r = e.run(ws, "run", "shell", "-c", get("denied.test")+"; echo | nc -w 3 127.0.0.1 "+strconv.Itoa(port))
+	if strings.Contains(r.stdout, "hello") || !strings.Contains(r.stdout, "403") || !strings.Contains(r.stderr, "blocked denied.test") {
+		t.Fatalf("denied host, and the host without the proxy: %s", r)
+	}
+	if log := e.ok("", "policy", "log", "shell-egress"); !strings.Contains(log, "allowed.test") || !strings.Contains(log, "denied.test") {
+		t.Errorf("policy log: %s", log)
 	}
 }

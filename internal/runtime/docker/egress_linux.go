@@ -46,7 +46,7 @@ func (b *Backend) engineBinary() (string, error) {
 func (b *Backend) startEgress(ctx context.Context, c *client.Client, sb *runtime.Sandbox) error {
 	eg := sb.Spec.Egress
 	refuse := func(why string) error {
-		return fmt.Errorf("%w: sandbox %s has the %s network policy, but %s; re-create it with --network none, or use --backend native",
+		return fmt.Errorf("%w: sandbox %s gets its network only through paddock's egress proxy (%s), but %s; paddock does not run it open: use --backend native, or a Docker engine on this host",
 			runtime.ErrStartFailed, sb.Name, eg.Policy, why)
 	}
 	if eg.Home == "" || eg.ProxyPort < 1 || eg.ProxyPort > 65535 {
