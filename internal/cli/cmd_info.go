@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 	"github.com/paddockhq/paddock/internal/runtime/native"
@@ -142,8 +143,17 @@ type inspectView struct {
 	AgentInstall *agentInstallView `json:"agent_install,omitempty"`
 	// DockerSocket: the Docker engine's socket is at /var/run/docker.sock inside.
 	DockerSocket bool `json:"docker_socket"`
+	// Network is the sandbox's egress: its preset and the proxy's port inside (null: loopback only).
+	Network *inspectNetwork `json:"network"`
 	// Differences says how this sandbox differs from one on the native engine.
 	Differences []string `json:"differences,omitempty"`
+}
+
+type inspectNetwork struct {
+	Preset    string `json:"preset"`
+	Proxy     string `json:"proxy"` // inside the sandbox
+	AuditLog  string `json:"audit_log"`
+	RulesFile string `json:"rules_file"` // the sandbox's own rules
 }
 
 // inspectImage is the OCI template a sandbox was made from.
@@ -213,6 +223,10 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 		State: st, Paths: map[string]string{"state": sb.Dir}}
 	if im := rec.Spec.Image; im != nil {
 		v.Image = &inspectImage{Ref: im.Ref, Digest: im.Digest, User: im.User}
+	}
+	if eg := rec.Spec.Egress; eg != nil {
+		v.Network = &inspectNetwork{Preset: eg.Policy, Proxy: fmt.Sprintf("127.0.0.1:%d", eg.ProxyPort),
+			AuditLog: egress.AuditPath(sb.Dir), RulesFile: egress.SandboxPolicyPath(sb.Dir)}
 	}
 	if v.Env == nil {
 		v.Env = []string{}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/egress"
 )
 
 // Names are the secrets paddock knows.
@@ -127,20 +128,20 @@ func (s *Store) Remove(name string) error {
 	return err
 }
 
-// Grant decides what the sandbox gets for a stored secret. Today that is the key itself, given
-// to the agent's process in its exec request's environment (never written into a record, spec,
-// workspace or volume by paddock). This is the one place to change when the egress proxy holds
-// the keys instead: it will hand out a placeholder here and put the real key on the requests
-// that leave the sandbox. ok is false when the secret is not set.
+// Grant decides what the sandbox gets for a stored secret: a placeholder
+// (egress.Placeholder), never the key. The sandbox's egress proxy intercepts the TLS of the
+// service's hosts (egress.Services) and puts the real key where the placeholder is, so the key
+// exists nowhere inside the sandbox: not in its environment, files or processes' memory. ok is
+// false when the secret is not set.
 func (s *Store) Grant(sandboxID, name string) (value string, ok bool, err error) {
-	v, err := s.Get(name)
+	_, err = s.Get(name)
 	if errors.Is(err, ErrNotSet) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, err
 	}
-	return v, true, nil
+	return egress.Placeholder(name), true, nil
 }
 
 // AgentEnv is the environment that carries an agent's keys into a sandbox: KEY=VALUE for each of

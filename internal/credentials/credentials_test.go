@@ -65,7 +65,8 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// The agent gets exactly its own keys, in its variables, through Grant.
+// The agent gets exactly its own keys, in its variables, through Grant: placeholders that the
+// egress proxy replaces, never the keys.
 func TestAgentEnv(t *testing.T) {
 	s := Open(t.TempDir())
 	s.Set("anthropic", "sk-ant")
@@ -76,11 +77,11 @@ func TestAgentEnv(t *testing.T) {
 		t.Fatalf("claude env = %q, %v (its apiKeyHelper gives it the key)", env, err)
 	}
 	opencode, _ := agent.Lookup("opencode")
-	if env, _ := s.AgentEnv("id", opencode); !slices.Equal(env, []string{"ANTHROPIC_API_KEY=sk-ant", "OPENAI_API_KEY=sk-oai"}) {
+	if env, _ := s.AgentEnv("id", opencode); !slices.Equal(env, []string{"ANTHROPIC_API_KEY=paddock-placeholder-anthropic", "OPENAI_API_KEY=paddock-placeholder-openai"}) {
 		t.Fatalf("opencode env = %q", env)
 	}
 	codex, _ := agent.Lookup("codex")
-	if env, _ := s.AgentEnv("id", codex); !slices.Equal(env, []string{"OPENAI_API_KEY=sk-oai"}) {
+	if env, _ := s.AgentEnv("id", codex); !slices.Equal(env, []string{"OPENAI_API_KEY=paddock-placeholder-openai"}) {
 		t.Fatalf("codex env = %q", env)
 	}
 	shell, _ := agent.Lookup("shell")

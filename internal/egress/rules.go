@@ -401,6 +401,10 @@ var specialRanges = []struct {
 	{netip.MustParsePrefix("ff00::/8"), "multicast"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
 	{netip.MustParsePrefix("192.0.0.0/24"), "reserved"},
+	{netip.MustParsePrefix("192.0.2.0/24"), "reserved (documentation)"},
+	{netip.MustParsePrefix("198.51.100.0/24"), "reserved (documentation)"},
+	{netip.MustParsePrefix("203.0.113.0/24"), "reserved (documentation)"},
+	{netip.MustParsePrefix("2001:db8::/32"), "reserved (documentation)"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "reserved"},
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64"},
 }

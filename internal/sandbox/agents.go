@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
@@ -31,7 +32,7 @@ type AgentSupport struct {
 
 // Placeholder is the value a sandbox gets instead of a stored secret's real key, the one the
 // egress proxy replaces on the requests that leave the sandbox.
-func Placeholder(secret string) string { return "paddock-placeholder-" + secret }
+func Placeholder(secret string) string { return egress.Placeholder(secret) }
 
 // nodeDirs are the folders of the sandbox's PATH where the host template can show node.
 var nodeDirs = []string{"/usr/local/bin", "/usr/bin", "/bin"}

@@ -1,0 +1,470 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha1"
+	"crypto/sha512"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/egress"
+)
+
+// egressWorld is the outside world of the egress tests, all on 127.0.0.1: one HTTPS server that
+// answers for several names (certificates from the paddock installation's own CA, which the
+// sandbox's bundle trusts), a plain HTTP server and a TCP echo server, reached by name through
+// the proxy's test hosts map.
+type egressWorld struct {
+	tlsPort, httpPort, echoPort int
+	mu                          sync.Mutex
+	apiKeys                     []string // x-api-key headers the API stand-in received
+}
+
+const npmPkg = "paddock-e2e-pkg"
+
+func startEgressWorld(t *testing.T, e *env) *egressWorld {
+	t.Helper()
+	w := &egressWorld{}
+	e.mkdir(e.phome)
+	ca, err := egress.LoadOrCreateCA(e.phome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filepath.Walk(filepath.Join(e.phome, "egress"), func(p string, _ os.FileInfo, _ error) error { return os.Chown(p, e.uid, e.gid) })
+
+	// A bare git repository with one commit, served by git http-backend as CGI.
+	repos := filepath.Join(e.dir, "git")
+	src := filepath.Join(e.dir, "gitsrc")
+	for _, c := range [][]string{
+		{"git", "init", "-q", "--bare", filepath.Join(repos, "org", "repo.git")},
+		{"git", "init", "-q", src},
+		{"sh", "-c", "cd " + src + " && echo egress > README && git add README && git -c user.name=t -c user.email=t@t commit -qm one && git push -q " + filepath.Join(repos, "org", "repo.git") + " HEAD:refs/heads/main"},
+		{"git", "--git-dir", filepath.Join(repos, "org", "repo.git"), "symbolic-ref", "HEAD", "refs/heads/main"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", c, err, out)
+		}
+	}
+	git := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Env: []string{"GIT_PROJECT_ROOT=" + repos, "GIT_HTTP_EXPORT_ALL=1"}}
+
+	// An npm registry stand-in: a packument and its tarball.
+	tgz := npmTarball(t)
+	sha1sum := sha1.Sum(tgz)
+	sha512sum := sha512.Sum512(tgz)
+	packument, _ := json.Marshal(map[string]any{
+		"name": npmPkg, "dist-tags": map[string]string{"latest": "1.0.0"},
+		"versions": map[string]any{"1.0.0": map[string]any{"name": npmPkg, "version": "1.0.0", "dist": map[string]string{
+			"tarball":   "https://registry.npmjs.org/" + npmPkg + "/-/" + npmPkg + "-1.0.0.tgz",
+			"shasum":    hex.EncodeToString(sha1sum[:]),
+			"integrity": "sha512-" + base64.StdEncoding.EncodeToString(sha512sum[:]),
+		}}},
+	})
+
+	mux := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.Host)
+		if host == "" {
+			host = r.Host
+		}
+		switch host {
+		case "api.anthropic.com":
+			w.mu.Lock()
+			w.apiKeys = append(w.apiKeys, r.Header.Get("x-api-key"))
+			w.mu.Unlock()
+			fmt.Fprintf(rw, `{"type":"message","content":[{"type":"text","text":"hello from the stand-in"}]}`)
+		case "registry.npmjs.org":
+			switch r.URL.Path {
+			case "/" + npmPkg:
+				rw.Header().Set("Content-Type", "application/json")
+				rw.Write(packument)
+			case "/" + npmPkg + "/-/" + npmPkg + "-1.0.0.tgz":
+				rw.Write(tgz)
+			default:
+				http.NotFound(rw, r)
+			}
+		case "github.com":
+			git.ServeHTTP(rw, r)
+		default:
+			fmt.Fprintf(rw, "hello from %s%s", host, r.URL.Path)
+		}
+	})
+	tln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsSrv := &http.Server{Handler: mux, TLSConfig: &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return ca.Leaf(h.ServerName)
+	}}, ErrorLog: nil}
+	go tlsSrv.ServeTLS(tln, "", "")
+	hln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpSrv := &http.Server{Handler: mux}
+	go httpSrv.Serve(hln)
+	eln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := eln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() { tlsSrv.Close(); httpSrv.Close(); eln.Close() })
+	w.tlsPort, w.httpPort, w.echoPort = tln.Addr().(*net.TCPAddr).Port, hln.Addr().(*net.TCPAddr).Port, eln.Addr().(*net.TCPAddr).Port
+
+	var hosts strings.Builder
+	for _, n := range []string{"allowed.test", "denied.test", "api.anthropic.com", "registry.npmjs.org", "github.com"} {
+		fmt.Fprintf(&hosts, "%s:443 127.0.0.1:%d\n", n, w.tlsPort)
+	}
+	fmt.Fprintf(&hosts, "plain.test:80 127.0.0.1:%d\n", w.httpPort)
+	fmt.Fprintf(&hosts, "echo.test:22 127.0.0.1:%d\n", w.echoPort)
+	hf := filepath.Join(e.dir, "egress-hosts")
+	e.writeFile(hf, hosts.String())
+	e.extra = append(e.extra, egress.HostsEnv+"="+hf, egress.CAFileEnv+"="+egress.CACertPath(e.phome))
+	return w
+}
+
+func npmTarball(t *testing.T) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range map[string]string{
+		"package/package.json": `{"name":"` + npmPkg + `","version":"1.0.0","main":"index.js"}`,
+		"package/index.js":     `module.exports = "installed through the egress proxy";`,
+	} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+// sh runs a shell script in the sandbox and returns the result.
+func (e *env) sh(name, script string) result {
+	e.t.Helper()
+	return e.run("", "exec", name, "sh", "-c", script)
+}
+
+func TestEgress(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *env) {
+		w := startEgressWorld(t, e)
+		ws := e.workspace("egress")
+		name := strings.TrimSpace(e.ok(ws, "run", "-d", "shell"))
+		if name != "shell-egress" {
+			t.Fatalf("name %q", name)
+		}
+		var insp []map[string]any
+		json.Unmarshal([]byte(e.ok("", "inspect", name)), &insp)
+		if nw, _ := insp[0]["network"].(map[string]any); nw == nil || nw["preset"] != "balanced" || nw["proxy"] != "127.0.0.1:3128" {
+			t.Fatalf("inspect network: %v", insp[0]["network"])
+		}
+
+		// The balanced preset: the agents' APIs, registries and git hosts; nothing else.
+		if r := e.sh(name, "curl -sS -m 10 https://api.anthropic.com/v1/models"); r.code != 0 || !strings.Contains(r.stdout, "hello from the stand-in") {
+			t.Fatalf("api.anthropic.com: %s", r)
+		}
+		if r := e.sh(name, "curl -sS -m 10 https://allowed.test/x"); r.code == 0 || !strings.Contains(r.stderr, "403") {
+			t.Fatalf("allowed.test before a rule: %s", r)
+		}
+		// A rule applies to the running sandbox at once; a deny wins; rm takes it back.
+		e.ok("", "policy", "allow", "allowed.test:443", "--sandbox", name)
+		if r := e.sh(name, "curl -sS -m 10 https://allowed.test/x"); r.code != 0 || r.stdout != "hello from allowed.test/x" {
+			t.Fatalf("allowed.test after allow: %s", r)
+		}
+		e.ok("", "policy", "deny", "*.test")
+		if r := e.sh(name, "curl -sS -m 10 https://allowed.test/x"); r.code == 0 {
+			t.Fatalf("allowed.test after a global deny: %s", r)
+		}
+		e.ok("", "policy", "rm", "*.test")
+		if r := e.sh(name, "curl -sS -m 10 https://allowed.test/x"); r.code != 0 {
+			t.Fatalf("allowed.test after rm of the deny: %s", r)
+		}
+		ls := e.ok("", "policy", "ls", "--sandbox", name, "--json")
+		if !strings.Contains(ls, `"rule": "allowed.test:443",`) || !strings.Contains(ls, `"source": "preset:balanced"`) {
+			t.Fatalf("policy ls: %s", ls)
+		}
+		if out := e.ok("", "policy", "check", name, "https://allowed.test/x"); !strings.Contains(out, "allow allowed.test:443 by rule allowed.test:443 (sandbox)") {
+			t.Fatalf("policy check: %s", out)
+		}
+		if r := e.run("", "policy", "check", name, "https://denied.test/"); r.code != 1 || !strings.Contains(r.stdout, "deny denied.test:443: no rule allows") {
+			t.Fatalf("policy check denied: %s", r)
+		}
+
+		// Plain HTTP through the proxy, allowed and logged.
+		e.ok("", "policy", "allow", "plain.test:80", "--sandbox", name)
+		if r := e.sh(name, "curl -sS -m 10 http://plain.test/p"); r.code != 0 || r.stdout != "hello from plain.test/p" {
+			t.Fatalf("plain.test: %s", r)
+		}
+
+		// A denial is reported on the terminal of `paddock run`, once per host, with the command.
+		r := e.run(ws, "run", "shell", "-c", "curl -sS -m 10 https://denied.test/; curl -sS -m 10 https://denied.test/; true")
+		if strings.Count(r.stderr, "paddock: blocked denied.test:443") != 1 || !strings.Contains(r.stderr, "paddock policy allow denied.test --sandbox "+name) {
+			t.Fatalf("run's denial notice: %s", r)
+		}
+
+		// git over https (git http-backend), npm install against the registry stand-in.
+		if r := e.sh(name, "cd /tmp && rm -rf repo && git clone -q https://github.com/org/repo.git && cat repo/README"); r.code != 0 || r.stdout != "egress\n" {
+			t.Fatalf("git clone: %s", r)
+		}
+		if r := e.sh(name, "cd "+ws+" && NPM_CONFIG_UPDATE_NOTIFIER=false npm install --no-audit --no-fund "+npmPkg+" >/dev/null && node -p 'require(\""+npmPkg+"\")'"); r.code != 0 || r.stdout != "installed through the egress proxy\n" {
+			t.Fatalf("npm install: %s", r)
+		}
+
+		// git over ssh goes through the SOCKS5 side with paddock's helper (ssh's ProxyCommand).
+		if r := e.sh(name, "echo SSH-2.0-x | /run/paddock/paddock __egress-connect echo.test 22"); r.code == 0 {
+			t.Fatalf("echo.test:22 without a rule: %s", r)
+		}
+		e.ok("", "policy", "allow", "echo.test:22", "--sandbox", name)
+		if r := e.sh(name, "echo SSH-2.0-x | /run/paddock/paddock __egress-connect echo.test 22"); r.code != 0 || r.stdout != "SSH-2.0-x\n" {
+			t.Fatalf("echo.test:22 through SOCKS5: %s", r)
+		}
+		if r := e.sh(name, "echo $GIT_SSH_COMMAND"); !strings.Contains(r.stdout, "ProxyCommand='/run/paddock/paddock __egress-connect %h %p'") {
+			t.Fatalf("GIT_SSH_COMMAND: %s", r)
+		}
+
+		// Escape attempts: each fails, and those that reach the proxy are logged.
+		hostIP := ""
+		if addrs, _ := net.InterfaceAddrs(); len(addrs) > 0 {
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+					hostIP = n.IP.String()
+				}
+			}
+		}
+		hp := strconv.Itoa(w.httpPort)
+		e.ok("", "policy", "allow", "localhost", "--sandbox", name)
+		escapes := []struct{ what, script, want string }{
+			{"direct connection to a public address", "curl -sS -m 5 --noproxy '*' http://93.184.215.14/", ""},
+			{"a public address through the proxy", "curl -fsS -m 5 http://93.184.215.14/", "403"},
+			{"direct IPv6", "curl -sS -m 5 --noproxy '*' -g 'http://[2606:4700::1111]/'", ""},
+			{"the host's loopback service, directly", "curl -sS -m 5 --noproxy '*' http://127.0.0.1:" + hp + "/", "onnect"},
+			{"the host's loopback service, through the proxy", "curl -fsS -m 5 --noproxy '' -x http://127.0.0.1:3128 http://127.0.0.1:" + hp + "/", "403"},
+			{"a name that resolves to 127.0.0.1", "curl -fsS -m 5 --noproxy '' -x http://127.0.0.1:3128 http://localhost:" + hp + "/", "403"},
+			{"IPv6 loopback through the proxy", "curl -fsS -m 5 --noproxy '' -x http://127.0.0.1:3128 -g 'http://[::1]:" + hp + "/'", "403"},
+			{"CONNECT to a port outside the rule", "curl -sS -m 5 https://allowed.test:8443/", "403"},
+			{"unset proxy variables", "env -u HTTPS_PROXY -u https_proxy -u ALL_PROXY -u all_proxy curl -sS -m 5 https://allowed.test/", "resolve"},
+			{"UDP DNS to an outside resolver", "python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b\"\\x12\\x34\\x01\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x07example\\x03com\\x00\\x00\\x01\\x00\\x01\", (\"8.8.8.8\", 53)); print(s.recv(512))'", "nreachable"},
+			{"raw TCP to a public address", "python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 443), 5)'", "nreachable"},
+			{"SOCKS5 UDP ASSOCIATE", "python3 -c 'import socket; s=socket.create_connection((\"127.0.0.1\", 3128)); s.sendall(bytes([5,1,0])); s.recv(2); s.sendall(bytes([5,3,0,1,8,8,8,8,0,53])); r=s.recv(10); exit(0 if r[1]==0 else 1)'", ""},
+		}
+		// The host's own name, allowed by a rule, resolves (on the host) to one of its own addresses.
+		hostName, _ := os.Hostname()
+		if hostName != "" {
+			e.ok("", "policy", "allow", hostName, "--sandbox", name)
+			escapes = append(escapes, struct{ what, script, want string }{"the host's own name, through the proxy",
+				"curl -fsS -m 5 --noproxy '' -x http://127.0.0.1:3128 http://" + hostName + ":" + hp + "/", "403"})
+		}
+		if hostIP != "" {
+			escapes = append(escapes, struct{ what, script, want string }{"the host's own address, through the proxy",
+				"curl -fsS -m 5 --noproxy '' -x http://127.0.0.1:3128 http://" + hostIP + ":" + hp + "/", "403"})
+		}
+		for _, x := range escapes {
+			r := e.sh(name, x.script)
+			if r.code == 0 || !strings.Contains(r.stdout+r.stderr, x.want) {
+				t.Errorf("escape %q was not blocked as expected (want %q): %s", x.what, x.want, r)
+			}
+		}
+		// ICMP: no route, whether or not ping exists.
+		if r := e.sh(name, "python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); s.sendto(b\"\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00\", (\"8.8.8.8\", 0))'"); r.code == 0 {
+			t.Errorf("ICMP echo was sent: %s", r)
+		}
+
+		// The audit log has every decision that reached the proxy.
+		var recs []egress.Record
+		sc := bufio.NewScanner(strings.NewReader(e.ok("", "policy", "log", name, "--json")))
+		for sc.Scan() {
+			var rec egress.Record
+			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+				t.Fatalf("policy log line %q: %v", sc.Text(), err)
+			}
+			recs = append(recs, rec)
+		}
+		find := func(host string, port int, decision, reason string) {
+			t.Helper()
+			for _, r := range recs {
+				if r.Host == host && r.Port == port && r.Decision == decision && strings.Contains(r.Reason, reason) {
+					return
+				}
+			}
+			t.Errorf("no %s record for %s:%d (%q) in the audit log", decision, host, port, reason)
+		}
+		find("api.anthropic.com", 443, "allow", "")
+		find("allowed.test", 443, "deny", "no rule allows")
+		find("allowed.test", 443, "deny", "denied by rule *.test")
+		find("denied.test", 443, "deny", "no rule allows")
+		find("github.com", 443, "allow", "")
+		find("registry.npmjs.org", 443, "allow", "")
+		find("echo.test", 22, "allow", "")
+		find("127.0.0.1", w.httpPort, "deny", "no rule allows")
+		find("localhost", w.httpPort, "deny", "loopback")
+		find("::1", w.httpPort, "deny", "no rule allows")
+		find("allowed.test", 8443, "deny", "no rule allows allowed.test:8443")
+		find("8.8.8.8", 53, "deny", "UDP ASSOCIATE")
+		if hostIP != "" {
+			find(hostIP, w.httpPort, "deny", "no rule allows")
+		}
+		if hostName != "" {
+			find(strings.ToLower(hostName), w.httpPort, "deny", "")
+		}
+		for _, r := range recs {
+			if r.Host == "plain.test" && r.Decision == "allow" && r.BytesIn == 0 {
+				t.Errorf("plain.test record without bytes: %+v", r)
+			}
+		}
+		if out := e.ok("", "policy", "log", name); !strings.Contains(out, "TIME") || !strings.Contains(out, "denied.test") {
+			t.Fatalf("policy log: %s", out)
+		}
+
+		// Changing the preset of an existing sandbox is drift, like -e.
+		if r := e.run(ws, "run", "--network", "open", "shell", "-c", "true"); r.code == 0 || !strings.Contains(r.stderr, "network: balanced -> open") {
+			t.Fatalf("--network drift: %s", r)
+		}
+		// Never fail open: when the proxy cannot start (a damaged CA here), the sandbox does not.
+		e.ok("", "stop", name)
+		caPEM := egress.CACertPath(e.phome)
+		good, _ := os.ReadFile(caPEM)
+		e.writeFile(caPEM, "not a certificate\n")
+		if r := e.run("", "start", name); r.code == 0 || !strings.Contains(r.stderr, "egress CA") || !strings.Contains(r.stderr, "damaged") {
+			t.Fatalf("start with a damaged CA: %s", r)
+		}
+		if r := e.run("", "exec", name, "true"); r.code == 0 {
+			t.Fatalf("the sandbox runs without its proxy: %s", r)
+		}
+		e.writeFile(caPEM, string(good))
+		e.ok("", "start", name)
+		if r := e.sh(name, "curl -sS -m 10 https://allowed.test/x"); r.code != 0 {
+			t.Fatalf("after the CA was restored: %s", r)
+		}
+		e.ok("", "stop", name)
+	})
+}
+
+// TestEgressCredentials: with a stored key, a request from inside to the (stand-in) API host
+// arrives with the key, while the sandbox's environment, files and every process's environment
+// and memory hold only the placeholder.
+func TestEgressCredentials(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *env) {
+		w := startEgressWorld(t, e)
+		key := "sk-ant-e2e-REAL-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		if r := e.runInput("", key+"\n", "secret", "set", "anthropic"); r.code != 0 {
+			t.Fatalf("secret set: %s", r)
+		}
+		ws := e.workspace("creds")
+		name := strings.TrimSpace(e.ok(ws, "run", "-d", "shell"))
+		// A process that stays, holding the placeholder in its environment as an agent would.
+		e.sh(name, "ANTHROPIC_API_KEY="+egress.Placeholder("anthropic")+" nohup sleep 300 >/dev/null 2>&1 &")
+		r := e.sh(name, `curl -sS -m 10 https://api.anthropic.com/v1/messages -H "x-api-key: `+egress.Placeholder("anthropic")+`" -d '{}' > /tmp/reply; cat /tmp/reply`)
+		if r.code != 0 || !strings.Contains(r.stdout, "hello from the stand-in") {
+			t.Fatalf("request to the API: %s", r)
+		}
+		w.mu.Lock()
+		got := append([]string{}, w.apiKeys...)
+		w.mu.Unlock()
+		if len(got) != 1 || got[0] != key {
+			t.Fatalf("the API stand-in received x-api-key %q, want the stored key", got)
+		}
+		// The connection was intercepted with paddock's CA (the sandbox trusts it through its bundle).
+		if r := e.sh(name, "curl -sS -m 10 -o /dev/null -w '%{certs}' --write-out '' https://api.anthropic.com/ -v 2>&1 | grep -i 'issuer'"); !strings.Contains(r.stdout, "paddock egress CA") {
+			t.Fatalf("issuer of the intercepted connection: %s", r)
+		}
+		if r := e.sh(name, "env"); strings.Contains(r.stdout, key) || !strings.Contains(r.stdout, "SSL_CERT_FILE="+egress.CABundlePath) {
+			t.Fatalf("exec env: %s", r)
+		}
+		// Every process's environment, command line and memory, read from the host.
+		var insp []struct {
+			State struct {
+				Pids          []int `json:"pids"`
+				SupervisorPID int   `json:"supervisor_pid"`
+			} `json:"state"`
+		}
+		json.Unmarshal([]byte(e.ok("", "inspect", name)), &insp)
+		if len(insp) != 1 || len(insp[0].State.Pids) < 3 {
+			t.Fatalf("inspect pids: %+v", insp)
+		}
+		sawPlaceholder := false
+		for _, pid := range insp[0].State.Pids {
+			if pid == insp[0].State.SupervisorPID {
+				continue // the host side: it reads the key from the secret store for each request
+			}
+			for _, f := range []string{"environ", "cmdline"} {
+				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
+				if bytes.Contains(b, []byte(key)) {
+					t.Fatalf("the key is in /proc/%d/%s", pid, f)
+				}
+				sawPlaceholder = sawPlaceholder || bytes.Contains(b, []byte(egress.Placeholder("anthropic")))
+			}
+			if procMemContains(pid, []byte(key)) {
+				t.Fatalf("the key is in the memory of sandbox process %d", pid)
+			}
+		}
+		if !sawPlaceholder {
+			t.Fatal("no process of the sandbox holds the placeholder (the scan would prove nothing)")
+		}
+		// Files: the workspace, and the sandbox's state (its home, /tmp, /var), from the host.
+		for _, dir := range []string{ws, filepath.Join(e.phome, "sandboxes")} {
+			if out, _ := exec.Command("grep", "-rlF", "--", key, dir).Output(); len(out) > 0 {
+				t.Fatalf("the key is written in %s", out)
+			}
+		}
+		// And from inside, everything the sandbox can write.
+		if r := e.sh(name, "grep -rlsF sk-ant-e2e-REAL /root /tmp /var /run "+ws+"; true"); strings.TrimSpace(r.stdout) != "" {
+			t.Fatalf("files inside hold the key: %s", r)
+		}
+		e.ok("", "stop", name)
+	})
+}
+
+// procMemContains searches a process's readable memory for b (as root, through /proc/PID/mem).
+func procMemContains(pid int, b []byte) bool {
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return false
+	}
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		return false
+	}
+	defer mem.Close()
+	for _, line := range strings.Split(string(maps), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasPrefix(f[1], "r") || (len(f) >= 6 && (f[5] == "[vvar]" || f[5] == "[vsyscall]")) {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		start, _ := strconv.ParseUint(lo, 16, 64)
+		end, _ := strconv.ParseUint(hi, 16, 64)
+		if end <= start || end-start > 1<<30 {
+			continue
+		}
+		buf := make([]byte, end-start)
+		n, _ := mem.ReadAt(buf, int64(start))
+		if bytes.Contains(buf[:n], b) {
+			return true
+		}
+	}
+	return false
+}
