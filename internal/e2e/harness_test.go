@@ -215,11 +215,38 @@ func (e *env) runInput(dir, stdin string, args ...string) result {
 	select {
 	case <-done:
 	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		e.t.Fatalf("paddock %s: timed out\nstderr: %s", strings.Join(args, " "), errb.String())
+		// Where it hangs: the Go runtime prints every goroutine's stack on SIGQUIT.
+		cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		e.t.Fatalf("paddock %s: timed out\nstderr: %s\n%s", strings.Join(args, " "), errb.String(), e.diagnostics())
 	}
 	return result{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+// diagnostics describes the env's sandboxes for a failure report: their supervisors' logs and
+// the paddock processes alive.
+func (e *env) diagnostics() string {
+	var b strings.Builder
+	logs, _ := filepath.Glob(filepath.Join(e.phome, "sandboxes", "*", "supervisor.log"))
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		if len(data) > 4000 {
+			data = data[len(data)-4000:]
+		}
+		fmt.Fprintf(&b, "--- %s\n%s\n", l, data)
+	}
+	ps, _ := exec.Command("ps", "-eo", "pid,ppid,stat,wchan:20,args").Output()
+	for _, line := range strings.Split(string(ps), "\n") {
+		if strings.Contains(line, "paddock") {
+			fmt.Fprintln(&b, line)
+		}
+	}
+	return b.String()
 }
 
 // ok runs paddock and fails the test unless it exits 0; it returns stdout.
