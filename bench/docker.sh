@@ -33,7 +33,7 @@ cleanup() {
 	rm -rf --one-file-system "$W"
 }
 trap cleanup EXIT
-(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$W/paddock" ./cmd/paddock)
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$W/" ./cmd/paddock ./cmd/paddock-oci)
 
 # One image for both: a static busybox (the docker peer of bench/run.sh).
 mkdir -p "$W/rootfs"/{bin,proc,sys,dev,tmp,etc,root} "$W/ws/bench"
@@ -45,7 +45,7 @@ tar -C "$W/rootfs" -c . | docker import -c 'ENV PATH=/bin' - paddock-bench-docke
 export PADDOCK_DOCKER_IMAGE=paddock-bench-docker:latest
 
 cd "$W/ws/bench"
-SB=$("$W/paddock" --backend docker run -d shell 2>/dev/null | tail -1)
+SB=$("$W/paddock" --backend docker run -d shell 2>"$W/run.err" | tail -1) || { cat "$W/run.err" >&2; exit 1; }
 # The peer container as paddock makes its own: no network, an init, the workspace bind-mounted.
 docker run -d --name "$CTR" --network none --init -v "$W/ws/bench:$W/ws/bench" -w "$W/ws/bench" \
 	paddock-bench-docker:latest sh -c 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done' >/dev/null

@@ -27,9 +27,9 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/paddockhq/paddock/internal/runtime"
 )
@@ -76,11 +76,12 @@ type Backend struct {
 	// PADDOCK_LINUX_BINARY, else the paddock beside this executable.
 	EngineBinary string
 
-	mu     sync.Mutex
-	cli    *client.Client
-	err    error
-	ver    string // negotiated API version
-	userns bool   // the engine remaps users (dockerd --userns-remap, or rootless)
+	mu      sync.Mutex
+	cli     *client.Client
+	err     error
+	ver     string // negotiated API version
+	userns  bool   // the engine remaps users (dockerd --userns-remap, or rootless)
+	sysinfo *system.Info
 }
 
 // DefaultImage is the image of host-template sandboxes unless configured otherwise.
@@ -295,9 +296,9 @@ func (b *Backend) configHash(sb *runtime.Sandbox) string {
 		Mounts   []runtime.Mount
 		Hide     []string
 		Workdir  string
-		Egress   bool
+		Egress   []string
 		V        int
-	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, sb.Spec.Egress != nil, 1})
+	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, mainProcess(sb), 2})
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -312,27 +313,31 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if err := os.MkdirAll(sb.Dir, 0o700); err != nil {
 		return err
 	}
-	if sb.Spec.Egress != nil {
-		// The proxy's host side first: a container with egress never runs without it.
-		if err := b.startEgress(ctx, c, sb); err != nil {
-			return err
-		}
-	}
 	// The host's git identity as it is at this start, for every exec until the next.
 	id, _ := json.Marshal([2]string{sb.Spec.GitName, sb.Spec.GitEmail})
 	if err := os.WriteFile(filepath.Join(sb.Dir, identityFile), id, 0o600); err != nil {
 		return err
 	}
+	egressUp := func() error { return nil }
+	if sb.Spec.Egress != nil {
+		// The proxy's host side: a container with egress never gets its relay without it.
+		if egressUp, err = b.startEgress(ctx, c, sb); err != nil {
+			return err
+		}
+	}
 	ci, ok, err := b.inspect(ctx, c, sb)
 	if err != nil {
+		egressUp()
+		dockeregress.StopServer(sb.Dir)
 		return err
 	}
 	if ok && ci.State != nil && ci.State.Running {
-		return nil
+		return egressUp()
 	}
-	if err := b.startContainer(ctx, c, sb, ci, ok); err != nil {
+	if err := b.startContainer(ctx, c, sb, ci, ok, egressUp); err != nil {
 		if sb.Spec.Egress != nil {
 			c.ContainerStop(context.WithoutCancel(ctx), ContainerName(sb), container.StopOptions{})
+			egressUp()
 			dockeregress.StopServer(sb.Dir)
 		}
 		return err
@@ -342,7 +347,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 
 // startContainer (re-)creates the container when needed and starts it; with egress, it returns
 // once the relay inside listens.
-func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runtime.Sandbox, ci container.InspectResponse, ok bool) error {
+func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runtime.Sandbox, ci container.InspectResponse, ok bool, egressUp func() error) error {
 	ref := b.ImageRef(sb.Spec)
 	from := ref
 	if ok && ci.Config.Labels[labelConfig] != b.configHash(sb) {
@@ -373,16 +378,38 @@ func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runt
 			c.ImageRemove(ctx, stateImage(sb), image.RemoveOptions{Force: true})
 		}
 	}
-	if err := b.applyLimits(ctx, c, sb); err != nil {
-		return err
+	// The limits as asked now (the defaults were applied when the container was made, so that
+	// an unchanged request needs no call to the engine).
+	applied := filepath.Join(sb.Dir, limitsFile)
+	want, _ := json.Marshal(sb.Spec.Limits)
+	if have, err := os.ReadFile(applied); !ok || err != nil || string(have) != string(want) {
+		if err := b.applyLimits(ctx, c, sb); err != nil {
+			return err
+		}
+		os.WriteFile(applied, want, 0o600)
 	}
 	if err := c.ContainerStart(ctx, ContainerName(sb), container.StartOptions{}); err != nil {
 		return fmt.Errorf("%w: %v", runtime.ErrStartFailed, firstLine(err))
 	}
-	if sb.Spec.Egress != nil {
-		return b.startRelay(ctx, c, sb)
+	if err := egressUp(); err != nil {
+		return err
 	}
 	return nil
+}
+
+// limitsFile records the limits last applied to the container.
+const limitsFile = "limits-applied.json"
+
+// mainProcess is the container's main process under docker-init: with egress, the relay that
+// listens on 127.0.0.1:ProxyPort and forwards to the proxy's socket (it is listening within
+// milliseconds of the start, and until then a connection is refused, never let through);
+// without, a shell that idles.
+func mainProcess(sb *runtime.Sandbox) []string {
+	if sb.Spec.Egress == nil {
+		return idle
+	}
+	return []string{dockeregress.Binary, "__relay", "127.0.0.1:" + strconv.Itoa(sb.Spec.Egress.ProxyPort),
+		dockeregress.SocketDir + "/" + dockeregress.SocketName}
 }
 
 // limits are the sandbox's limits, with the same defaults as the native engine where none are
@@ -390,7 +417,7 @@ func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runt
 func (b *Backend) limits(ctx context.Context, c *client.Client, sb *runtime.Sandbox) container.Resources {
 	l := sb.Spec.Limits
 	if l.CPUs == 0 || l.MemoryBytes == 0 {
-		if info, err := c.Info(ctx); err == nil {
+		if info, err := b.info(ctx, c); err == nil {
 			if l.CPUs == 0 {
 				l.CPUs = float64(max(info.NCPU-1, 1))
 			}
@@ -462,7 +489,7 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 	}
 	init := true
 	cfg := &container.Config{
-		Image: from, Hostname: sb.Spec.Hostname, Cmd: idle, Entrypoint: []string{},
+		Image: from, Hostname: sb.Spec.Hostname, Cmd: mainProcess(sb), Entrypoint: []string{},
 		User: "0:0", WorkingDir: sb.Spec.Workdir, Labels: labels, StopSignal: "SIGTERM",
 	}
 	if ii.Config != nil {
@@ -644,33 +671,24 @@ func (b *Backend) Has(ctx context.Context, sb *runtime.Sandbox, path string) boo
 	return err == nil
 }
 
-// startRelay starts the relay inside the running container (a detached exec) and waits until it
-// listens on 127.0.0.1:ProxyPort.
-func (b *Backend) startRelay(ctx context.Context, c *client.Client, sb *runtime.Sandbox) error {
-	addr := "127.0.0.1:" + strconv.Itoa(sb.Spec.Egress.ProxyPort)
-	cr, err := c.ContainerExecCreate(ctx, ContainerName(sb), container.ExecOptions{User: "0:0", AttachStdout: true, AttachStderr: true,
-		Cmd: []string{dockeregress.Binary, "__relay", addr, dockeregress.SocketDir + "/" + dockeregress.SocketName}})
-	if err != nil {
-		return fmt.Errorf("%w: starting the egress relay: %v", runtime.ErrStartFailed, firstLine(err))
+// info is the engine's system information, asked once per process.
+func (b *Backend) info(ctx context.Context, c *client.Client) (system.Info, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sysinfo != nil {
+		return *b.sysinfo, nil
 	}
-	hj, err := c.ContainerExecAttach(ctx, cr.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return fmt.Errorf("%w: starting the egress relay: %v", runtime.ErrStartFailed, firstLine(err))
+	info, err := c.Info(ctx)
+	if err == nil {
+		b.sysinfo = &info
 	}
-	defer hj.Close()
-	pr, pw := io.Pipe()
-	go func() { stdcopy.StdCopy(pw, pw, hj.Reader); pw.Close() }()
-	ready := make(chan error, 1)
-	go func() { ready <- dockeregress.WaitReady(pr) }()
-	select {
-	case err = <-ready:
-	case <-time.After(15 * time.Second):
-		err = errors.New("it did not answer within 15s")
-	case <-ctx.Done():
-		err = ctx.Err()
+	return info, err
+}
+
+// sameLimits reports whether a container already has the resources r.
+func sameLimits(hc *container.HostConfig, r container.Resources) bool {
+	if hc == nil || hc.PidsLimit == nil || r.PidsLimit == nil {
+		return false
 	}
-	if err != nil {
-		return fmt.Errorf("%w: the egress relay inside the container: %v", runtime.ErrStartFailed, err)
-	}
-	return nil
+	return hc.NanoCPUs == r.NanoCPUs && hc.Memory == r.Memory && hc.MemorySwap == r.MemorySwap && *hc.PidsLimit == *r.PidsLimit
 }

@@ -2,8 +2,8 @@
 // proxy, while the container itself has no network: on the host a detached paddock process
 // (`paddock __egress-serve STATE_DIR`) serves egress.ServeSandbox on a unix socket in the
 // sandbox's state folder; that folder's socket is bind-mounted read-only into the container, where
-// a relay (`paddock __relay`, paddock's own Linux binary mounted read-only, started as a detached
-// exec) listens on 127.0.0.1:PORT and forwards each connection to the socket. Connections that
+// a relay (`paddock __relay`, paddock's own Linux binary mounted read-only, the container's main
+// process under docker-init) listens on 127.0.0.1:PORT and forwards each connection to the socket. Connections that
 // reach the host side came from inside the sandbox; the proxy dials out from the host.
 //
 // This package is linked into the paddock binary (the host side and the relay run from it); the
