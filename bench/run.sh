@@ -686,3 +686,9 @@ if have npm; then
 	RUNS=$((RUNS / 10 > 5 ? RUNS / 10 : 5)) WARMUP=2 bash "$REPO/bench/agents.sh" >/dev/null || warn "bench/agents.sh failed"
 	echo && echo "Agents: see bench/results/agents-latest.md" && cat "$RESULTS/agents-latest.md"
 fi
+
+# The egress proxy against direct connections on loopback (issue 5): bench/egress.sh.
+log "egress proxy vs direct (bench/egress.sh)"
+if [[ ${QUICK:-} == 1 ]]; then EGRESS_ENV="QUICK=1"; else EGRESS_ENV="N=$RUNS"; fi
+env $EGRESS_ENV bash "$REPO/bench/egress.sh" >/dev/null || warn "bench/egress.sh failed"
+echo && echo "Egress: see bench/results/egress-latest.md" && cat "$RESULTS/egress-latest.md"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The egress proxy's cost (issue 5, "Speed"): curl from inside a sandbox through paddock's proxy
+# against the same curl on the host straight to the server, both on 127.0.0.1.
+#
+#   bash bench/egress.sh        # builds paddock, measures, writes bench/results/egress-latest.md
+#
+#   connection: N sequential curl runs, each a new HTTPS connection (TCP, TLS handshake, GET);
+#               curl's own time_total (process start excluded), median and mean.
+#               target: through the proxy ≤ direct + 1 ms
+#   bulk:       one HTTPS download of BULK_MB MiB, REPS times; MiB/s through the proxy vs direct.
+#               target: ≥ 0.9 of direct
+#
+# The proxy tunnels these connections (CONNECT, spliced both ways): a host without a stored key
+# is never intercepted. Knobs: N=300 BULK_MB=1024 REPS=5; QUICK=1 for a few runs. Needs root or an
+# ordinary user with user namespaces, curl, go. Nothing leaves the machine.
+set -euo pipefail
+export LC_ALL=C
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RESULTS=$REPO/bench/results
+N=${N:-300}
+BULK_MB=${BULK_MB:-1024}
+REPS=${REPS:-5}
+[[ ${QUICK:-} == 1 ]] && N=30 BULK_MB=128 REPS=2
+PATH=$PATH:/usr/local/go/bin
+for c in curl go awk; do command -v $c >/dev/null || { echo "bench/egress.sh: $c is required" >&2; exit 1; }; done
+
+W=$(mktemp -d /var/tmp/paddock-bench-egress.XXXXXX)
+chmod 755 "$W"
+export PADDOCK_HOME=$W/home
+SRV_PID=
+cleanup() {
+	set +e
+	cd /
+	[[ -n $SRV_PID ]] && kill "$SRV_PID" 2>/dev/null
+	[[ -x $W/paddock ]] && "$W/paddock" rm -f --all >/dev/null 2>&1
+	rm -rf --one-file-system "$W"
+}
+trap cleanup EXIT
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$W/paddock" ./cmd/paddock &&
+	go build -o "$W/egresstool" ./bench/egresstool)
+P=$W/paddock
+mkdir -p "$PADDOCK_HOME"
+"$W/egresstool" "$PADDOCK_HOME" >"$W/port" 2>"$W/srv.log" &
+SRV_PID=$!
+for _ in $(seq 50); do [[ -s $W/port ]] && break; sleep 0.1; done
+PORT=$(head -1 "$W/port")
+[[ -n $PORT ]] || { echo "bench/egress.sh: the server did not start" >&2; exit 1; }
+CA=$PADDOCK_HOME/egress/ca/ca.pem
+echo "bench.test:443 127.0.0.1:$PORT" >"$W/hosts"
+export PADDOCK_EGRESS_HOSTS=$W/hosts
+[[ $(id -u) == 0 ]] || export PADDOCK_UNSAFE_NO_LIMITS=${PADDOCK_UNSAFE_NO_LIMITS:-1}
+
+mkdir -p "$W/ws/bench"
+cd "$W/ws/bench"
+# All CPUs: the default limit (all but one) would slow the sandbox's curl, not the proxy.
+SB=$("$P" run -d --network locked --cpus "$(nproc)" shell)
+# Both curls verify against the CA alone (the sandbox's full bundle costs every curl ~20 ms to load).
+cp "$CA" "$W/ws/bench/ca.pem"
+"$P" policy allow bench.test:443 --sandbox "$SB" 2>/dev/null
+"$P" exec "$SB" curl -fsS -o /dev/null https://bench.test/ || { echo "bench/egress.sh: curl through the proxy failed" >&2; exit 1; }
+
+loop='for i in $(seq '$N'); do curl -sS -o /dev/null -w "%{time_total}\n" --cacert '$W/ws/bench/ca.pem' "$@" https://bench.test/; done'
+direct() { sh -c "$loop" sh --connect-to "bench.test:443:127.0.0.1:$PORT" --noproxy '*'; }
+proxied() { "$P" exec "$SB" sh -c "$loop" sh; }
+stats() { sort -n | awk '{a[NR]=$1*1000; s+=$1*1000} END {printf "%.3f %.3f\n", a[int((NR+1)/2)], s/NR}'; }
+
+echo "==> $N HTTPS connections, direct and through the proxy" >&2
+direct >/dev/null 2>&1 || true # warm up
+read -r D_MED D_MEAN < <(direct | stats)
+read -r P_MED P_MEAN < <(proxied | stats)
+read -r D2_MED D2_MEAN < <(direct | stats)
+read -r P2_MED P2_MEAN < <(proxied | stats)
+
+echo "==> bulk: $BULK_MB MiB over HTTPS, $REPS times each" >&2
+bulk='for i in $(seq '$REPS'); do curl -sS -o /dev/null -w "%{speed_download}\n" "$@" "https://bench.test/bulk?mb='$BULK_MB'"; done'
+speed() { sort -n | awk '{a[NR]=$1/1048576} END {printf "%.0f\n", a[int((NR+1)/2)]}'; }
+D_BULK=$(sh -c "$bulk" sh --cacert "$CA" --connect-to "bench.test:443:127.0.0.1:$PORT" --noproxy '*' | speed)
+P_BULK=$("$P" exec "$SB" sh -c "$bulk" sh | speed)
+
+"$P" stop "$SB" >/dev/null
+DELTA=$(awk -v a="$P_MED" -v b="$D_MED" -v c="$P2_MED" -v d="$D2_MED" 'BEGIN {x=a-b; y=c-d; printf "%.3f", (x<y?x:y)}')
+RATIO=$(awk -v a="$P_BULK" -v b="$D_BULK" 'BEGIN {printf "%.2f", a/b}')
+mkdir -p "$RESULTS"
+{
+	echo "# Egress proxy: through the proxy vs direct, on 127.0.0.1"
+	echo
+	echo "$(date -u +%F), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), $(uname -r); curl $(curl --version | awk 'NR==1 {print $2}'); sandbox: host template, --network locked + one rule, --cpus $(nproc)"
+	echo
+	echo "| HTTPS connection (curl time_total, ms) | median | mean |"
+	echo "|---|---|---|"
+	echo "| direct (host curl → server) | $D_MED / $D2_MED | $D_MEAN / $D2_MEAN |"
+	echo "| through the proxy (sandbox curl → proxy → server) | $P_MED / $P2_MED | $P_MEAN / $P2_MEAN |"
+	echo
+	echo "Added per connection (median, best of two rounds): **$DELTA ms** (target ≤ 1 ms)."
+	echo
+	echo "| bulk HTTPS download, $BULK_MB MiB | MiB/s (median of $REPS) |"
+	echo "|---|---|"
+	echo "| direct | $D_BULK |"
+	echo "| through the proxy | $P_BULK |"
+	echo
+	echo "Throughput through the proxy: **$RATIO** of direct (target ≥ 0.9)."
+} >"$RESULTS/egress-latest.md"
+cat "$RESULTS/egress-latest.md"
