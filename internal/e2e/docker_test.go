@@ -234,14 +234,21 @@ func TestDockerBackendChoice(t *testing.T) {
 	if doc.Backend != "docker" || doc.Docker.Version == "" || doc.Docker.APIVersion == "" {
 		t.Errorf("doctor --json: %+v", doc)
 	}
-	os.WriteFile(filepath.Join(cfgDir, "paddock", "config.toml"), []byte("backend = docker\ncolour = 1\n"), 0o644)
-	oneLine(e.run(ws3, "ls"), 1, `unknown key "colour"`)
+	bad := filepath.Join(e.dir, "bad.toml")
+	os.WriteFile(bad, []byte("backend = docker\ncolour = 1\n"), 0o644)
+	badCfg := *e
+	badCfg.extra = append(append([]string{}, e.extra...), "PADDOCK_CONFIG="+bad)
+	oneLine(badCfg.run(ws3, "ls"), 1, `unknown key "colour"`)
 }
 
 // TestMountDockerSocket: with the flag, the docker CLI inside talks to the host's engine (both
 // backends); without it there is no socket.
 func TestMountDockerSocket(t *testing.T) {
-	dockertest.Require(t)
+	info, err := dockertest.Require(t).Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	engineID := info.ID
 	cli := "/usr/local/bin/docker"
 	if _, err := os.Stat(cli); err != nil {
 		cli = "/usr/bin/docker"
@@ -251,9 +258,10 @@ func TestMountDockerSocket(t *testing.T) {
 			e, _ := dockerEnv(t)
 			ws := e.workspace("sock")
 			vol := "-v=" + cli + ":/mnt/dockercli/docker:ro"
+			// docker ps answers, and the engine is the host's (its ID).
 			r := e.run(ws, "--backend", backend, "run", "--mount-docker-socket", vol, "shell", "-c",
-				"/mnt/dockercli/docker ps --format '{{.Names}}' | grep -c . >/dev/null && echo talks")
-			if r.code != 0 || r.stdout != "talks\n" || !strings.Contains(r.stderr, "hands the agent control of the Docker engine") {
+				"/mnt/dockercli/docker ps >/dev/null && /mnt/dockercli/docker info --format '{{.ID}}'")
+			if r.code != 0 || r.stdout != engineID+"\n" || !strings.Contains(r.stderr, "hands the agent control of the Docker engine") {
 				t.Fatalf("with the socket: %s", r)
 			}
 			if in := inspectOne(t, e, "shell-sock"); !in.DockerSocket {
@@ -333,4 +341,31 @@ func TestDockerEgress(t *testing.T) {
 	if log := e.ok("", "policy", "log", "shell-egress"); !strings.Contains(log, "allowed.test") || !strings.Contains(log, "denied.test") {
 		t.Errorf("policy log: %s", log)
 	}
+	// The proxy's host side lives as long as the sandbox runs.
+	state := inspectOne(t, e, "shell-egress").Paths["state"]
+	if servers(state) != 1 {
+		t.Fatalf("%d proxy processes for the running sandbox", servers(state))
+	}
+	e.ok("", "stop", "shell-egress")
+	if n := servers(state); n != 0 {
+		t.Errorf("%d proxy processes after stop", n)
+	}
+	e.ok(ws, "run", "-d", "shell")
+	e.ok("", "rm", "-f", "shell-egress")
+	if n := servers(state); n != 0 {
+		t.Errorf("%d proxy processes after rm", n)
+	}
+}
+
+// servers counts the egress proxy processes serving the sandbox with state folder dir.
+func servers(dir string) int {
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "__egress-serve\x00"+dir) {
+			n++
+		}
+	}
+	return n
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/paddockhq/paddock/internal/egress"
 )
@@ -50,6 +51,15 @@ func ServeMain(stateDir string) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	// The sandbox removed (its state folder gone with the socket): nothing left to serve.
+	go func() {
+		for ctx.Err() == nil {
+			time.Sleep(5 * time.Second)
+			if _, err := os.Stat(sock); err != nil {
+				cancel()
+			}
+		}
+	}()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("sandbox", cfg.Sandbox)
 	err = egress.ServeSandbox(ctx, ln, egress.Options{Home: cfg.Home, StateDir: stateDir, SandboxID: cfg.SandboxID,
 		Sandbox: cfg.Sandbox, Preset: cfg.Preset, Logger: logger})
