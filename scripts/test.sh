@@ -13,7 +13,7 @@ fi
 # elsewhere, e.g. Node.js from NodeSource, so look for the command, not the package).
 need=()
 for pair in git:git python3:python3 node:nodejs npm:npm ps:procps ip:iproute2 useradd:passwd \
-	setpriv:util-linux unshare:util-linux newuidmap:uidmap tmux:tmux; do
+	setpriv:util-linux unshare:util-linux newuidmap:uidmap tmux:tmux curl:curl; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The OCI template tests build a small image around a static busybox.
