@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/image/imagetest"
 )
 
 // egressWorld is the outside world of the egress tests, all on 127.0.0.1: one HTTPS server that
@@ -467,4 +468,29 @@ func procMemContains(pid int, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// TestEgressOCITemplate: a sandbox made from an OCI image (busybox, running as its USER) gets the
+// same proxy, variables and CA bundle.
+func TestEgressOCITemplate(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	ref := reg.Push(t, "test/egress:1", busyboxImage(t))
+	forEachMode(t, func(t *testing.T, e *env) {
+		startEgressWorld(t, e)
+		ws := e.workspace("ociegress")
+		name := strings.TrimSpace(e.ok(ws, "run", "-d", "-t", ref, "shell"))
+		e.ok("", "policy", "allow", "plain.test", "--sandbox", name)
+		if r := e.sh(name, "id -un; /bin/busybox wget -qO- http://plain.test/oci"); r.code != 0 || r.stdout != "agent\nhello from plain.test/oci" {
+			t.Fatalf("wget through the proxy from an OCI sandbox: %s", r)
+		}
+		if r := e.sh(name, "/bin/busybox wget -qO- http://denied.test/ 2>&1; echo rc=$?"); !strings.Contains(r.stdout, "403") {
+			t.Fatalf("denied from an OCI sandbox: %s", r)
+		}
+		ca, _ := os.ReadFile(egress.CACertPath(e.phome))
+		if r := e.sh(name, "echo $SSL_CERT_FILE $NODE_EXTRA_CA_CERTS; cat $SSL_CERT_FILE"); !strings.HasPrefix(r.stdout, egress.CABundlePath+" "+egress.CABundlePath+"\n") ||
+			!strings.Contains(r.stdout, strings.TrimSpace(string(ca))) {
+			t.Fatalf("CA bundle in an OCI sandbox: %s", r)
+		}
+		e.ok("", "stop", name)
+	})
 }
