@@ -35,9 +35,15 @@ type Record struct {
 	Error      string `json:"error,omitempty"`
 }
 
+// AuditMaxBytes is the size at which a sandbox's audit log is rotated: audit.jsonl becomes
+// audit.jsonl.1 (replacing the previous one) and a new log starts.
+var AuditMaxBytes int64 = 32 << 20
+
 type auditLog struct {
-	mu sync.Mutex
-	f  *os.File
+	mu   sync.Mutex
+	path string
+	f    *os.File
+	size int64
 }
 
 func openAudit(path string) (*auditLog, error) {
@@ -48,7 +54,11 @@ func openAudit(path string) (*auditLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &auditLog{f: f}, nil
+	a := &auditLog{path: path, f: f}
+	if st, err := f.Stat(); err == nil {
+		a.size = st.Size()
+	}
+	return a, nil
 }
 
 func (a *auditLog) write(r Record) {
@@ -57,8 +67,17 @@ func (a *auditLog) write(r Record) {
 	}
 	b, _ := json.Marshal(r)
 	a.mu.Lock()
-	a.f.Write(append(b, '\n'))
-	a.mu.Unlock()
+	defer a.mu.Unlock()
+	if a.size+int64(len(b)) >= AuditMaxBytes {
+		if os.Rename(a.path, a.path+".1") == nil {
+			if f, err := os.OpenFile(a.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600); err == nil {
+				a.f.Close()
+				a.f, a.size = f, 0
+			}
+		}
+	}
+	n, _ := a.f.Write(append(b, '\n'))
+	a.size += int64(n)
 }
 
 func (a *auditLog) close() {
@@ -102,7 +121,7 @@ func readAuditFrom(ctx context.Context, path string, off int64, follow bool, fn 
 			return err
 		}
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
 	if off > 0 {
 		if st, err := f.Stat(); err == nil && st.Size() < off {
 			off = 0
@@ -135,6 +154,15 @@ func readAuditFrom(ctx context.Context, path string, off int64, follow bool, fn 
 		case <-ctx.Done():
 			return nil
 		case <-time.After(100 * time.Millisecond):
+		}
+		// Rotated: go on with the new log.
+		if cur, err := os.Stat(path); err == nil {
+			if st, err := f.Stat(); err == nil && !os.SameFile(cur, st) {
+				if nf, err := os.Open(path); err == nil {
+					f.Close()
+					f, br, partial = nf, bufio.NewReader(nf), nil
+				}
+			}
 		}
 	}
 }

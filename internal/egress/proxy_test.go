@@ -454,3 +454,30 @@ func TestAuditFollow(t *testing.T) {
 		t.Fatal("tail saw nothing")
 	}
 }
+
+func TestAuditRotation(t *testing.T) {
+	dir := t.TempDir()
+	defer func(n int64) { AuditMaxBytes = n }(AuditMaxBytes)
+	AuditMaxBytes = 1000
+	a, err := openAudit(AuditPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	for i := 0; i < 30; i++ {
+		a.write(Record{Host: fmt.Sprintf("h%d.test", i), Decision: "deny"})
+	}
+	st, err := os.Stat(AuditPath(dir))
+	if err != nil || st.Size() >= 1000 {
+		t.Fatalf("current log: %v %v", st, err)
+	}
+	old, err := os.Stat(AuditPath(dir) + ".1")
+	if err != nil || old.Size() == 0 || old.Size() >= 1000 {
+		t.Fatalf("rotated log: %v %v", old, err)
+	}
+	var last string
+	ReadAudit(context.Background(), dir, false, func(r Record) error { last = r.Host; return nil })
+	if last != "h29.test" {
+		t.Fatalf("last record %q", last)
+	}
+}
