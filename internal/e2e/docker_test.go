@@ -369,3 +369,30 @@ func servers(dir string) int {
 	}
 	return n
 }
+
+// TestDockerSignal: Ctrl-C (SIGINT) to paddock exec without a terminal reaches the process in the
+// Docker sandbox, which decides how to end, as on the native engine.
+func TestDockerSignal(t *testing.T) {
+	e, _ := dockerEnv(t)
+	ws := e.workspace("sig")
+	e.ok(ws, "--backend", "docker", "run", "-d", "shell")
+	cmd := e.command(ws, "exec", "shell-sig", "sh", "-c", `trap 'echo got INT; exit 5' INT; echo ready; while :; do sleep 1; done`)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if string(buf[:n]) != "ready\n" {
+		t.Fatalf("got %q", buf[:n])
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	rest, _ := io.ReadAll(out)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 5 || string(rest) != "got INT\n" {
+		t.Fatalf("after SIGINT: exit %d, output %q", code, rest)
+	}
+}

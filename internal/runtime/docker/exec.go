@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,21 +145,29 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 		}
 		outDone <- err
 	}()
-	// Ctrl-C and friends without a TTY: the process cannot be signalled through the API, so
-	// paddock ends the exec by closing its streams (as `docker exec` does).
-	sigs := make(chan os.Signal, 1)
+	// Ctrl-C and friends without a TTY (with one they are keys on the terminal): the API cannot
+	// signal an exec's process, so paddock sends the signal with `kill` inside the sandbox, to
+	// the process's pid there; where it cannot, it ends the exec by closing its streams (as
+	// `docker exec` does).
+	sigs := make(chan os.Signal, 4)
 	if !req.TTY {
 		signal.Notify(sigs, interruptSignals...)
 		defer signal.Stop(sigs)
 	}
-	select {
-	case <-outDone:
-	case <-ctx.Done():
-		hj.Close()
-		return -1, ctx.Err()
-	case s := <-sigs:
-		hj.Close()
-		return 128 + signalNumber(s), nil
+wait:
+	for {
+		select {
+		case <-outDone:
+			break wait
+		case <-ctx.Done():
+			hj.Close()
+			return -1, ctx.Err()
+		case s := <-sigs:
+			if err := b.signal(ctx, c, sb, cr.ID, signalNumber(s)); err != nil {
+				hj.Close()
+				return 128 + signalNumber(s), nil
+			}
+		}
 	}
 	// The stream ends a moment before the engine records the exit code.
 	for i := 0; ; i++ {
@@ -230,4 +239,25 @@ func termSize(stdio runtime.ExecIO) (uint, uint, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// signal sends signal n to an exec's process from inside its sandbox.
+func (b *Backend) signal(ctx context.Context, c *client.Client, sb *runtime.Sandbox, execID string, n int) error {
+	if !strings.HasPrefix(c.DaemonHost(), "unix://") {
+		return fmt.Errorf("the engine is not on this host")
+	}
+	ins, err := c.ContainerExecInspect(ctx, execID)
+	if err != nil || ins.Pid <= 0 {
+		return fmt.Errorf("no process to signal")
+	}
+	pid, err := pidInside(ins.Pid)
+	if err != nil {
+		return err
+	}
+	kr, err := c.ContainerExecCreate(ctx, ContainerName(sb), container.ExecOptions{User: "0:0",
+		Cmd: []string{"/bin/sh", "-c", "kill -" + strconv.Itoa(n) + " " + strconv.Itoa(pid)}})
+	if err != nil {
+		return err
+	}
+	return c.ContainerExecStart(ctx, kr.ID, container.ExecStartOptions{Detach: true})
 }

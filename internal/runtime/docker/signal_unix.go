@@ -3,8 +3,11 @@
 package docker
 
 import (
+	"errors"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -33,4 +36,22 @@ func onResize(fn func()) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(ch); close(done) }
+}
+
+// pidInside is the pid, in its own PID namespace, of a process of the engine's host (the engine
+// runs here: its exec pids are this host's).
+func pidInside(hostPid int) (int, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(hostPid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				return strconv.Atoi(f[len(f)-1])
+			}
+		}
+	}
+	return 0, errors.New("no NSpid")
 }
