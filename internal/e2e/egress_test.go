@@ -494,3 +494,41 @@ func TestEgressOCITemplate(t *testing.T) {
 		e.ok("", "stop", name)
 	})
 }
+
+// TestEgressBadInput: each mistake is one line on stderr, exit 2, nothing changed.
+func TestEgressBadInput(t *testing.T) {
+	requireRoot(t)
+	e := newEnv(t, asRoot)
+	ws := e.workspace("badnet")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--network", "wide", "shell", "-c", "true"}, `--network "wide": choose locked, balanced (the default) or open`},
+		{[]string{"policy", "allow"}, "give at least one rule"},
+		{[]string{"policy", "allow", "https://example.com/x"}, `bad rule "https://example.com/x": not a URL`},
+		{[]string{"policy", "allow", "example.com:99999"}, "port"},
+		{[]string{"policy", "deny", "ex*ample.com"}, "wildcard"},
+		{[]string{"policy", "allow", "example.com", "--sandbox", "nosuch"}, "--sandbox"},
+		{[]string{"policy", "rm", "never-added.example"}, "never-added.example is not in the global rules"},
+		{[]string{"policy", "rm", "github.com:443"}, "comes from the balanced preset; to refuse it: paddock policy deny github.com:443"},
+		{[]string{"policy", "check", "nosuch", "https://example.com"}, "nosuch"},
+		{[]string{"policy", "log", "nosuch"}, "nosuch"},
+	} {
+		r := e.run(ws, c.args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 2 || len(lines) != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("paddock %s: want exit 2 and one line with %q, got %s", strings.Join(c.args, " "), c.want, r)
+		}
+	}
+	if _, err := os.Stat(egress.GlobalPolicyPath(e.phome)); err == nil {
+		t.Error("bad input wrote a policy file")
+	}
+	if len(e.sandboxDirs()) != 0 {
+		t.Error("bad input made a sandbox")
+	}
+	name := strings.TrimSpace(e.ok(ws, "create", "shell"))
+	if r := e.run("", "policy", "check", name, "ftp://example.com/"); r.code != 2 || !strings.Contains(r.stderr, "unknown scheme ftp") {
+		t.Errorf("policy check ftp: %s", r)
+	}
+}
