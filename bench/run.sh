@@ -14,6 +14,7 @@
 #   NO_INSTALL=1                 never apt-get install
 #   NO_DOCKER=1 NO_IO=1          skip the docker peers / the workspace I/O section
 #   QUICK=1                      few runs, small files: checks that the script works, numbers are rough
+#   NO_OCI=1                     skip bench/oci.sh (OCI templates; run as root)
 #   BENCH_DIR=/var/tmp/...       scratch folder (default: a new one under /var/tmp, removed at the end)
 #   KEEP=1                       keep the scratch folder (and dockerd, if this script started it)
 #
@@ -692,3 +693,9 @@ log "egress proxy vs direct (bench/egress.sh)"
 if [[ ${QUICK:-} == 1 ]]; then EGRESS_ENV="QUICK=1"; else EGRESS_ENV="N=$RUNS"; fi
 env $EGRESS_ENV bash "$REPO/bench/egress.sh" >/dev/null || warn "bench/egress.sh failed"
 echo && echo "Egress: see bench/results/egress-latest.md" && cat "$RESULTS/egress-latest.md"
+
+# Templates from OCI images (issue 3): bench/oci.sh, with the same binary; its own report.
+if [[ ${NO_OCI:-} != 1 && $IS_ROOT == 1 ]]; then
+	log "OCI templates (bench/oci.sh)"
+	PADDOCK=$PADDOCK BENCH_DIR=$BENCH_DIR/oci QUICK=${QUICK:-} bash "$REPO/bench/oci.sh" || warn "bench/oci.sh failed"
+fi

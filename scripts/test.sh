@@ -18,6 +18,9 @@ for pair in git:git python3:python3 node:nodejs npm:npm ps:procps ip:iproute2 us
 done
 # The OCI template tests build a small image around a static busybox.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
+# ... and a real Debian root filesystem (minbase + sudo) with mmdebstrap, built once and kept in
+# /var/cache/paddock-test between runs (internal/e2e/debian_test.go).
+command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
 if [ ${#need[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

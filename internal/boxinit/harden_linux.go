@@ -20,12 +20,14 @@ var dockerCaps = []uintptr{
 
 // Protections reports what a sandbox's processes run under; the init sends it with "ready".
 type Protections struct {
-	Seccomp      bool     `json:"seccomp"`
-	NoNewPrivs   bool     `json:"no_new_privs"`
-	Capabilities string   `json:"capabilities"`
-	LandlockABI  int      `json:"landlock_abi"`
-	Writable     []string `json:"landlock_writable,omitempty"`
-	NprocRlimit  uint64   `json:"nproc_rlimit,omitempty"`
+	Seccomp    bool `json:"seccomp"`
+	NoNewPrivs bool `json:"no_new_privs"`
+	// NoNewPrivsOff says why no_new_privs is off (the image's setuid sudo must work).
+	NoNewPrivsOff string   `json:"no_new_privs_off,omitempty"`
+	Capabilities  string   `json:"capabilities"`
+	LandlockABI   int      `json:"landlock_abi"`
+	Writable      []string `json:"landlock_writable,omitempty"`
+	NprocRlimit   uint64   `json:"nproc_rlimit,omitempty"`
 }
 
 type forkReq struct {
@@ -79,7 +81,11 @@ func (f *forker) forkExec(argv0 string, argv []string, attr *syscall.ProcAttr) (
 	return res.pid, res.err
 }
 
-// hardenThread applies the protections to the calling (locked) thread.
+// hardenThread applies the protections to the calling (locked) thread. The bounding set is
+// narrowed first; Landlock and seccomp are installed while the thread still holds CAP_SYS_ADMIN
+// in the sandbox's user namespace (the kernel takes that in place of no_new_privs, so a sandbox
+// whose image needs setuid binaries gets both filters without no_new_privs); the effective and
+// permitted sets are narrowed last.
 func hardenThread(h Hardening) (Protections, error) {
 	var p Protections
 	keep := map[uintptr]bool{}
@@ -99,19 +105,15 @@ func hardenThread(h Hardening) (Protections, error) {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return p, fmt.Errorf("clearing ambient capabilities: %w", err)
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
-		{Effective: uint32(mask), Permitted: uint32(mask)},
-		{Effective: uint32(mask >> 32), Permitted: uint32(mask >> 32)},
+	nnp := h.SetuidReason == ""
+	if nnp {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return p, fmt.Errorf("no_new_privs: %w", err)
+		}
+		p.NoNewPrivs = true
+	} else {
+		p.NoNewPrivsOff = h.SetuidReason
 	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return p, fmt.Errorf("setting capabilities: %w", err)
-	}
-	p.Capabilities = "docker-default"
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return p, fmt.Errorf("no_new_privs: %w", err)
-	}
-	p.NoNewPrivs = true
 	// A ruleset allowing writes under / restricts nothing (an OCI sandbox's root is its own
 	// overlay): skip it and its cost on every open.
 	if h.Landlock && !(len(h.Writable) == 1 && h.Writable[0] == "/") {
@@ -123,11 +125,20 @@ func hardenThread(h Hardening) (Protections, error) {
 		}
 	}
 	if h.Seccomp {
-		if err := loadSeccomp(); err != nil {
+		if err := loadSeccomp(nnp); err != nil {
 			return p, fmt.Errorf("seccomp: %w", err)
 		}
 		p.Seccomp = true
 	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(mask), Permitted: uint32(mask)},
+		{Effective: uint32(mask >> 32), Permitted: uint32(mask >> 32)},
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return p, fmt.Errorf("setting capabilities: %w", err)
+	}
+	p.Capabilities = "docker-default"
 	return p, nil
 }
 

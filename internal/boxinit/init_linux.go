@@ -37,6 +37,16 @@ func Main() int {
 		var b [1]byte
 		unix.Read(SyncFD, b[:])
 		unix.Close(SyncFD)
+		// Root of the namespace (through the ambient CAP_SETUID/CAP_SETGID the supervisor
+		// passed), so that the next exec has every capability there.
+		if err := syscall.Setresgid(0, 0, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "paddock init: becoming root of the namespace:", err)
+			return 1
+		}
+		if err := syscall.Setresuid(0, 0, 0); err != nil {
+			fmt.Fprintln(os.Stderr, "paddock init: becoming root of the namespace:", err)
+			return 1
+		}
 		err := unix.Exec(fmt.Sprintf("/proc/self/fd/%d", ExeFD), os.Args, []string{})
 		fmt.Fprintln(os.Stderr, "paddock init: re-executing with the id map:", err)
 		return 1
@@ -234,6 +244,13 @@ func buildOverlayRoot(cfg *Config, fds []int) error {
 		}
 		fd = fds[ov.FD-1]
 	} else {
+		// The overlay's root folder takes the upper folder's owner: root inside (under an image
+		// user's mapping the calling user is that image user, not root).
+		for _, d := range []string{ov.Upper, ov.Work} {
+			if err := unix.Lchown(d, 0, 0); err != nil {
+				return fmt.Errorf("overlay folder %s: %w", d, err)
+			}
+		}
 		var err error
 		if fd, err = OverlayMount(ov.Lower, ov.Upper, ov.Work, true); err != nil {
 			return err

@@ -32,6 +32,10 @@ type Op struct {
 	// Idmap asks the supervisor (when paddock runs as root) to prepare this bind as an idmapped
 	// mount, so that ids on disk read the same inside the sandbox as on the host.
 	Idmap bool `json:"idmap,omitempty"`
+	// OwnerIsUser (a workspace, volume or bind) asks, for a template whose USER is not root,
+	// that the source's owner on disk appear as that user inside, and the user's files be
+	// written as that owner on disk.
+	OwnerIsUser bool `json:"owner_is_user,omitempty"`
 }
 
 // Config is what the supervisor sends the init before it builds the root.
@@ -65,11 +69,16 @@ type Overlay struct {
 }
 
 // Hardening says which protections every process of the sandbox runs under. Capabilities are
-// always Docker's default set and no_new_privs is always on.
+// always Docker's default set (less CAP_SETFCAP), the bounding set too; no_new_privs is on
+// unless SetuidReason says why the sandbox's setuid binaries must work.
 type Hardening struct {
-	Seccomp  bool     `json:"seccomp"`  // the default filter; refusing to start if it cannot load
-	Landlock bool     `json:"landlock"` // restrict writes to Writable where the kernel has Landlock
-	Writable []string `json:"writable,omitempty"`
+	// SetuidReason, when set, leaves no_new_privs off so that an OCI template's setuid-root
+	// programs (sudo for its non-root USER) can raise privileges up to the bounding set; seccomp
+	// and Landlock are installed all the same. Never set for the host template.
+	SetuidReason string   `json:"setuid_reason,omitempty"`
+	Seccomp      bool     `json:"seccomp"`  // the default filter; refusing to start if it cannot load
+	Landlock     bool     `json:"landlock"` // restrict writes to Writable where the kernel has Landlock
+	Writable     []string `json:"writable,omitempty"`
 	// Nproc, when non-zero, caps the processes of the sandbox's root through RLIMIT_NPROC
 	// (used where no pids cgroup is available).
 	Nproc uint64 `json:"nproc,omitempty"`

@@ -95,10 +95,11 @@ func sandboxPolicy() seccomp.Policy {
 }
 
 // loadSeccomp installs the sandbox policy on the calling thread (and so on every process it
-// forks from now on), with no_new_privs set. The library's program is wrapped: any other
+// forks from now on), with no_new_privs set unless nnp is false (the thread must then hold
+// CAP_SYS_ADMIN in its user namespace, which the kernel accepts instead). The library's program is wrapped: any other
 // architecture (the 32-bit int 0x80 ABI on x86_64, say) gets ENOSYS instead of the library's
 // default action, and terminal-injection ioctls are matched on the 32 bits the kernel reads.
-func loadSeccomp() error {
+func loadSeccomp(nnp bool) error {
 	if !seccomp.Supported() {
 		return fmt.Errorf("this kernel has no seccomp filter support")
 	}
@@ -106,8 +107,10 @@ func loadSeccomp() error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return err
+	if nnp {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
+		}
 	}
 	return installFilter(raw)
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -106,14 +105,23 @@ func TestOCITemplateRun(t *testing.T) {
 		}
 		name := "shell-proj"
 
-		// The workspace at its path: what root makes there is the invoking user's on the host.
-		e.ok(ws, "exec", "-u", "root", name, "touch", ws+"/made-inside")
-		var st syscall.Stat_t
-		if err := syscall.Stat(filepath.Join(ws, "made-inside"), &st); err != nil {
-			t.Fatal(err)
+		// The workspace at its path, owned by the image's user inside: what that user makes there
+		// is the invoking user's on the host. What root makes there (through exec -u root) is
+		// the sandbox's root's: an unprivileged host id, never another host user.
+		e.ok(ws, "exec", name, "touch", ws+"/made-by-agent")
+		if uid, gid := tplOwner(t, filepath.Join(ws, "made-by-agent")); uid != e.uid || gid != e.gid {
+			t.Errorf("file made by the image user in the workspace belongs to %d:%d on the host, want %d:%d", uid, gid, e.uid, e.gid)
 		}
-		if int(st.Uid) != e.uid || int(st.Gid) != e.gid {
-			t.Errorf("file made in the workspace belongs to %d:%d on the host, want %d:%d", st.Uid, st.Gid, e.uid, e.gid)
+		if out := e.ok(ws, "exec", name, "stat", "-c", "%U", ws); strings.TrimSpace(out) != "agent" {
+			t.Errorf("the workspace's owner inside: %q, want agent", out)
+		}
+		e.ok(ws, "exec", "-u", "root", name, "touch", ws+"/made-inside")
+		wantRoot := 1 << 30
+		if e.mode == asRootless {
+			wantRoot = tplSubUIDStart(t, testUser)
+		}
+		if uid, _ := tplOwner(t, filepath.Join(ws, "made-inside")); uid != wantRoot {
+			t.Errorf("file made by root in the workspace belongs to %d on the host, want the sandbox root's %d", uid, wantRoot)
 		}
 		// exec runs as the image's USER unless -u says otherwise.
 		if out := strings.TrimSpace(e.ok(ws, "exec", name, "id", "-u")); out != "1000" {

@@ -260,10 +260,8 @@ func TestTemplateImport(t *testing.T) {
 	if err := json.Unmarshal([]byte(e.ok("", "template", "ls", "--json")), &list); err != nil || len(list) != 3 {
 		t.Fatalf("ls --json: %v %+v", err, list)
 	}
-	// docker:// needs a Docker engine; CI does not start one yet.
-	if _, err := os.Stat("/var/run/docker.sock"); err != nil {
-		t.Skip("docker:// import not tested: no Docker engine at /var/run/docker.sock (scripts/test.sh does not start dockerd)")
-	}
+	// docker:// from a real engine (scripts/test.sh starts one).
+	dockerEngine(t)
 	tplEngine(t, http.MethodPost, "/images/load?quiet=1", save)
 	defer tplEngine(t, http.MethodDelete, "/images/example.com/team/deb:1", "")
 	out = e.ok("", "template", "import", "docker://example.com/team/deb:1", "--name", "from-docker:1")

@@ -231,6 +231,11 @@ func (e *extractor) mode(hdr *tar.Header) uint32 {
 	if hdr.Typeflag != tar.TypeDir && m&(unix.S_ISUID|unix.S_ISGID) != 0 && hdr.Uid != 0 {
 		m &^= unix.S_ISUID | unix.S_ISGID
 		e.info.SetIDStripped++
+	} else if hdr.Typeflag == tar.TypeReg && m&unix.S_ISUID != 0 {
+		e.info.SetuidRoot++
+		if len(e.info.SetuidRootFiles) < 5 {
+			e.info.SetuidRootFiles = append(e.info.SetuidRootFiles, "/"+strings.TrimPrefix(path.Clean("/"+hdr.Name), "/"))
+		}
 	}
 	return m
 }

@@ -24,6 +24,23 @@ type Flavour struct {
 	UIDCount int `json:"uid_count,omitempty"`
 	GIDStart int `json:"gid_start,omitempty"`
 	GIDCount int `json:"gid_count,omitempty"`
+	// AsUID/AsGID (rootless with subordinate ids): the image's non-root USER, whose files are
+	// the user's own on disk; then root and every other id inside are subordinate ids (id n is
+	// UIDStart+n), so that what that user writes in the workspace belongs to the host user.
+	AsUID int `json:"as_uid,omitempty"`
+	AsGID int `json:"as_gid,omitempty"`
+}
+
+// ForUser is the rootless flavour in which the image user uid:gid is the host user (see AsUID),
+// or f itself where that does not apply (root mode, no subordinate ids, root, ids out of range).
+func (f Flavour) ForUser(uid, gid int) Flavour {
+	if !f.Rootless || f.Squash || f.AsUID != 0 || uid <= 0 || gid <= 0 || uid >= f.UIDCount || gid >= f.GIDCount {
+		return f
+	}
+	g := f
+	g.AsUID, g.AsGID = uid, gid
+	g.Name = fmt.Sprintf("%s-as-%d-%d", f.Name, uid, gid)
+	return g
 }
 
 func rootFlavour(base, count int) Flavour {
@@ -61,8 +78,12 @@ func (f Flavour) mapID(uid, gid int) (int, int, bool) {
 		return 0, 0, uid != 0 || gid != 0
 	}
 	squashed := false
+	last := 0
+	if f.AsUID != 0 {
+		last = -1 // ids 0..count-1 are mapped
+	}
 	m := func(id, count int) int {
-		if id >= 0 && id <= count {
+		if id >= 0 && id <= count+last {
 			return id
 		}
 		squashed = true
@@ -91,6 +112,8 @@ func (f Flavour) Describe() string {
 	case f.Squash:
 		return fmt.Sprintf("rootless without subordinate ids: every file belongs to root inside (host uid %d); "+
 			"add ranges to /etc/subuid and /etc/subgid and install newuidmap (package uidmap) to keep image owners", f.UID)
+	case f.AsUID != 0:
+		return fmt.Sprintf("rootless, for the image user %d: it is host uid %d, root and the other image ids n are host ids %d+n", f.AsUID, f.UID, f.UIDStart)
 	default:
 		return fmt.Sprintf("rootless: root is host uid %d, image ids 1-%d are host ids %d-%d", f.UID, f.UIDCount, f.UIDStart, f.UIDStart+f.UIDCount-1)
 	}

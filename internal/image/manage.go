@@ -239,5 +239,30 @@ func (s *Store) removeUnused() (PruneReport, error) {
 	if err := s.unpacker.remove(doomed...); err != nil {
 		return rep, err
 	}
+	// The same layers laid out for images' non-root users (Store.ForUser) go with them.
+	if s.Flavour.AsUID == 0 {
+		dirs, _ := os.ReadDir(filepath.Join(s.Root, "layers"))
+		for _, d := range dirs {
+			var uid, gid int
+			rest, ok := strings.CutPrefix(d.Name(), s.Flavour.Name+"-as-")
+			if !ok {
+				continue
+			}
+			if _, err := fmt.Sscanf(rest, "%d-%d", &uid, &gid); err != nil {
+				continue
+			}
+			f := s.Flavour.ForUser(uid, gid)
+			if f.Name != d.Name() {
+				continue
+			}
+			sub := &Store{Root: s.Root, Flavour: f, Platform: s.Platform, unpacker: newUnpacker(f)}
+			r, err := sub.removeUnused()
+			rep.Layers += r.Layers
+			rep.Freed += r.Freed
+			if err != nil {
+				return rep, err
+			}
+		}
+	}
 	return rep, nil
 }

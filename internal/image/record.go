@@ -57,6 +57,10 @@ type LayerInfo struct {
 	Squashed int `json:"squashed,omitempty"`
 	// SetIDStripped counts setuid/setgid bits removed from files not owned by root.
 	SetIDStripped int `json:"setid_stripped,omitempty"`
+	// SetuidRoot counts setuid-root files kept (sudo, su); SetuidRootFiles names the first few.
+	// A sandbox of an image with any runs without no_new_privs so that they work.
+	SetuidRoot      int      `json:"setuid_root,omitempty"`
+	SetuidRootFiles []string `json:"setuid_root_files,omitempty"`
 	// Skipped lists entries left out: device nodes, xattrs paddock does not keep, entries under
 	// a symlink, unknown types (at most 20 listed; SkippedCount has them all).
 	Skipped      []string `json:"skipped,omitempty"`

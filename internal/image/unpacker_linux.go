@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/paddockhq/paddock/internal/runtime/native"
 )
 
@@ -107,11 +109,21 @@ func (u userUnpacker) remove(paths ...string) error {
 
 // run starts the helper in a new user namespace with the flavour's maps and returns its stdout.
 func (u userUnpacker) run(stdin io.Reader, args ...string) ([]byte, error) {
-	cmd := exec.Command("/proc/self/exe", append([]string{HelperCommand}, args...)...)
-	cmd.Args[0] = "paddock-image"
-	cmd.Stdin = stdin
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	cmd, errb := u.command(stdin, args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := u.start(cmd); err != nil {
+		return nil, err
+	}
+	err := cmd.Wait()
+	if err != nil && out.Len() == 0 {
+		return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+	}
+	return out.Bytes(), err
+}
+
+// start starts a helper command in a new user namespace with the flavour's maps.
+func (u userUnpacker) start(cmd *exec.Cmd) error {
 	sys := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, Pdeathsig: syscall.SIGKILL}
 	var syncW *os.File
 	if u.f.Squash {
@@ -121,34 +133,34 @@ func (u userUnpacker) run(stdin io.Reader, args ...string) ([]byte, error) {
 	} else {
 		r, w, err := os.Pipe()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		defer r.Close()
 		defer w.Close()
 		syncW = w
+		// CAP_SETUID/CAP_SETGID survive the first exec (made before the maps exist), so that
+		// the helper can become root of the namespace once they do, also where the calling user
+		// is not root inside (an image user's flavour).
+		sys.AmbientCaps = []uintptr{unix.CAP_SETUID, unix.CAP_SETGID}
 		cmd.ExtraFiles = []*os.File{r}
 		cmd.Env = append(os.Environ(), syncEnv+"=1")
 	}
 	cmd.SysProcAttr = sys
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the unpacker in a user namespace: %w (does this host allow unprivileged user namespaces? see `paddock doctor`)", err)
+		return fmt.Errorf("starting the unpacker in a user namespace: %w (does this host allow unprivileged user namespaces? see `paddock doctor`)", err)
 	}
 	if syncW != nil {
 		ids := native.SubordinateIDs{UID: u.f.UID, GID: u.f.GID, UIDStart: u.f.UIDStart, UIDCount: u.f.UIDCount,
-			GIDStart: u.f.GIDStart, GIDCount: u.f.GIDCount}
+			GIDStart: u.f.GIDStart, GIDCount: u.f.GIDCount, AsUID: u.f.AsUID, AsGID: u.f.AsGID}
 		if err := ids.WriteMaps(cmd.Process.Pid); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
-			return nil, err
+			return err
 		}
 		syncW.Write([]byte{1})
 		syncW.Close()
 	}
-	err := cmd.Wait()
-	if err != nil && out.Len() == 0 {
-		return nil, fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
-	}
-	return out.Bytes(), err
+	return nil
 }
 
 // HelperMain is the hidden command's entry point (args after the command name).
@@ -162,6 +174,10 @@ func HelperMain(args []string) int {
 		}
 		sync.Close()
 		os.Unsetenv(syncEnv)
+		if err := becomeRoot(); err != nil {
+			fmt.Fprintln(os.Stderr, "paddock: becoming root of the unpacker's namespace:", err)
+			return 1
+		}
 		// Re-executed as root of the namespace (now mapped), with all its capabilities.
 		err := syscall.Exec("/proc/self/exe", os.Args, os.Environ())
 		fmt.Fprintln(os.Stderr, "paddock: re-executing the unpacker:", err)
@@ -194,6 +210,15 @@ func HelperMain(args []string) int {
 			return 1
 		}
 		return 0
+	case "tar":
+		if len(args) != 2 || !filepath.IsAbs(args[1]) {
+			return 2
+		}
+		if err := writeLayerTar(args[1], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
 	case "rm":
 		code := 0
 		for _, p := range args[1:] {
@@ -208,4 +233,13 @@ func HelperMain(args []string) int {
 		return code
 	}
 	return 2
+}
+
+// becomeRoot makes the process root of its user namespace (it holds CAP_SETUID and CAP_SETGID
+// there as ambient capabilities), so that its next exec has every capability there.
+func becomeRoot() error {
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return err
+	}
+	return syscall.Setresuid(0, 0, 0)
 }

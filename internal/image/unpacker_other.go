@@ -3,6 +3,7 @@
 package image
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -36,3 +37,8 @@ func CurrentFlavour() Flavour { return rootFlavour(1<<30, 65536) }
 
 // HelperMain is the hidden command (Linux only).
 func HelperMain([]string) int { return 1 }
+
+// ForUser is img itself: layers are unpacked only on Linux.
+func (s *Store) ForUser(_ context.Context, img *Image, _, _ int, _ io.Writer) (*Image, error) {
+	return img, nil
+}

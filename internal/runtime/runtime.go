@@ -97,13 +97,15 @@ type Enforcement struct {
 
 // Protections are what a sandbox's processes run under.
 type Protections struct {
-	Seccomp      bool     `json:"seccomp"`
-	NoNewPrivs   bool     `json:"no_new_privs"`
-	Capabilities string   `json:"capabilities"`
-	LandlockABI  int      `json:"landlock_abi"` // 0: the kernel has no Landlock
-	Writable     []string `json:"landlock_writable,omitempty"`
-	UserNS       bool     `json:"user_namespace"`
-	Namespaces   []string `json:"namespaces"`
+	Seccomp    bool `json:"seccomp"`
+	NoNewPrivs bool `json:"no_new_privs"`
+	// NoNewPrivsOff says why no_new_privs is off (an OCI template's setuid sudo must work).
+	NoNewPrivsOff string   `json:"no_new_privs_off,omitempty"`
+	Capabilities  string   `json:"capabilities"`
+	LandlockABI   int      `json:"landlock_abi"` // 0: the kernel has no Landlock
+	Writable      []string `json:"landlock_writable,omitempty"`
+	UserNS        bool     `json:"user_namespace"`
+	Namespaces    []string `json:"namespaces"`
 }
 
 // Sandbox is a spec bound to its identity and its private state folder.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -192,11 +193,16 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 		}
 		managed = append(managed, hc...)
 	}
+	env := slices.Clone(info.Env)
+	// An image that runs as a non-root user (USER agent) keeps the agent's config in that
+	// user's home: the volumes and the agent's variables follow it.
+	if u, ok := runtime.LookupImageUser(rec.Spec.Image); ok && strings.HasPrefix(u.Home, "/") && u.Home != "/" {
+		managed, env = rehome(managed, env, u.Home)
+	}
 	mounts := append(slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), runtime.Mount.Managed), managed...)
 	if err := checkMounts(mounts); err != nil {
 		return err
 	}
-	env := slices.Clone(info.Env)
 	if slices.Equal(mounts, rec.Spec.Mounts) && slices.Equal(env, rec.Spec.AgentEnv) {
 		return nil
 	}
@@ -312,4 +318,25 @@ func (m *Manager) applyAgentChange(ctx context.Context, rec *store.Record, o Opt
 		return nil, false, err
 	}
 	return rec, false, nil
+}
+
+// rehome moves mount targets and variable values under the agent's default home (/root) to home.
+func rehome(ms []runtime.Mount, env []string, home string) ([]runtime.Mount, []string) {
+	move := func(p string) string {
+		if p == agent.Home || strings.HasPrefix(p, agent.Home+"/") {
+			return path.Clean(home + strings.TrimPrefix(p, agent.Home))
+		}
+		return p
+	}
+	for i := range ms {
+		if ms[i].Kind == "volume" || ms[i].Kind == "agent-config" {
+			ms[i].Target = move(ms[i].Target)
+		}
+	}
+	for i, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[i] = k + "=" + move(v)
+		}
+	}
+	return ms, env
 }

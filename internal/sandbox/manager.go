@@ -305,8 +305,17 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, 
 	if err != nil {
 		return nil, err
 	}
-	return &runtime.Image{Ref: im.Ref, Digest: im.Digest, LayerDirs: im.LayerDirs, User: im.Config.User,
-		Env: im.Config.Env, WorkingDir: im.Config.WorkingDir}, nil
+	img := &runtime.Image{Ref: im.Ref, Digest: im.Digest, LayerDirs: im.LayerDirs, User: im.Config.User,
+		Env: im.Config.Env, WorkingDir: im.Config.WorkingDir}
+	// Rootless, an image with a non-root USER needs its layers laid out with that user as the
+	// calling user (see image.Store.ForUser); the same layers otherwise.
+	if u, ok := runtime.LookupImageUser(img); ok {
+		if im, err = st.ForUser(ctx, im, u.UID, u.GID, m.Progress); err != nil {
+			return nil, err
+		}
+		img.LayerDirs = im.LayerDirs
+	}
+	return img, nil
 }
 
 func (m *Manager) create(ctx context.Context, recs []*store.Record, ws string, o Options, img *runtime.Image) (*store.Record, error) {

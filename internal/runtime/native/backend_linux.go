@@ -393,7 +393,7 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 		}
 		out.Enforced = en
 		p := st.Protections
-		out.Protections = &runtime.Protections{Seccomp: p.Seccomp, NoNewPrivs: p.NoNewPrivs, Capabilities: p.Capabilities,
+		out.Protections = &runtime.Protections{Seccomp: p.Seccomp, NoNewPrivs: p.NoNewPrivs, NoNewPrivsOff: p.NoNewPrivsOff, Capabilities: p.Capabilities,
 			LandlockABI: p.LandlockABI, Writable: p.Writable, UserNS: true,
 			Namespaces: []string{"user", "mount", "pid", "net", "uts", "ipc", "cgroup"}}
 	}

@@ -193,13 +193,19 @@ func mountOps(sb *runtime.Sandbox) []boxinit.Op {
 		if m.Target == "/" {
 			continue
 		}
-		st, err := os.Stat(m.Source)
+		// Resolved on the host: an OCI sandbox's init reaches sources from inside its new root,
+		// where an absolute symlink on the way would point into the image.
+		src := m.Source
+		if r, err := filepath.EvalSymlinks(src); err == nil {
+			src = r
+		}
+		st, err := os.Stat(src)
 		target := m.Target
 		if m.Kind == "docker-socket" {
 			target = DockerSocketPath // /var/run is a link to /run
 		}
-		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: m.Source, Target: target,
-			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true})
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target,
+			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != "docker-socket"})
 	}
 	for _, h := range sb.Spec.Hide {
 		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: h})

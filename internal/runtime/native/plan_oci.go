@@ -1,8 +1,11 @@
 package native
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/boxinit"
@@ -86,4 +89,42 @@ func ociEnv(sb *runtime.Sandbox) []string {
 		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
 	}
 	return append(append(runtime.WithAgentEnv(sb.Spec, env), egressEnv(sb)...), sb.Spec.Env...)
+}
+
+// setuidReason says why an OCI sandbox's processes run without no_new_privs, or "" when they
+// keep it: an image with setuid-root programs (sudo for the non-root USER of Docker's sandbox
+// templates, su, passwd) needs them to work. The host template always keeps no_new_privs.
+func setuidReason(sb *runtime.Sandbox) string {
+	img := sb.Spec.Image
+	if img == nil {
+		return ""
+	}
+	var files []string
+	n := 0
+	for _, d := range img.LayerDirs {
+		var info struct {
+			SetuidRoot      int      `json:"setuid_root"`
+			SetuidRootFiles []string `json:"setuid_root_files"`
+		}
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(d), "layer.json"))
+		if err != nil || json.Unmarshal(b, &info) != nil {
+			continue
+		}
+		n += info.SetuidRoot
+		files = append(files, info.SetuidRootFiles...)
+	}
+	if n == 0 {
+		return ""
+	}
+	slices.Sort(files)
+	files = slices.Compact(files)
+	if len(files) > 3 {
+		files = append(files[:3], "…")
+	}
+	who := "root"
+	if u := img.User; u != "" && u != "root" && u != "0" && !strings.HasPrefix(u, "0:") && !strings.HasPrefix(u, "root:") {
+		who = "user " + u
+	}
+	return fmt.Sprintf("the image has %d setuid-root programs (%s) that must work for its %s; seccomp, Landlock and the capability bounding set still hold",
+		n, strings.Join(files, ", "), who)
 }

@@ -16,6 +16,9 @@ type SubordinateIDs struct {
 	UID, GID           int
 	UIDStart, UIDCount int
 	GIDStart, GIDCount int
+	// AsUID, AsGID: an image's non-root user that is the calling user (ids 0..count-1 other
+	// than it are UIDStart+n); 0 for the usual mapping.
+	AsUID, AsGID int
 }
 
 // LookupSubordinateIDs returns the caller's ranges and whether a rootless sandbox can use them
@@ -31,6 +34,7 @@ func LookupSubordinateIDs() (SubordinateIDs, bool) {
 func (s SubordinateIDs) WriteMaps(pid int) error {
 	t := lookupSubIDs()
 	t.uid, t.gid, t.uidStart, t.uidCount, t.gidStart, t.gidCount = s.UID, s.GID, s.UIDStart, s.UIDCount, s.GIDStart, s.GIDCount
+	t.asUID, t.asGID = s.AsUID, s.AsGID
 	if !t.ok() {
 		return errNoSubIDs
 	}

@@ -18,6 +18,8 @@ type subIDs struct {
 	gidStart, gidCount int
 	newuidmap          string
 	newgidmap          string
+	// asUID/asGID: the image's non-root user is the calling user (see apply).
+	asUID, asGID int
 }
 
 func (s subIDs) ok() bool {
@@ -77,14 +79,22 @@ func findRange(file string, names []string) (int, int) {
 	return 0, 0
 }
 
-// apply writes pid's maps: 0 is the user, 1..count the subordinate range.
+// apply writes pid's maps: 0 is the user, 1..count the subordinate range; or, with an image
+// user (asUID), that id is the user and every other id n < count is subordinate id start+n.
 func (s subIDs) apply(pid int) error {
 	p := strconv.Itoa(pid)
 	for _, m := range []struct {
-		tool             string
-		id, start, count int
-	}{{s.newuidmap, s.uid, s.uidStart, s.uidCount}, {s.newgidmap, s.gid, s.gidStart, s.gidCount}} {
-		out, err := exec.Command(m.tool, p, "0", strconv.Itoa(m.id), "1", "1", strconv.Itoa(m.start), strconv.Itoa(m.count)).CombinedOutput()
+		tool                 string
+		id, start, count, as int
+	}{{s.newuidmap, s.uid, s.uidStart, s.uidCount, s.asUID}, {s.newgidmap, s.gid, s.gidStart, s.gidCount, s.asGID}} {
+		args := []string{p, "0", strconv.Itoa(m.id), "1", "1", strconv.Itoa(m.start), strconv.Itoa(m.count)}
+		if m.as > 0 {
+			args = []string{p, "0", strconv.Itoa(m.start), strconv.Itoa(m.as), strconv.Itoa(m.as), strconv.Itoa(m.id), "1"}
+			if n := m.count - m.as - 1; n > 0 {
+				args = append(args, strconv.Itoa(m.as+1), strconv.Itoa(m.start+m.as+1), strconv.Itoa(n))
+			}
+		}
+		out, err := exec.Command(m.tool, args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%s: %v: %s (check /etc/subuid and /etc/subgid)", m.tool, err, strings.TrimSpace(string(out)))
 		}
@@ -93,5 +103,8 @@ func (s subIDs) apply(pid int) error {
 }
 
 func (s subIDs) describe() string {
+	if s.asUID > 0 {
+		return fmt.Sprintf("0 %d %d; %d %d 1; %d %d %d", s.uidStart, s.asUID, s.asUID, s.uid, s.asUID+1, s.uidStart+s.asUID+1, s.uidCount-s.asUID-1)
+	}
 	return fmt.Sprintf("0 %d 1; 1 %d %d", s.uid, s.uidStart, s.uidCount)
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -181,6 +182,11 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 	env := []string{}
 	if rootless {
 		sub = lookupSubIDs()
+		// An image user (USER agent) is the calling user, so that its files in the workspace
+		// and volumes are the user's; the template's layers were unpacked for that mapping.
+		if u, ok := runtime.LookupImageUser(sb.Spec.Image); ok && sub.ok() && u.UID < sub.uidCount && u.GID > 0 && u.GID < sub.gidCount {
+			sub.asUID, sub.asGID = u.UID, u.GID
+		}
 	}
 	sys := &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
@@ -202,6 +208,9 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		extra = append(extra, syncR)
 		env = append(env, boxinit.ReexecEnv+"=1")
 		sys.UidMappings, sys.GidMappings, sys.Credential = nil, nil, nil
+		// Kept across the first exec: the init becomes root of its namespace once mapped, also
+		// when the user is an image's non-root user there.
+		sys.AmbientCaps = []uintptr{unix.CAP_SETUID, unix.CAP_SETGID}
 	}
 	cmd := &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", boxinit.ExeFD),
@@ -261,7 +270,11 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		}
 	}()
 	if !rootless {
-		if fds, err = idmapMounts(cmd.Process.Pid, ops); err != nil {
+		var user *runtime.ImageUser
+		if u, ok := runtime.LookupImageUser(sb.Spec.Image); ok && u.UID < rootModeSize && u.GID < rootModeSize {
+			user = &u
+		}
+		if fds, err = idmapMounts(cmd.Process.Pid, ops, user); err != nil {
 			return fail(err)
 		}
 		if overlay != nil {
@@ -282,7 +295,7 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 	cfg := boxinit.Config{Root: rootDir, Hostname: sb.Spec.Hostname, Ops: ops, Env: envOf(sb), Workdir: sb.Spec.Workdir,
 		EgressPort: egressPort,
 		SealRoot:   !RootIsWorkspace(sb) && !IsOCI(sb), Overlay: overlay,
-		Hardening: boxinit.Hardening{Seccomp: true, Landlock: true, Writable: writablePaths(sb), Nproc: uint64(nproc)}}
+		Hardening: boxinit.Hardening{SetuidReason: setuidReason(sb), Seccomp: true, Landlock: true, Writable: writablePaths(sb), Nproc: uint64(nproc)}}
 	payload, _ := json.Marshal(cfg)
 	if err := ctrl.Send(execproto.Message{Type: execproto.TypeConfig, Payload: payload}, fds...); err != nil {
 		return fail(fmt.Errorf("configuring the sandbox init: %w", err))
@@ -469,18 +482,44 @@ func runDir(id string) string { return filepath.Join("/run/paddock", id[:12]) }
 
 // idmapMounts prepares the binds marked Idmap as detached mounts idmapped through the init's user
 // namespace, so ids on disk appear unchanged inside (host root's files are root's inside) while
-// the sandbox's root is an unprivileged id on the host.
-func idmapMounts(pid int, ops []boxinit.Op) ([]*os.File, error) {
+// the sandbox's root is an unprivileged id on the host. With an image user (USER agent), binds
+// marked OwnerIsUser are idmapped so that their owner on disk is that user inside instead, and
+// that user's files land on disk as the owner (see ownerUserns).
+func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File, error) {
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", pid))
 	if err != nil {
 		return nil, err
 	}
 	defer ns.Close()
+	owned := map[[2]int]*os.File{}
+	defer func() {
+		for _, f := range owned {
+			f.Close()
+		}
+	}()
 	var files []*os.File
 	for i := range ops {
 		op := &ops[i]
 		if op.Op != boxinit.OpBind || !op.Idmap {
 			continue
+		}
+		userns := ns
+		if op.OwnerIsUser && user != nil {
+			var st unix.Stat_t
+			if err := unix.Stat(op.Source, &st); err != nil {
+				closeFiles(files)
+				return nil, fmt.Errorf("%s: %w", op.Source, err)
+			}
+			key := [2]int{int(st.Uid), int(st.Gid)}
+			if owned[key] == nil {
+				f, err := ownerUserns(key[0], key[1], user.UID, user.GID)
+				if err != nil {
+					closeFiles(files)
+					return nil, err
+				}
+				owned[key] = f
+			}
+			userns = owned[key]
 		}
 		rec := unix.AT_RECURSIVE
 		if op.Shallow {
@@ -491,7 +530,7 @@ func idmapMounts(pid int, ops []boxinit.Op) ([]*os.File, error) {
 			closeFiles(files)
 			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
 		}
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(ns.Fd())}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
 		if err := unix.MountSetattr(fd, "", uint(unix.AT_EMPTY_PATH|rec), &attr); err != nil {
 			unix.Close(fd)
 			closeFiles(files)
@@ -501,6 +540,68 @@ func idmapMounts(pid int, ops []boxinit.Op) ([]*os.File, error) {
 		op.FD = len(files)
 	}
 	return files, nil
+}
+
+// ownerUserns returns a user namespace for an idmapped mount on which disk uid w (gid wg) is the
+// sandbox's u (g): files of the image user land on disk as the folder's owner. Every other id
+// reads as in root mode (sandbox id n is disk id n), except that the sandbox's own w (root when
+// the folder is root's) writes as the unprivileged host id 1<<30+w, and disk u (another host
+// user's files) reads as nobody: no sandbox id may stand for the owner twice.
+func ownerUserns(w, wg, u, g int) (*os.File, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, HoldCommand)
+	cmd.Args[0] = "paddock-idmap"
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER, Pdeathsig: syscall.SIGKILL,
+		UidMappings: ownerMap(w, u), GidMappings: ownerMap(wg, g)}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("a user namespace for the image user's idmapped mounts: %w", err)
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", cmd.Process.Pid))
+	in.Close()
+	cmd.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("a user namespace for the image user's idmapped mounts: %w", err)
+	}
+	return f, nil
+}
+
+// ownerMap is the id map of ownerUserns (namespace id = disk id, host id = sandbox id shifted
+// by rootModeBase): disk w is sandbox u, disk rootModeBase+w is sandbox w, disk u is unmapped,
+// any other disk n < rootModeSize is sandbox n.
+func ownerMap(w, u int) []syscall.SysProcIDMap {
+	var m []syscall.SysProcIDMap
+	ident := func(from, to int) { // disk ids [from, to) as themselves
+		if to > from {
+			m = append(m, syscall.SysProcIDMap{ContainerID: from, HostID: rootModeBase + from, Size: to - from})
+		}
+	}
+	if w == u {
+		ident(0, rootModeSize)
+		return m
+	}
+	holes := []int{u}
+	if w < rootModeSize {
+		holes = append(holes, w)
+	}
+	slices.Sort(holes)
+	prev := 0
+	for _, h := range holes {
+		ident(prev, h)
+		prev = h + 1
+	}
+	ident(prev, rootModeSize)
+	m = append(m, syscall.SysProcIDMap{ContainerID: w, HostID: rootModeBase + u, Size: 1})
+	if w < rootModeSize {
+		m = append(m, syscall.SysProcIDMap{ContainerID: rootModeBase + w, HostID: rootModeBase + w, Size: 1})
+	}
+	return m
 }
 
 func closeFiles(fs []*os.File) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,4 +54,14 @@ func (*Backend) DockerSocket(context.Context) (string, error) {
 		return "", fmt.Errorf("no Docker socket at %s: start Docker (or set DOCKER_HOST=unix:///path/to/docker.sock)", p)
 	}
 	return p, nil
+}
+
+// HoldCommand is the hidden command of a process that only keeps a user namespace alive until
+// its stdin closes (ownerUserns reads the namespace from it).
+const HoldCommand = "__hold"
+
+// HoldMain waits for stdin to close.
+func HoldMain() int {
+	io.Copy(io.Discard, os.Stdin)
+	return 0
 }
