@@ -284,6 +284,9 @@ func TestSandboxTemplateSudo(t *testing.T) {
 		if len(lines) != 4 || lines[0] != "agent" || lines[1] != "0" || lines[2] != "home=/home/agent" || lines[3] != ws {
 			t.Errorf("want agent, 0 (sudo), home=/home/agent and the workspace; got %q (stderr %s)", lines, r.stderr)
 		}
+		if strings.Contains(r.stderr, "sudo:") {
+			t.Errorf("sudo complained: %s", r.stderr)
+		}
 		for _, f := range []string{"by-agent", "sub", "sub/f"} {
 			if uid, gid := tplOwner(t, filepath.Join(ws, f)); uid != e.uid || gid != e.gid {
 				t.Errorf("%s made by agent belongs to %d:%d on the host, want the user's %d:%d", f, uid, gid, e.uid, e.gid)
@@ -310,6 +313,12 @@ func TestSandboxTemplateSudo(t *testing.T) {
 		e.ok(hws, "run", "-d", "shell")
 		if p := protections(t, e, "shell-hostproj"); p["no_new_privs"] != true || p["no_new_privs_off"] != nil {
 			t.Errorf("host template protections: %v", p)
+		}
+		// template rm frees every layer, also those laid out again for the image's user (rootless).
+		e.ok("", "rm", "-f", "--all")
+		e.ok("", "template", "rm", ref)
+		if left, _ := filepath.Glob(filepath.Join(e.phome, "images", "layers", "*", "*")); len(left) != 0 {
+			t.Errorf("after template rm, layers are left: %v", left)
 		}
 	})
 }

@@ -23,7 +23,9 @@ func ociPlan(sb *runtime.Sandbox) []boxinit.Op {
 	l := layout{sb.Dir}
 	var ops []boxinit.Op
 	for _, f := range []string{"hostname", "hosts"} {
-		if ImageHas(sb.Spec.Image, "/etc/"+f) {
+		// /etc/hosts also where the image has none (Debian's minbase): the sandbox's own name
+		// must resolve (sudo looks it up).
+		if ImageHas(sb.Spec.Image, "/etc/"+f) || (f == "hosts" && imageHasDir(sb.Spec.Image, "/etc")) {
 			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
 		}
 	}
@@ -89,6 +91,17 @@ func ociEnv(sb *runtime.Sandbox) []string {
 		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
 	}
 	return append(append(runtime.WithAgentEnv(sb.Spec, env), egressEnv(sb)...), sb.Spec.Env...)
+}
+
+// imageHasDir reports whether the template has a real folder at p (not a symlink).
+func imageHasDir(img *runtime.Image, p string) bool {
+	rel := strings.TrimPrefix(filepath.Clean("/"+p), "/")
+	for i := len(img.LayerDirs) - 1; i >= 0; i-- {
+		if st, err := os.Lstat(filepath.Join(img.LayerDirs[i], rel)); err == nil {
+			return st.IsDir()
+		}
+	}
+	return false
 }
 
 // setuidReason says why an OCI sandbox's processes run without no_new_privs, or "" when they
