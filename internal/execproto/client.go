@@ -191,8 +191,11 @@ func runTTY(ctx context.Context, c *Conn, req Message, stdio IO) (int, error) {
 		io.Copy(stdio.Stdout, master)
 	}()
 	code, err := waitExit(ctx, c, &m)
-	// Drain what the process wrote before it ended; the master reports EIO once every slave is closed.
-	master.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+	// Drain what the process wrote before it ended: the master reports EIO once every slave is
+	// closed and the kernel has passed on what they wrote (a worker thread does that, late on a
+	// busy machine). The deadline only bounds the wait when something left running in the
+	// background keeps the terminal open.
+	master.SetReadDeadline(time.Now().Add(time.Second))
 	<-outDone
 	return code, err
 }

@@ -267,6 +267,20 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 		return err
 	}
 	defer logf.Close()
+	// The supervisor's lifetime lock is taken here, before it exists, and handed to it: there is
+	// no moment in which a starting sandbox looks stopped (see SuperviseMain).
+	lock, err := os.OpenFile(l.supervisorLock(), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		// Another CLI is starting it, or its supervisor runs.
+		if b.waitRunning(ctx, l) {
+			return nil
+		}
+		return fmt.Errorf("%w: another paddock was starting it and gave up (see %s)", runtime.ErrStartFailed, l.log())
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
@@ -275,7 +289,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	cmd := exec.Command(exe, "__supervise", sb.Dir)
 	cmd.Args[0] = "paddock-supervisor"
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{w}
+	cmd.ExtraFiles = []*os.File{w, lock} // ReadyFD, LockFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = supervisorEnv()
 	if err := cmd.Start(); err != nil {
@@ -283,6 +297,9 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 		return fmt.Errorf("%w: %w", runtime.ErrStartFailed, err)
 	}
 	w.Close()
+	// The supervisor holds the lock now; dropping this descriptor lets a supervisor that dies
+	// free the sandbox.
+	lock.Close()
 	exited := make(chan struct{})
 	go func() {
 		cmd.Wait()

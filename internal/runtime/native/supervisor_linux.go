@@ -35,6 +35,9 @@ const busy = "busy"
 // ReadyFD is the descriptor on which the supervisor reports "ok" or the reason it failed.
 const ReadyFD = 3
 
+// LockFD is the supervisor's lifetime lock (supervisor.lock), taken by the CLI that starts it.
+const LockFD = 4
+
 // Root-mode id mapping: ids 0-65535 inside the sandbox are these host ids, so root inside is
 // never root outside. Idmapped mounts make workspace and state files keep their host owners.
 const (
@@ -59,6 +62,16 @@ type runtimeState struct {
 	Protections     boxinit.Protections `json:"protections"`
 }
 
+// sameFile reports whether f is the file at path.
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
+}
+
 // SuperviseMain is the hidden supervisor command: it starts the sandbox's init in new namespaces,
 // reports readiness on ReadyFD, and stays until the init ends.
 func SuperviseMain(dir string) int {
@@ -80,20 +93,20 @@ func SuperviseMain(dir string) int {
 		return 0
 	}
 	l := layout{dir}
-	// One supervisor per sandbox, for as long as it lives: a second one (a CLI killed while
-	// starting the sandbox lets another CLI try) steps back.
-	lock, err := os.OpenFile(l.supervisorLock(), os.O_CREATE|os.O_RDWR|syscall.O_CLOEXEC, 0o600)
-	if err != nil {
-		return report(err)
-	}
-	// Referenced until the supervisor returns: a collected *os.File would close the descriptor
-	// and drop the lock.
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// One supervisor per sandbox, for as long as it lives. The CLI that starts it takes the lock
+	// before spawning it and hands it over (LockFD, the same open file): from the moment this
+	// process exists, a stop or a second start sees the sandbox as busy, even if that CLI is
+	// killed right away. A supervisor without it (another was starting) steps back.
+	lock := os.NewFile(LockFD, "supervisor.lock")
+	if lock == nil || !sameFile(lock, l.supervisorLock()) {
 		fmt.Fprintln(ready, busy)
 		ready.Close()
 		return 0
 	}
+	syscall.CloseOnExec(LockFD) // the init must not hold it
+	// Referenced until the supervisor returns: a collected *os.File would close the descriptor
+	// and drop the lock.
+	defer lock.Close()
 	var sb runtime.Sandbox
 	if err := readJSON(l.spec(), &sb); err != nil {
 		return report(err)
