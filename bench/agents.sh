@@ -84,7 +84,8 @@ hf host "$RUNS" "$W/host.sh"
 
 PADDOCK_OK=0
 NOTE=""
-if "$P" secret set --help 2>&1 | grep -q -- --endpoint; then
+HELP=$("$P" secret set --help 2>&1 || true)
+if [[ $HELP == *--endpoint* ]]; then
 	printf %s "$KEY" | "$P" secret set anthropic --endpoint "$URL" 2>>"$W/install.log"
 	"$P" stop "$SB" >/dev/null 2>&1 || true # the next start applies the endpoint's policy
 	out=$("$P" run claude -p "$PROMPT" 2>"$W/paddock.err") || true

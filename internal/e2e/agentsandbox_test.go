@@ -1,0 +1,215 @@
+package e2e
+
+// Real agent sessions inside sandboxes (issue 8): paddock runs the real CLI in a sandbox whose
+// only way out is the egress proxy; the stand-in of the agent's API, on the host's loopback,
+// receives the real stored key, while inside the sandbox only the placeholder exists.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/agenttest"
+)
+
+// scanSandbox looks for key everywhere inside a running sandbox a process can: the environment of
+// every process, and the files under home, /tmp and the workspace. It returns where key was
+// found and how many places hold the placeholder.
+func scanSandbox(t *testing.T, e *env, name, ws, key, placeholder string) (found []string, placeholders int) {
+	t.Helper()
+	script := `k=$1; ph=$2; ws=$3
+for p in /proc/[0-9]*; do
+	[ "$p" = /proc/$$ ] && continue
+	if tr '\0' '\n' < $p/environ 2>/dev/null | grep -qF -- "$k"; then echo "FOUND env of $(tr '\0' ' ' < $p/cmdline | cut -c1-80)"; fi
+	if tr '\0' '\n' < $p/environ 2>/dev/null | grep -qF -- "$ph"; then echo PH; fi
+	if tr '\0' '\n' < $p/cmdline 2>/dev/null | grep -qF -- "$k"; then echo "FOUND cmdline of $p"; fi
+done
+grep -rlF -- "$k" /root /tmp "$ws" 2>/dev/null | sed 's/^/FOUND file /'
+grep -rlF -- "$ph" /root /tmp "$ws" 2>/dev/null | sed 's/^/PH file /'
+echo SCANNED`
+	// The scanning shell's own argv carries the key: its own process is skipped above.
+	r := e.run("", "exec", name, "sh", "-c", script, "scan", key, placeholder, ws)
+	if r.code != 0 || !strings.Contains(r.stdout, "SCANNED") {
+		t.Fatalf("scan: %s", r)
+	}
+	for _, l := range strings.Split(r.stdout, "\n") {
+		switch {
+		case strings.HasPrefix(l, "FOUND"):
+			found = append(found, l)
+		case strings.HasPrefix(l, "PH"):
+			placeholders++
+		}
+	}
+	return found, placeholders
+}
+
+// TestAgentsLiveSandbox: `paddock run claude -p`, `codex exec` and `gemini -p` print the
+// stand-in's reply from inside a sandbox; the key is set with `secret set NAME --endpoint URL`
+// (a plain-HTTP loopback endpoint), the stand-in receives the real key, and while the agent waits
+// for its answer, no process environment or file inside holds it — only the placeholder.
+func TestAgentsLiveSandbox(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *env) {
+		agSetup(t, e, "")
+		for _, lc := range liveCases {
+			t.Run(lc.agent, func(t *testing.T) {
+				agEnsureInstalled(t, lc.agent)
+				key := fmt.Sprintf("sk-real-%s-%s-%d", lc.agent, e.mode, time.Now().UnixNano())
+				reply := "PADDOCK-" + strings.ToUpper(lc.agent) + "-SANDBOX-4242"
+				s := standIn(t, lc.api, reply)
+				if r := e.runInput("", key, "secret", "set", lc.secret, "--endpoint", s.URL); r.code != 0 {
+					t.Fatalf("secret set: %s", r)
+				}
+				ws := e.workspace("live-" + lc.agent)
+				name := lc.agent + "-live-" + lc.agent
+				// Hold the reply while the sandbox is scanned.
+				s.Delay = 4 * time.Second
+				cmd := e.command(ws, append([]string{"run", lc.agent}, lc.prompt...)...)
+				var out, errb strings.Builder
+				cmd.Stdout, cmd.Stderr = &out, &errb
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				done := make(chan error, 1)
+				go func() { done <- cmd.Wait() }()
+				deadline := time.Now().Add(90 * time.Second)
+				for len(s.ModelRequests()) == 0 {
+					select {
+					case err := <-done:
+						t.Fatalf("paddock run %s ended (%v) before asking the stand-in:\nstdout: %s\nstderr: %s\nstand-in saw:\n%s",
+							lc.agent, err, out.String(), errb.String(), s.Summary())
+					case <-time.After(100 * time.Millisecond):
+					}
+					if time.Now().After(deadline) {
+						cmd.Process.Kill()
+						t.Fatalf("the stand-in heard nothing:\nstderr: %s", errb.String())
+					}
+				}
+				found, ph := scanSandbox(t, e, name, ws, key, "paddock-placeholder-"+lc.secret)
+				if len(found) > 0 {
+					t.Errorf("the real key is inside the sandbox:\n%s", strings.Join(found, "\n"))
+				}
+				if ph == 0 {
+					t.Errorf("no placeholder inside the sandbox: how did %s get its key?", lc.agent)
+				}
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatalf("paddock run %s: %v\nstdout: %s\nstderr: %s\nstand-in saw:\n%s", lc.agent, err, out.String(), errb.String(), s.Summary())
+					}
+				case <-time.After(90 * time.Second):
+					cmd.Process.Kill()
+					t.Fatalf("paddock run %s did not finish:\nstderr: %s", lc.agent, errb.String())
+				}
+				if !strings.Contains(out.String(), reply) {
+					t.Fatalf("stdout lacks the reply %q:\n%s\nstderr: %s", reply, out.String(), errb.String())
+				}
+				if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+					t.Fatalf("the stand-in got keys %q, want the real key only:\n%s", keys, s.Summary())
+				}
+				// The second run reuses the running sandbox; exit codes pass through.
+				s.Delay = 0
+				if r := e.run(ws, append([]string{"run", lc.agent}, lc.prompt...)...); r.code != 0 || !strings.Contains(r.stdout, reply) {
+					t.Fatalf("second run: %s", r)
+				}
+				e.ok("", "rm", "-f", name)
+			})
+		}
+		e.run("", "secret", "rm", "anthropic", "openai", "google")
+	})
+}
+
+// TestAgentsLiveSandboxClaudeTUI: `paddock run claude` in a real terminal (tmux): Claude Code's
+// own screen opens straight at its prompt in bypass mode, answers from the stand-in, redraws
+// after a resize, and Ctrl-C leaves it and paddock.
+func TestAgentsLiveSandboxClaudeTUI(t *testing.T) {
+	e := newEnv(t, asRoot)
+	agSetup(t, e, "")
+	agEnsureInstalled(t, "claude")
+	key := fmt.Sprintf("sk-real-tui-%d", time.Now().UnixNano())
+	reply := "PADDOCK-SANDBOX-TUI-9001"
+	s := standIn(t, agenttest.Anthropic, reply)
+	if r := e.runInput("", key, "secret", "set", "anthropic", "--endpoint", s.URL); r.code != 0 {
+		t.Fatalf("secret set: %s", r)
+	}
+	ws := e.workspace("tui")
+	env := append([]string{"HOME=" + e.home, "PADDOCK_HOME=" + e.phome, "TERM=xterm-256color"}, e.extra...)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	tm := newTmux(t, shellScript(ws, env, []string{binary, "run", "claude"}), 110, 34)
+	driveClaudeTUI(t, tm, reply)
+	if sc := tm.screen(); !strings.Contains(sc, "SESSION-ENDED:0") && !strings.Contains(sc, "SESSION-ENDED:130") {
+		t.Fatalf("paddock run claude ended badly:\n%s", sc)
+	}
+	if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+		t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+	}
+}
+
+// TestAgentsLiveDefaultEndpoint: without --endpoint, Claude Code talks to api.anthropic.com
+// itself; the proxy's test hosts map sends that name to an HTTPS stand-in with a test CA, so the
+// request goes through the proxy's TLS interception, where the key is put in. With the locked
+// policy the same run is refused, and the user's terminal says which command allows it.
+func TestAgentsLiveDefaultEndpoint(t *testing.T) {
+	e := newEnv(t, asRoot)
+	agSetup(t, e, "")
+	agEnsureInstalled(t, "claude")
+	ca, err := agenttest.NewTestCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := ca.Leaf("api.anthropic.com")
+	reply := "PADDOCK-DEFAULT-ENDPOINT-3131"
+	s, err := agenttest.Start(agenttest.Anthropic, reply, "", leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	caFile, hosts := filepath.Join(e.dir, "test-ca.pem"), filepath.Join(e.dir, "egress-hosts")
+	os.WriteFile(caFile, ca.CAPEM, 0o644)
+	os.WriteFile(hosts, []byte("api.anthropic.com:443 "+s.Addr()+"\n"), 0o644)
+	e.extra = append(e.extra, "PADDOCK_EGRESS_HOSTS="+hosts, "PADDOCK_EGRESS_CA_FILE="+caFile)
+	key := fmt.Sprintf("sk-real-default-%d", time.Now().UnixNano())
+	if r := e.runInput("", key, "secret", "set", "anthropic"); r.code != 0 {
+		t.Fatalf("secret set: %s", r)
+	}
+	ws := e.workspace("default")
+	r := e.run(ws, "run", "claude", "-p", "say the word")
+	if r.code != 0 || !strings.Contains(r.stdout, reply) {
+		t.Fatalf("paddock run claude -p: %s\nstand-in saw:\n%s", r, s.Summary())
+	}
+	if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+		t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+	}
+
+	// Locked: nothing leaves, and while Claude Code keeps retrying, the user's terminal names
+	// the command that would allow it.
+	ws2 := e.workspace("locked")
+	before := len(s.Requests())
+	cmd := e.command(ws2, "run", "--network", "locked", "claude", "-p", "say the word")
+	errFile := filepath.Join(e.dir, "locked.stderr")
+	ef, _ := os.Create(errFile)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, ef
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait(); ef.Close() }()
+	want := "paddock policy allow api.anthropic.com --sandbox claude-locked"
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		b, _ := os.ReadFile(errFile)
+		if strings.Contains(string(b), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q on the terminal for the denied API:\n%s", want, b)
+		}
+	}
+	if strings.Contains(out.String(), reply) || len(s.Requests()) != before {
+		t.Fatalf("a locked sandbox reached the API: %q\n%s", out.String(), s.Summary())
+	}
+}
