@@ -75,9 +75,20 @@ echo "==> bulk: $BULK_MB MiB over HTTPS, $REPS times each" >&2
 bulk='for i in $(seq '$REPS'); do curl -sS -o /dev/null -w "%{speed_download}\n" "$@" "https://bench.test/bulk?mb='$BULK_MB'"; done'
 speed() { sort -n | awk '{a[NR]=$1/1048576} END {printf "%.0f\n", a[int((NR+1)/2)]}'; }
 D_BULK=$(sh -c "$bulk" sh --cacert "$CA" --connect-to "bench.test:443:127.0.0.1:$PORT" --noproxy '*' | speed)
+SUP=$("$P" inspect "$SB" | awk -F'[:,]' '/"supervisor_pid"/ {gsub(/ /, "", $2); print $2; exit}')
+cpu() { awk '{print $14 + $15}' "/proc/$SUP/stat"; }
+C0=$(cpu)
 P_BULK=$("$P" exec "$SB" sh -c "$bulk" sh | speed)
+C1=$(cpu)
+# The proxy runs in the sandbox's supervisor: its CPU time per GiB moved is what forwarding costs.
+PROXY_CPU=$(awk -v t=$((C1 - C0)) -v hz="$(getconf CLK_TCK)" -v mb=$((BULK_MB * REPS)) 'BEGIN {printf "%.2f", t / hz / (mb / 1024)}')
+PROXY_CAP=$(awk -v c="$PROXY_CPU" 'BEGIN {if (c > 0) printf "%.0f", 1024 / c; else print "n/a"}')
 
 "$P" stop "$SB" >/dev/null
+
+echo "==> the proxy in one process (go test -bench, internal/egress)" >&2
+GOBENCH=$(cd "$REPO" && go test -run XXX -bench . -benchtime "${BENCHTIME:-3s}" -count 1 ./internal/egress 2>&1 | awk '/^Benchmark/ {
+	sub(/-[0-9]+$/, "", $1); if ($6 == "MB/s") printf "| %s | %.3f ms | %s MB/s |\n", $1, $3 / 1e6, $5; else printf "| %s | %.3f ms | |\n", $1, $3 / 1e6 }')
 DELTA=$(awk -v a="$P_MED" -v b="$D_MED" -v c="$P2_MED" -v d="$D2_MED" 'BEGIN {x=a-b; y=c-d; printf "%.3f", (x<y?x:y)}')
 RATIO=$(awk -v a="$P_BULK" -v b="$D_BULK" 'BEGIN {printf "%.2f", a/b}')
 mkdir -p "$RESULTS"
@@ -99,5 +110,15 @@ mkdir -p "$RESULTS"
 	echo "| through the proxy | $P_BULK |"
 	echo
 	echo "Throughput through the proxy: **$RATIO** of direct (target ≥ 0.9)."
+	echo
+	echo "The proxy (in the sandbox's supervisor) used $PROXY_CPU CPU-seconds per GiB forwarded: one CPU"
+	echo "forwards about $PROXY_CAP MiB/s. Direct, curl and the server keep two CPUs busy; through the"
+	echo "proxy a third party needs CPU too, so on a host with few cores the ratio measures CPU contention."
+	echo
+	echo "In one process (\`go test -bench . ./internal/egress\`: client, proxy and server on loopback, no sandbox):"
+	echo
+	echo "| benchmark | per operation | throughput |"
+	echo "|---|---|---|"
+	echo "$GOBENCH"
 } >"$RESULTS/egress-latest.md"
 cat "$RESULTS/egress-latest.md"

@@ -23,7 +23,7 @@ import (
 )
 
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	home     string
 	state    string
 	hosts    string
@@ -34,7 +34,7 @@ type fixture struct {
 	mu       sync.Mutex
 }
 
-func newFixture(t *testing.T, preset string, hosts ...string) *fixture {
+func newFixture(t testing.TB, preset string, hosts ...string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{t: t, home: filepath.Join(dir, "home"), state: filepath.Join(dir, "sb"), hosts: filepath.Join(dir, "hosts"),
