@@ -171,12 +171,16 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 		case err != nil:
 			return err
 		}
-		if inst.NeedsNode(a) && !m.Agents.hasNode(rec.Spec.Template) {
-			if rec.Spec.Template == "" || rec.Spec.Template == "host" {
+		tmpl := rec.Spec.Template
+		if rec.Backend == "docker" && rec.Spec.Image != nil {
+			tmpl = rec.Spec.Image.Ref // the Docker backend's host template is an image too
+		}
+		if inst.NeedsNode(a) && !m.Agents.hasNode(tmpl) {
+			if tmpl == "" || tmpl == "host" {
 				return badInput("%s runs on Node.js, and the host template has no node in %s (one under your home folder, e.g. from nvm, is not visible in the sandbox): install Node.js on the host (e.g. apt-get install nodejs), or use a template that has it",
 					a.Name(), strings.Join(nodeDirs, ", "))
 			}
-			return badInput("%s runs on Node.js, and template %s has none: use a template with Node.js, or the host template on a host with it", a.Name(), rec.Spec.Template)
+			return badInput("%s runs on Node.js, and template %s has none: use a template with Node.js, or the host template on a host with it", a.Name(), tmpl)
 		}
 		managed = append(managed, runtime.Mount{Kind: "agent", Source: inst.Dir, Target: agent.AgentDir, ReadOnly: true})
 	}

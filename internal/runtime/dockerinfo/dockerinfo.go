@@ -8,8 +8,9 @@ import "github.com/paddockhq/paddock/internal/runtime"
 // HomeDir is the sandbox's home inside the container, a named volume.
 const HomeDir = "/root"
 
-// DefaultImage is the image of host-template sandboxes unless configured otherwise.
-const DefaultImage = "debian:bookworm"
+// DefaultImage is the image of host-template sandboxes unless configured otherwise: Debian with
+// Node.js (what the agents run on), git, curl and python3.
+const DefaultImage = "node:22-bookworm"
 
 // ContainerName is the sandbox's container.
 func ContainerName(sb *runtime.Sandbox) string { return "paddock-" + sb.Name + "-" + sb.ID[:8] }
