@@ -37,6 +37,7 @@ type egressWorld struct {
 	tlsPort, httpPort, echoPort int
 	mu                          sync.Mutex
 	apiKeys                     []string // x-api-key headers the API stand-in received
+	gitAuth                     []string // Authorization headers the git server received
 }
 
 const npmPkg = "paddock-e2e-pkg"
@@ -101,6 +102,19 @@ func startEgressWorld(t *testing.T, e *env) *egressWorld {
 				http.NotFound(rw, r)
 			}
 		case "github.com":
+			if a := r.Header.Get("Authorization"); a != "" {
+				w.mu.Lock()
+				w.gitAuth = append(w.gitAuth, a)
+				w.mu.Unlock()
+			} else if r.URL.Query().Get("service") != "" || strings.HasSuffix(r.URL.Path, "git-upload-pack") {
+				// Ask for credentials once, as GitHub does for a private repository.
+				if strings.Contains(r.URL.Path, "private") {
+					rw.Header().Set("WWW-Authenticate", `Basic realm="GitHub"`)
+					http.Error(rw, "auth", http.StatusUnauthorized)
+					return
+				}
+			}
+			r.URL.Path = strings.Replace(r.URL.Path, "/private/", "/org/", 1)
 			git.ServeHTTP(rw, r)
 		default:
 			fmt.Fprintf(rw, "hello from %s%s", host, r.URL.Path)
@@ -425,14 +439,31 @@ func TestEgressCredentials(t *testing.T) {
 		if !sawPlaceholder {
 			t.Fatal("no process of the sandbox holds the placeholder (the scan would prove nothing)")
 		}
+		// git over https with a token: the github key goes into git's Basic credentials.
+		gh := "ghp_e2eREAL" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		if r := e.runInput("", gh+"\n", "secret", "set", "github"); r.code != 0 {
+			t.Fatalf("secret set github: %s", r)
+		}
+		if r := e.sh(name, "cd /tmp && rm -rf repo && git clone -q https://x-access-token:"+egress.Placeholder("github")+"@github.com/private/repo.git repo && cat repo/README"); r.code != 0 || r.stdout != "egress\n" {
+			t.Fatalf("git clone with the placeholder token: %s", r)
+		}
+		w.mu.Lock()
+		auth := append([]string{}, w.gitAuth...)
+		w.mu.Unlock()
+		wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("x-access-token:"+gh))
+		if len(auth) == 0 || auth[0] != wantAuth {
+			t.Fatalf("the git server received Authorization %q, want the stored token", auth)
+		}
 		// Files: the workspace, and the sandbox's state (its home, /tmp, /var), from the host.
 		for _, dir := range []string{ws, filepath.Join(e.phome, "sandboxes")} {
-			if out, _ := exec.Command("grep", "-rlF", "--", key, dir).Output(); len(out) > 0 {
-				t.Fatalf("the key is written in %s", out)
+			for _, k := range []string{key, gh} {
+				if out, _ := exec.Command("grep", "-rlF", "--", k, dir).Output(); len(out) > 0 {
+					t.Fatalf("a key is written in %s", out)
+				}
 			}
 		}
 		// And from inside, everything the sandbox can write.
-		if r := e.sh(name, "grep -rlsF sk-ant-e2e-REAL /root /tmp /var /run "+ws+"; true"); strings.TrimSpace(r.stdout) != "" {
+		if r := e.sh(name, "grep -rlsE 'sk-ant-e2e-REAL|ghp_e2eREAL' /root /tmp /var /run "+ws+"; true"); strings.TrimSpace(r.stdout) != "" {
 			t.Fatalf("files inside hold the key: %s", r)
 		}
 		e.ok("", "stop", name)
