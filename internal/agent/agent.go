@@ -116,6 +116,18 @@ type npmAgent struct {
 	name string
 	info Info
 	seed func(SeedContext) error
+	// overHostConfig gives the arguments that restore paddock's settings when the host's own
+	// config files (items, with --agent-config host) hide the seeded ones.
+	overHostConfig func(placeholder func(string) string, items []string) []string
+}
+
+// ArgsOverHostConfig are the arguments an agent needs when --agent-config host shows the host's
+// own files items (names in its config folder) over the settings paddock seeded.
+func ArgsOverHostConfig(a Agent, placeholder func(string) string, items []string) []string {
+	if n, ok := a.(npmAgent); ok && n.overHostConfig != nil && len(items) > 0 {
+		return n.overHostConfig(placeholder, items)
+	}
+	return nil
 }
 
 func (a npmAgent) Name() string { return a.name }

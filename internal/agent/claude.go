@@ -1,6 +1,9 @@
 package agent
 
-import "path/filepath"
+import (
+	"encoding/json"
+	"path/filepath"
+)
 
 // Claude Code. CLAUDE_CONFIG_DIR puts its .claude.json (onboarding, trusted projects) inside the
 // config folder, so all of its state lives in the volume. IS_SANDBOX lets it skip permission
@@ -25,7 +28,28 @@ func init() {
 			{Secret: "github", Env: "GH_TOKEN"}},
 		HostConfig: &HostConfig{Dir: ".claude", DirEnv: "CLAUDE_CONFIG_DIR", Target: "/root/.claude",
 			Items: []string{"CLAUDE.md", "settings.json", "commands", "skills", "agents"}},
-	}, seed: seedClaude})
+	}, seed: seedClaude, overHostConfig: claudeOverHostConfig})
+}
+
+// claudeSettings are the settings paddock needs Claude Code to have.
+func claudeSettings(placeholder func(string) string) map[string]any {
+	return map[string]any{
+		"skipDangerousModePermissionPrompt": true,
+		"apiKeyHelper":                      "echo " + placeholder("anthropic"),
+	}
+}
+
+// claudeOverHostConfig: with --agent-config host the user's own settings.json is shown instead of
+// the seeded one, so the settings paddock needs come as --settings (which Claude Code layers over
+// the user's file).
+func claudeOverHostConfig(placeholder func(string) string, items []string) []string {
+	for _, it := range items {
+		if it == "settings.json" {
+			b, _ := json.Marshal(claudeSettings(placeholder))
+			return []string{"--settings", string(b)}
+		}
+	}
+	return nil
 }
 
 // seedClaude: .claude.json says onboarding is done and each workspace is trusted; settings.json
@@ -47,8 +71,5 @@ func seedClaude(c SeedContext) error {
 		return err
 	}
 	// With --agent-config host the user's own settings.json is shown over this one, as it is.
-	return MergeJSON(filepath.Join(dir, "settings.json"), map[string]any{
-		"skipDangerousModePermissionPrompt": true,
-		"apiKeyHelper":                      "echo " + c.Placeholder("anthropic"),
-	})
+	return MergeJSON(filepath.Join(dir, "settings.json"), claudeSettings(c.Placeholder))
 }

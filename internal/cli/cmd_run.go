@@ -220,7 +220,7 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	if err != nil {
 		return execExitCode(err)
 	}
-	argv := a.Command(append(epArgs, args...), has)
+	argv := a.Command(append(append(hostConfigArgs(rec, a), epArgs...), args...), has)
 	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
 	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
 	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty), User: imageUser(rec)}
@@ -304,3 +304,21 @@ func errFile(f *Factory) *os.File {
 }
 
 var defaultStopGrace = 10 * time.Second
+
+// hostConfigArgs restores the settings paddock seeded where --agent-config host shows the user's
+// own files over them (Claude Code's settings.json: its key helper, the bypass mode accepted).
+func hostConfigArgs(rec *store.Record, a agent.Agent) []string {
+	hc := a.Info().HostConfig
+	if rec.AgentConfig != "host" || hc == nil {
+		return nil
+	}
+	var items []string
+	for _, m := range rec.Spec.Mounts {
+		if m.Kind == "agent-config" {
+			if item, ok := strings.CutPrefix(m.Target, hc.Target+"/"); ok {
+				items = append(items, item)
+			}
+		}
+	}
+	return agent.ArgsOverHostConfig(a, sandbox.Placeholder, items)
+}

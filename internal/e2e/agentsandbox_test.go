@@ -213,3 +213,30 @@ func TestAgentsLiveDefaultEndpoint(t *testing.T) {
 		t.Fatalf("a locked sandbox reached the API: %q\n%s", out.String(), s.Summary())
 	}
 }
+
+// TestAgentsLiveSandboxHostConfig: with --agent-config host, the user's own settings.json hides
+// the seeded one; Claude Code still gets its key helper (through --settings) and answers.
+func TestAgentsLiveSandboxHostConfig(t *testing.T) {
+	e := newEnv(t, asRoot)
+	agSetup(t, e, "")
+	agEnsureInstalled(t, "claude")
+	e.mkdir(filepath.Join(e.home, ".claude"))
+	e.writeFile(filepath.Join(e.home, ".claude", "settings.json"), `{"env": {"MY_SETTING": "kept"}}`)
+	key := fmt.Sprintf("sk-real-hostcfg-%d", time.Now().UnixNano())
+	reply := "PADDOCK-HOSTCONFIG-REPLY"
+	s := standIn(t, agenttest.Anthropic, reply)
+	if r := e.runInput("", key, "secret", "set", "anthropic", "--endpoint", s.URL); r.code != 0 {
+		t.Fatalf("secret set: %s", r)
+	}
+	ws := e.workspace("hostcfg")
+	r := e.run(ws, "run", "--agent-config", "host", "claude", "-p", "say the word")
+	if r.code != 0 || !strings.Contains(r.stdout, reply) {
+		t.Fatalf("paddock run --agent-config host claude -p: %s\nstand-in saw:\n%s", r, s.Summary())
+	}
+	if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+		t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+	}
+	if out := e.ok("", "exec", "claude-hostcfg", "cat", "/root/.claude/settings.json"); !strings.Contains(out, "MY_SETTING") {
+		t.Fatalf("the user's settings are not the ones shown: %s", out)
+	}
+}
