@@ -534,8 +534,10 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 			http.Error(w, "paddock: "+err.Error(), http.StatusBadGateway)
 		},
 	}
-	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Minute, ErrorLog: nil}
-	l := &oneConnListener{c: tc, done: make(chan struct{})}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Minute, IdleTimeout: 10 * time.Minute, ErrorLog: nil}
+	l := &oneConnListener{done: make(chan struct{})}
+	// A hijacked connection (a WebSocket relayed by ReverseProxy) ends when the relay closes it.
+	l.c = &closeNotifyConn{Conn: tc, closed: l.finish}
 	srv.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateClosed {
 			l.finish()
@@ -553,6 +555,17 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 	}
 	rec.DurationMS = time.Since(start).Milliseconds()
 	p.audit.write(rec)
+}
+
+type closeNotifyConn struct {
+	net.Conn
+	closed func()
+}
+
+func (c *closeNotifyConn) Close() error {
+	err := c.Conn.Close()
+	c.closed()
+	return err
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
