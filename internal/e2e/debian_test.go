@@ -301,6 +301,12 @@ func TestSandboxTemplateSudo(t *testing.T) {
 		if p["no_new_privs"] != false || !strings.Contains(fmt.Sprint(p["no_new_privs_off"]), "setuid") || p["seccomp"] != true || p["capabilities"] != "docker-default" {
 			t.Errorf("inspect protections of a sudo template: %v", p)
 		}
+		// The kernel's view: no_new_privs off, the seccomp filter on, for the agent and under sudo.
+		for _, c := range []string{"grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status", "sudo -n grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status"} {
+			if out := e.ok(ws, "exec", name, "sh", "-c", c); strings.Join(strings.Fields(out), " ") != "NoNewPrivs: 0 Seccomp: 2" {
+				t.Errorf("%s: %q", c, out)
+			}
+		}
 		// Seccomp still holds without no_new_privs, also for root through sudo.
 		if out := e.ok(ws, "exec", name, "sh", "-c", "sudo -n unshare -U true 2>&1 || echo refused"); !strings.Contains(out, "refused") {
 			t.Errorf("unshare through sudo: %q", out)
