@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -394,5 +395,49 @@ func TestDockerSignal(t *testing.T) {
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 5 || string(rest) != "got INT\n" {
 		t.Fatalf("after SIGINT: exit %d, output %q", code, rest)
+	}
+}
+
+// TestDockerAgents: each agent, installed once on the host, runs in a Docker sandbox whose
+// image has Node.js (this host's node with its libraries), mounted read-only as on the native
+// engine.
+func TestDockerAgents(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("the agent tests need node on the host (scripts/test.sh installs nodejs)")
+	}
+	e := newEnv(t, asRoot)
+	agSetup(t, e, "")
+	// The agents' own native executables (Claude Code's, OpenCode's) get their libraries too: a
+	// real image (node:22-bookworm) has them.
+	var elves []string
+	installs := map[string]*agInstall{}
+	for _, ac := range agCases {
+		in := agEnsureInstalled(t, ac.name)
+		installs[ac.name] = in
+		filepath.WalkDir(in.dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if f, err := os.Open(p); err == nil {
+					magic := make([]byte, 4)
+					f.Read(magic)
+					f.Close()
+					if string(magic) == "\x7fELF" {
+						elves = append(elves, p)
+					}
+				}
+			}
+			return nil
+		})
+	}
+	ref := dockertest.ImageWithLibs(t, []string{node}, elves)
+	for _, ac := range agCases {
+		t.Run(ac.name, func(t *testing.T) {
+			in := installs[ac.name]
+			ws := e.workspace("docker-" + ac.name)
+			r := e.run(ws, "--backend", "docker", "run", "-t", ref, ac.name, "--", "--version")
+			if m := ac.version.FindStringSubmatch(strings.TrimSpace(r.stdout)); r.code != 0 || m == nil || m[1] != in.version {
+				t.Fatalf("%s --version on docker: %s", ac.name, r)
+			}
+		})
 	}
 }

@@ -43,40 +43,69 @@ func Require(t testing.TB) *client.Client {
 }
 
 var (
-	once   sync.Once
-	ref    string
-	refErr error
+	mu     sync.Mutex
+	images = map[string]string{}
 )
 
 // Image imports (once per test binary) an image of a static busybox with its applets, git with
 // the shared libraries it needs, and a root user, and returns its reference.
-func Image(t testing.TB) string {
+func Image(t testing.TB) string { return ImageWith(t) }
+
+// ImageWith is Image plus more of this host's programs (absolute paths, e.g. /usr/bin/node), each
+// at its own path with the shared libraries it needs.
+func ImageWith(t testing.TB, programs ...string) string { return ImageWithLibs(t, programs, nil) }
+
+// ImageWithLibs is ImageWith plus the shared libraries (only) that the executables libsOf need:
+// programs that will be mounted into the container rather than copied into the image.
+func ImageWithLibs(t testing.TB, programs, libsOf []string) string {
 	t.Helper()
 	c := Require(t)
-	once.Do(func() { ref, refErr = build(c) })
-	if refErr != nil {
-		t.Fatal(refErr)
+	mu.Lock()
+	defer mu.Unlock()
+	key := strings.Join(programs, " ") + "|" + strings.Join(libsOf, " ")
+	if r, ok := images[key]; ok {
+		return r
 	}
-	return ref
+	r, err := build(c, programs, libsOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images[key] = r
+	return r
 }
 
-func build(c *client.Client) (string, error) {
+func build(c *client.Client, programs, libsOf []string) (string, error) {
 	files := map[string]string{} // path in image -> host path
 	const bb = "/bin/busybox"
 	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
 		return "", errString("the Docker tests need a static busybox at /bin/busybox: apt-get install busybox-static (scripts/test.sh does)")
 	}
 	files["bin/busybox"] = bb
+	progs := map[string]string{} // path in image -> host path
 	if git, err := exec.LookPath("git"); err == nil {
-		real, _ := filepath.EvalSymlinks(git)
-		files["usr/bin/git"] = real
+		progs["usr/bin/git"] = git
+	}
+	for _, p := range programs {
+		progs[strings.TrimPrefix(p, "/")] = p
+	}
+	for _, p := range libsOf {
+		progs["\x00"+p] = p // libraries only
+	}
+	for at, p := range progs {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(at, "\x00") {
+			files[at] = real
+		}
 		out, _ := exec.Command("ldd", real).Output()
 		for _, line := range strings.Split(string(out), "\n") {
 			for _, f := range strings.Fields(line) {
 				if strings.HasPrefix(f, "/") {
 					r, err := filepath.EvalSymlinks(f)
 					if err == nil {
-						files[strings.TrimPrefix(f, "/")] = r
+						files[strings.TrimPrefix(filepath.Clean(f), "/")] = r
 					}
 				}
 			}
@@ -100,6 +129,7 @@ func build(c *client.Client) (string, error) {
 		dir(d, mode)
 	}
 	h := sha256.New()
+	h.Write([]byte("layout 2")) // bump when the image's fixed content changes
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -123,6 +153,8 @@ func build(c *client.Client) (string, error) {
 		}
 		tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777, ModTime: mtime})
 	}
+	// Scripts' `#!/usr/bin/env X` (npm packages' commands).
+	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777, ModTime: mtime})
 	for name, body := range map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
 		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
@@ -134,6 +166,9 @@ func build(c *client.Client) (string, error) {
 		return "", err
 	}
 	r := "paddock-test/busybox-git:" + hex.EncodeToString(h.Sum(nil))[:12]
+	if len(programs) > 0 {
+		r = "paddock-test/busybox-git-" + strings.ToLower(filepath.Base(programs[0])) + ":" + hex.EncodeToString(h.Sum(nil))[:12]
+	}
 	ctx := context.Background()
 	if _, err := c.ImageInspect(ctx, r); err == nil {
 		return r, nil
