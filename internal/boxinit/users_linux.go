@@ -45,7 +45,7 @@ func lookupUser(spec string) (user, error) {
 		u.gid = gid
 	}
 	if !idMapped("/proc/self/uid_map", u.uid) || !idMapped("/proc/self/gid_map", u.gid) {
-		return u, fmt.Errorf("user %s (uid %d, gid %d) has no id in this sandbox: a sandbox made without root maps only root for now", name, u.uid, u.gid)
+		return u, fmt.Errorf("user %s (uid %d, gid %d) has no id in this sandbox: a rootless sandbox has only root without subordinate ids (add ranges for your user to /etc/subuid and /etc/subgid, install newuidmap from package uidmap, then paddock rm and run again), or use exec -u root", name, u.uid, u.gid)
 	}
 	for _, g := range supplementary(u.name, u.gid) {
 		if idMapped("/proc/self/gid_map", g) {

@@ -524,7 +524,9 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 				return nil, fmt.Errorf("%s: %w", op.Source, err)
 			}
 			key := [2]int{int(st.Uid), int(st.Gid)}
-			if owned[key] == nil {
+			if key == [2]int{user.UID, user.GID} {
+				// Owned by the image user's own ids already: the sandbox's mapping shows it so.
+			} else if owned[key] == nil {
 				f, err := ownerUserns(key[0], key[1], user.UID, user.GID)
 				if err != nil {
 					closeFiles(files)
@@ -532,7 +534,9 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 				}
 				owned[key] = f
 			}
-			userns = owned[key]
+			if f := owned[key]; f != nil {
+				userns = f
+			}
 		}
 		rec := unix.AT_RECURSIVE
 		if op.Shallow {
