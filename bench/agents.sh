@@ -10,7 +10,7 @@
 #             (`paddock secret set anthropic --endpoint URL`)
 #   target:   paddock ≤ 1.2 × host. Also shown: the same with the sandbox stopped before each run.
 #
-# Knobs: RUNS=20 WARMUP=3 STOPPED_RUNS=8; QUICK=1 for a few runs. Needs root, hyperfine, jq, npm
+# Knobs: RUNS=20 WARMUP=3 STOPPED_RUNS=8; QUICK=1 for a few runs; KEEP=1 keeps the scratch folder. Needs root, jq, npm
 # (Claude Code is installed from the npm registry). Nothing leaves the machine: the stand-in
 # listens on 127.0.0.1.
 set -euo pipefail
@@ -22,7 +22,7 @@ WARMUP=${WARMUP:-3}
 STOPPED_RUNS=${STOPPED_RUNS:-8}
 [[ ${QUICK:-} == 1 ]] && RUNS=4 WARMUP=1 STOPPED_RUNS=2
 PATH=$PATH:/usr/local/go/bin
-for c in hyperfine jq go npm; do command -v $c >/dev/null || { echo "bench/agents.sh: $c is required" >&2; exit 1; }; done
+for c in jq go npm; do command -v $c >/dev/null || { echo "bench/agents.sh: $c is required" >&2; exit 1; }; done
 
 W=$(mktemp -d /var/tmp/paddock-bench-agents.XXXXXX)
 chmod 755 "$W"
@@ -31,6 +31,7 @@ STANDIN_PID=
 cleanup() {
 	set +e
 	cd /
+	[[ ${KEEP:-} == 1 ]] && { echo "bench/agents.sh: kept $W (stand-in pid $STANDIN_PID)" >&2; return; }
 	[[ -n $STANDIN_PID ]] && kill "$STANDIN_PID" 2>/dev/null
 	[[ -x $W/paddock ]] && "$W/paddock" rm -f --all >/dev/null 2>&1
 	rm -rf --one-file-system "$W"
@@ -51,6 +52,7 @@ URL=$(head -1 "$W/standin.url")
 
 mkdir -p "$W/ws/bench"
 cd "$W/ws/bench"
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "==> installing Claude Code (npm) and seeding its configuration" >&2
 "$P" run claude -- --version >"$W/version" 2>"$W/install.log" || { cat "$W/install.log" >&2; exit 1; }
 VERSION=$(head -1 "$W/version")
@@ -71,16 +73,20 @@ chmod +x "$W/host.sh"
 out=$("$W/host.sh" 2>&1) || true
 [[ $out == "$REPLY" ]] || { echo "bench/agents.sh: claude on the host printed: $out" >&2; exit 1; }
 
-declare -A R
-hf() { # KEY RUNS [hyperfine args...] CMD
-	local key=$1 runs=$2
-	shift 2
-	hyperfine -N --style none -w "$WARMUP" -r "$runs" --export-json "$W/$key.json" "$@" >/dev/null 2>"$W/$key.err" ||
-		{ echo "bench/agents.sh: $key failed: $(tail -3 "$W/$key.err")" >&2; R[$key]="nan nan nan"; return; }
-	R[$key]=$(jq -r '.results[0] | [.median, .mean, .stddev] | map(. * 1000) | @tsv' "$W/$key.json" | tr '\t' ' ')
+# Runs alternate between the peers (host, paddock, host, ...), so that the load of a busy machine
+# weighs on both alike; each run's wall time is taken around the whole command.
+ms() { # CMD... -> milliseconds of one run, output discarded; fails when the reply is missing
+	local a b out
+	a=$(date +%s%N)
+	out=$("$@" 2>/dev/null) || true
+	b=$(date +%s%N)
+	[[ $out == *"$REPLY"* ]] || { echo "bench/agents.sh: no reply from: $*" >&2; return 1; }
+	echo $(((b - a) / 1000000))
 }
-echo "==> claude -p on the host ($RUNS runs)" >&2
-hf host "$RUNS" "$W/host.sh"
+stats() { # FILE -> "median mean sd"
+	sort -n "$1" | awk '{v[NR]=$1; s+=$1; q+=$1*$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; mean=s/NR; sd=sqrt(q/NR-mean*mean); printf "%s %s %s", m, mean, sd}'
+}
+declare -A R
 
 PADDOCK_OK=0
 NOTE=""
@@ -97,11 +103,25 @@ if [[ $HELP == *--endpoint* ]]; then
 else
 	NOTE="this paddock has no \`secret set --endpoint\` (the egress proxy's key injection is not there yet): host baseline only"
 fi
+for _ in $(seq "$WARMUP"); do
+	ms "$W/host.sh" >/dev/null
+	((PADDOCK_OK)) && ms "$P" run claude -p "$PROMPT" >/dev/null
+done
+echo "==> claude -p on the host and through paddock, alternating ($RUNS runs each)" >&2
+: >"$W/host.ms" >"$W/paddock.ms" >"$W/stopped.ms"
+for _ in $(seq "$RUNS"); do
+	ms "$W/host.sh" >>"$W/host.ms"
+	((PADDOCK_OK)) && ms "$P" run claude -p "$PROMPT" >>"$W/paddock.ms"
+done
+R[host]=$(stats "$W/host.ms")
 if ((PADDOCK_OK)); then
-	echo "==> paddock run claude -p, sandbox running ($RUNS runs)" >&2
-	hf paddock "$RUNS" "$P run claude -p '$PROMPT'"
-	echo "==> paddock run claude -p, sandbox stopped before each run ($STOPPED_RUNS runs)" >&2
-	hf paddock_stopped "$STOPPED_RUNS" --prepare "$P stop -t 0 $SB" "$P run claude -p '$PROMPT'"
+	R[paddock]=$(stats "$W/paddock.ms")
+	echo "==> paddock run claude -p with the sandbox stopped before each run ($STOPPED_RUNS runs)" >&2
+	for _ in $(seq "$STOPPED_RUNS"); do
+		"$P" stop -t 0 "$SB" >/dev/null 2>&1
+		ms "$P" run claude -p "$PROMPT" >>"$W/stopped.ms"
+	done
+	R[paddock_stopped]=$(stats "$W/stopped.ms")
 fi
 
 med() { echo "${R[$1]:-nan}" | cut -d' ' -f1; }
@@ -117,7 +137,7 @@ MD=$RESULTS/agents-latest.md
 	echo "# A Claude Code session through paddock vs on the host (issue 8)"
 	echo
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, Linux $(uname -r), Claude Code $VERSION; stand-in: $URL (loopback);"
-	echo "median of $RUNS runs ($STOPPED_RUNS with the sandbox stopped) after $WARMUP warm-ups, hyperfine."
+	echo "median of $RUNS runs each, host and paddock alternating ($STOPPED_RUNS with the sandbox stopped), after $WARMUP warm-ups; load average before: $LOAD."
 	echo
 	echo "| what | command | median | mean ± sd |"
 	echo "|---|---|---|---|"
