@@ -19,7 +19,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "reset [--force]",
-		Short: "Remove all paddock state: sandboxes (stopped first), volumes, secrets, the agent cache; never workspaces",
+		Short: "Remove all paddock state: sandboxes (stopped first), volumes, secrets, the agent cache, the egress CA and global rules; never workspaces",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home, err := f.Home()
@@ -76,7 +76,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 					failed = append(failed, err.Error())
 				}
 			}
-			for _, d := range []string{"volumes", "secrets", "agents"} {
+			for _, d := range []string{"volumes", "secrets", "agents", "egress"} {
 				if err := fsutil.RemoveTree(filepath.Join(home, d)); err != nil {
 					failed = append(failed, err.Error())
 				}
