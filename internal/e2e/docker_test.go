@@ -441,3 +441,22 @@ func TestDockerAgents(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerImageUser: an image whose USER is not root (Docker's sandbox templates) runs its
+// processes as that user, with its own home as the persistent home volume.
+func TestDockerImageUser(t *testing.T) {
+	ref := dockertest.ImageAsUser(t)
+	e, _ := dockerEnv(t)
+	ws := e.workspace("user")
+	r := e.run(ws, "--backend", "docker", "run", "-t", ref, "shell", "-c", `id -un; echo "$HOME"; cat ~/.profile; echo kept > ~/state`)
+	if r.code != 0 || r.stdout != "agent\n/home/agent\n# agent's profile\n" {
+		t.Fatalf("as the image's user: %s", r)
+	}
+	e.ok("", "stop", "shell-user")
+	if r := e.run(ws, "run", "shell", "-c", "cat ~/state; id -u"); r.stdout != "kept\n1000\n" {
+		t.Fatalf("the user's home after stop/start: %s", r)
+	}
+	if r := e.run(ws, "exec", "-u", "root", "shell-user", "sh", "-c", `echo "$HOME"; id -u`); r.stdout != "/root\n0\n" {
+		t.Fatalf("exec -u root: %s", r)
+	}
+}

@@ -4,6 +4,7 @@
 package docker
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -462,7 +463,13 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 	if _, err := c.VolumeCreate(ctx, volume.CreateOptions{Name: HomeVolume(sb), Labels: labels}); err != nil {
 		return fmt.Errorf("creating the home volume of sandbox %s: %w", sb.Name, err)
 	}
-	mounts := []mount.Mount{{Type: mount.TypeVolume, Source: HomeVolume(sb), Target: HomeDir}}
+	// The home volume is the image user's home: /root, or a non-root USER's (Docker's sandbox
+	// templates run as "agent"); the engine fills a new volume with what the image has there.
+	home := HomeDir
+	if ii.Config != nil {
+		home = b.userHome(ctx, c, from, ii.Config.User)
+	}
+	mounts := []mount.Mount{{Type: mount.TypeVolume, Source: HomeVolume(sb), Target: home}}
 	ms := append([]runtime.Mount{}, sb.Spec.Mounts...)
 	sort.SliceStable(ms, func(i, j int) bool {
 		return strings.Count(filepath.Clean(ms[i].Target), "/") < strings.Count(filepath.Clean(ms[j].Target), "/")
@@ -691,4 +698,36 @@ func sameLimits(hc *container.HostConfig, r container.Resources) bool {
 		return false
 	}
 	return hc.NanoCPUs == r.NanoCPUs && hc.Memory == r.Memory && hc.MemorySwap == r.MemorySwap && *hc.PidsLimit == *r.PidsLimit
+}
+
+// userHome is the home folder of an image's USER from the image's /etc/passwd, read from a
+// container that is made for that and removed, never started; /root for root or when unknown.
+func (b *Backend) userHome(ctx context.Context, c *client.Client, ref, user string) string {
+	if IsRoot(user) {
+		return HomeDir
+	}
+	name, _, _ := strings.Cut(user, ":")
+	cr, err := c.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: []string{"true"}, Entrypoint: []string{}},
+		&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
+	if err != nil {
+		return HomeDir
+	}
+	defer c.ContainerRemove(context.WithoutCancel(ctx), cr.ID, container.RemoveOptions{Force: true})
+	rc, _, err := c.CopyFromContainer(ctx, cr.ID, "/etc/passwd")
+	if err != nil {
+		return HomeDir
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	if _, err := tr.Next(); err != nil {
+		return HomeDir
+	}
+	b2, _ := io.ReadAll(io.LimitReader(tr, 4<<20))
+	for _, line := range strings.Split(string(b2), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 7 && (f[0] == name || f[2] == name) && strings.HasPrefix(f[5], "/") && f[5] != "/" {
+			return f[5]
+		}
+	}
+	return HomeDir
 }

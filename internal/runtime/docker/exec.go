@@ -25,7 +25,10 @@ import (
 // Env is the environment every process in a Docker sandbox starts with: the image's, then
 // paddock's (PATH and LANG only where the image sets none), the git identity, the agent's, then
 // the sandbox's -e.
-func Env(sb *runtime.Sandbox, imageEnv []string) []string {
+//
+// A root process gets HOME=/root (the home volume); another user's HOME, USER and LOGNAME come
+// from the container's /etc/passwd, as Docker sets them.
+func Env(sb *runtime.Sandbox, imageEnv []string, root bool) []string {
 	env := append([]string{}, imageEnv...)
 	has := func(k string) bool {
 		for _, kv := range env {
@@ -41,8 +44,10 @@ func Env(sb *runtime.Sandbox, imageEnv []string) []string {
 	if !has("LANG") {
 		env = append(env, "LANG=C.UTF-8")
 	}
-	env = append(env, "HOME="+HomeDir, "USER=root", "LOGNAME=root", "HOSTNAME="+sb.Spec.Hostname,
-		"PADDOCK_SANDBOX="+sb.Name, "container=paddock")
+	if root {
+		env = append(env, "HOME="+HomeDir, "USER=root", "LOGNAME=root")
+	}
+	env = append(env, "HOSTNAME="+sb.Spec.Hostname, "PADDOCK_SANDBOX="+sb.Name, "container=paddock")
 	if sb.Spec.GitName != "" {
 		env = append(env, "GIT_AUTHOR_NAME="+sb.Spec.GitName, "GIT_COMMITTER_NAME="+sb.Spec.GitName)
 	}
@@ -79,7 +84,7 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 	}
 	opts := container.ExecOptions{
 		User: user, Tty: req.TTY, AttachStdin: req.Stdin, AttachStdout: true, AttachStderr: !req.TTY,
-		Env: append(Env(sb, imgEnv), req.Env...), WorkingDir: req.Dir, Cmd: req.Argv,
+		Env: append(Env(sb, imgEnv, IsRoot(user)), req.Env...), WorkingDir: req.Dir, Cmd: req.Argv,
 	}
 	var size *[2]uint
 	if req.TTY {
@@ -260,4 +265,10 @@ func (b *Backend) signal(ctx context.Context, c *client.Client, sb *runtime.Sand
 		return err
 	}
 	return c.ContainerExecStart(ctx, kr.ID, container.ExecStartOptions{Detach: true})
+}
+
+// IsRoot reports whether an exec user ("", "root", "0", "0:0", "root:root"...) is root.
+func IsRoot(user string) bool {
+	u, _, _ := strings.Cut(user, ":")
+	return u == "" || u == "0" || u == "root"
 }

@@ -58,15 +58,23 @@ func ImageWith(t testing.TB, programs ...string) string { return ImageWithLibs(t
 // ImageWithLibs is ImageWith plus the shared libraries (only) that the executables libsOf need:
 // programs that will be mounted into the container rather than copied into the image.
 func ImageWithLibs(t testing.TB, programs, libsOf []string) string {
+	return imageOf(t, programs, libsOf, "")
+}
+
+// ImageAsUser is Image whose USER is "agent" (uid 1000, home /home/agent, which holds a
+// .profile), as Docker's sandbox templates are.
+func ImageAsUser(t testing.TB) string { return imageOf(t, nil, nil, "agent") }
+
+func imageOf(t testing.TB, programs, libsOf []string, user string) string {
 	t.Helper()
 	c := Require(t)
 	mu.Lock()
 	defer mu.Unlock()
-	key := strings.Join(programs, " ") + "|" + strings.Join(libsOf, " ")
+	key := strings.Join(programs, " ") + "|" + strings.Join(libsOf, " ") + "|" + user
 	if r, ok := images[key]; ok {
 		return r
 	}
-	r, err := build(c, programs, libsOf)
+	r, err := build(c, programs, libsOf, user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +82,7 @@ func ImageWithLibs(t testing.TB, programs, libsOf []string) string {
 	return r
 }
 
-func build(c *client.Client, programs, libsOf []string) (string, error) {
+func build(c *client.Client, programs, libsOf []string, user string) (string, error) {
 	files := map[string]string{} // path in image -> host path
 	const bb = "/bin/busybox"
 	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
@@ -129,7 +137,7 @@ func build(c *client.Client, programs, libsOf []string) (string, error) {
 		dir(d, mode)
 	}
 	h := sha256.New()
-	h.Write([]byte("layout 2")) // bump when the image's fixed content changes
+	h.Write([]byte("layout 3 " + user)) // bump when the image's fixed content changes
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -156,25 +164,36 @@ func build(c *client.Client, programs, libsOf []string) (string, error) {
 	// Scripts' `#!/usr/bin/env X` (npm packages' commands).
 	tw.WriteHeader(&tar.Header{Name: "usr/bin/env", Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777, ModTime: mtime})
 	for name, body := range map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		"etc/group":  "root:x:0:\nnogroup:x:65534:\n",
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000::/home/agent:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		"etc/group":  "root:x:0:\nagent:x:1000:\nnogroup:x:65534:\n",
 	} {
 		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body)), ModTime: mtime})
 		tw.Write([]byte(body))
 	}
+	tw.WriteHeader(&tar.Header{Name: "home/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime})
+	tw.WriteHeader(&tar.Header{Name: "home/agent/", Typeflag: tar.TypeDir, Mode: 0o755, Uid: 1000, Gid: 1000, ModTime: mtime})
+	profile := "# agent's profile\n"
+	tw.WriteHeader(&tar.Header{Name: "home/agent/.profile", Typeflag: tar.TypeReg, Mode: 0o644, Uid: 1000, Gid: 1000, Size: int64(len(profile)), ModTime: mtime})
+	tw.Write([]byte(profile))
 	if err := tw.Close(); err != nil {
 		return "", err
 	}
 	r := "paddock-test/busybox-git:" + hex.EncodeToString(h.Sum(nil))[:12]
-	if len(programs) > 0 {
+	if user != "" {
+		r = "paddock-test/busybox-git-" + user + ":" + hex.EncodeToString(h.Sum(nil))[:12]
+	} else if len(programs) > 0 {
 		r = "paddock-test/busybox-git-" + strings.ToLower(filepath.Base(programs[0])) + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 	}
 	ctx := context.Background()
 	if _, err := c.ImageInspect(ctx, r); err == nil {
 		return r, nil
 	}
+	changes := []string{`ENV PATH=/usr/local/bin:/usr/bin:/bin`}
+	if user != "" {
+		changes = append(changes, "USER "+user)
+	}
 	rc, err := c.ImageImport(ctx, image.ImportSource{Source: bytes.NewReader(buf.Bytes()), SourceName: "-"}, r,
-		image.ImportOptions{Changes: []string{`ENV PATH=/usr/local/bin:/usr/bin:/bin`}})
+		image.ImportOptions{Changes: changes})
 	if err != nil {
 		return "", err
 	}
