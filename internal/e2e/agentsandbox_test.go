@@ -240,3 +240,30 @@ func TestAgentsLiveSandboxHostConfig(t *testing.T) {
 		t.Fatalf("the user's settings are not the ones shown: %s", out)
 	}
 }
+
+// TestSecretEndpointInput: a bad --endpoint is refused with one line and stores nothing; a good
+// one is shown by secret ls, kept when the key is set again, and dropped with "default".
+func TestSecretEndpointInput(t *testing.T) {
+	e := newEnv(t, asRoot)
+	for _, bad := range []string{"http://gateway.example.com", "ftp://x", "gateway.example.com", "https://u:p@gw.example.com"} {
+		r := e.runInput("", "sk-x", "secret", "set", "anthropic", "--endpoint", bad)
+		if r.code != 2 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "--endpoint") {
+			t.Fatalf("--endpoint %s: %s", bad, r)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Join(e.phome, "secrets")); len(entries) != 0 {
+		t.Fatalf("a refused secret set left %v", entries)
+	}
+	e.runInput("", "sk-x", "secret", "set", "openai", "--endpoint", "https://GW.example.com/openai/v1/")
+	if out := e.ok("", "secret", "ls", "--json"); !strings.Contains(out, `"endpoint": "https://gw.example.com/openai/v1"`) {
+		t.Fatalf("secret ls --json: %s", out)
+	}
+	e.runInput("", "sk-y", "secret", "set", "openai")
+	if out := e.ok("", "secret", "ls", "--json"); !strings.Contains(out, `"endpoint": "https://gw.example.com/openai/v1"`) {
+		t.Fatalf("the endpoint was lost when the key was set again: %s", out)
+	}
+	e.runInput("", "sk-y", "secret", "set", "openai", "--endpoint", "default")
+	if out := e.ok("", "secret", "ls", "--json"); strings.Contains(out, "endpoint") {
+		t.Fatalf("--endpoint default kept it: %s", out)
+	}
+}
