@@ -565,7 +565,9 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 		if !st.StartedAt.IsZero() {
 			st.Uptime = time.Since(st.StartedAt)
 		}
-		if top, err := c.ContainerTop(ctx, ci.ID, nil); err == nil {
+		if pids, ok := cgroupPids(ci.State.Pid); ok && strings.HasPrefix(c.DaemonHost(), "unix://") {
+			st.Pids = pids
+		} else if top, err := c.ContainerTop(ctx, ci.ID, nil); err == nil {
 			col := -1
 			for i, t := range top.Titles {
 				if t == "PID" {
