@@ -216,7 +216,7 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 		// The agent runs on the template's files, not the host's.
 		has = func(p string) bool { return native.ImageHas(img, p) }
 	}
-	epEnv, epArgs, err := agentEndpoints(f, a)
+	epEnv, epArgs, err := agentEndpoints(f, rec, a)
 	if err != nil {
 		return execExitCode(err)
 	}

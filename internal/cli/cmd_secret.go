@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 
@@ -14,6 +13,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/credentials"
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -224,11 +224,14 @@ func agentKeys(f *Factory, rec *store.Record, a agent.Agent) ([]string, error) {
 
 // agentEndpoints points an agent at the endpoints set with `secret set NAME --endpoint URL`: the
 // variables (ANTHROPIC_BASE_URL, ...) and arguments (Codex's -c openai_base_url=...) that do it.
-// A loopback endpoint is reached through the egress proxy like any other, so the agent's
-// process gets a NO_PROXY that does not send loopback around it.
-func agentEndpoints(f *Factory, a agent.Agent) (env, args []string, err error) {
+// A loopback endpoint is given as the sandbox's proxy address (egress.EndpointURL): its own
+// address inside the sandbox would be the sandbox's loopback.
+func agentEndpoints(f *Factory, rec *store.Record, a agent.Agent) (env, args []string, err error) {
 	var cs *credentials.Store
-	loopback := false
+	proxyPort := 0
+	if rec.Spec.Egress != nil {
+		proxyPort = rec.Spec.Egress.ProxyPort
+	}
 	for _, k := range a.Info().Keys {
 		if k.BaseURLEnv == "" && len(k.BaseURLArgs) == 0 {
 			continue
@@ -245,9 +248,7 @@ func agentEndpoints(f *Factory, a agent.Agent) (env, args []string, err error) {
 		if ep == "" {
 			continue
 		}
-		if u, err := url.Parse(ep); err == nil && credentials.IsLoopbackHost(u.Hostname()) {
-			loopback = true
-		}
+		ep = egress.EndpointURL(proxyPort, k.Secret, ep)
 		if k.BaseURLEnv != "" {
 			env = append(env, k.BaseURLEnv+"="+ep)
 		}
@@ -257,9 +258,6 @@ func agentEndpoints(f *Factory, a agent.Agent) (env, args []string, err error) {
 			}
 			args = append(args, arg)
 		}
-	}
-	if loopback {
-		env = append(env, "NO_PROXY=", "no_proxy=")
 	}
 	return env, args, nil
 }

@@ -293,10 +293,9 @@ func TestAgentsLiveHostClaudeTUI(t *testing.T) {
 }
 
 // TestAgentsLiveHostThroughProxy: the same real CLIs on the host, but holding only the
-// placeholder and sending everything through paddock's egress proxy (the proxy variables a
-// sandbox gets): the proxy allows the endpoint set with `secret set --endpoint`, puts the real key
-// in, and the stand-in answers. Codex's WebSocket and Gemini CLI's undici agent tunnel with
-// CONNECT even to a plain-HTTP endpoint; Claude Code sends plain proxy requests.
+// placeholder and configured as in a sandbox (the proxy variables, the loopback endpoint set with
+// `secret set --endpoint` given as the proxy's own address): the proxy puts the real key in and
+// the stand-in answers, Codex's WebSocket included.
 func TestAgentsLiveHostThroughProxy(t *testing.T) {
 	requireRoot(t)
 	for _, lc := range liveCases {
@@ -321,13 +320,14 @@ func TestAgentsLiveHostThroughProxy(t *testing.T) {
 			port := ln.Addr().(*net.TCPAddr).Port
 
 			h := newHostAgent(t, lc.agent, egress.Placeholder(lc.secret))
-			argv, env := h.argv(s.URL, lc.prompt...)
+			// As paddock run gives it: the proxy's address for a loopback endpoint, and the
+			// sandbox's proxy variables (NO_PROXY keeps loopback direct).
+			argv, env := h.argv(egress.EndpointURL(port, lc.secret, s.URL), lc.prompt...)
 			for _, kv := range egress.Env(port) {
 				if k, _, _ := strings.Cut(kv, "="); strings.HasSuffix(strings.ToLower(k), "_proxy") {
 					env = append(env, kv)
 				}
 			}
-			env = append(env, "NO_PROXY=", "no_proxy=") // as paddock run sets for a loopback endpoint
 			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Dir, cmd.Env = h.ws, env
 			var out, errb strings.Builder

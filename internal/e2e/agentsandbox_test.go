@@ -107,6 +107,10 @@ func TestAgentsLiveSandbox(t *testing.T) {
 				if !strings.Contains(out.String(), reply) {
 					t.Fatalf("stdout lacks the reply %q:\n%s\nstderr: %s", reply, out.String(), errb.String())
 				}
+				// The agent's own loopback traffic (Codex's helper processes) stays inside.
+				if strings.Contains(errb.String(), "blocked 127.0.0.1") {
+					t.Fatalf("loopback traffic inside the sandbox went to the proxy:\n%s", errb.String())
+				}
 				if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
 					t.Fatalf("the stand-in got keys %q, want the real key only:\n%s", keys, s.Summary())
 				}

@@ -1,6 +1,13 @@
 package egress
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
 	"net/netip"
 	"net/url"
 	"os"
@@ -8,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Endpoint is where a service's requests go instead of its default hosts: `paddock secret set
@@ -116,4 +124,103 @@ func serviceOf(ep Endpoint) Service {
 	}
 	svc.Hosts, svc.Plain = []string{ep.Host}, ep.Scheme == "http"
 	return svc
+}
+
+// EndpointPathPrefix starts the paths that reach an endpoint through the proxy's own address:
+// a sandbox's processes send their requests for a loopback endpoint to
+// http://127.0.0.1:PROXYPORT/paddock-endpoint/NAME/..., an ordinary loopback address that every
+// NO_PROXY leaves alone (the agent's own loopback services keep working), and the proxy passes
+// them on to the endpoint with the key put in. A loopback endpoint cannot be reached at its own
+// address inside a sandbox: that is the sandbox's loopback.
+const EndpointPathPrefix = "/paddock-endpoint/"
+
+// EndpointURL is the URL a sandbox's agent is given for the endpoint of secret: the proxy's
+// address for a loopback endpoint, the endpoint itself otherwise.
+func EndpointURL(proxyPort int, secret, endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || proxyPort <= 0 || !isLoopbackName(strings.ToLower(u.Hostname())) {
+		return endpoint
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(proxyPort) + strings.TrimSuffix(EndpointPathPrefix, "/") + "/" + secret + u.EscapedPath()
+}
+
+// isEndpointConn reports whether a connection's first request asks for an endpoint by path
+// (looking only at what has arrived; a request line split across reads goes the proxy way).
+func isEndpointConn(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	return bytes.Contains(line, []byte(" "+EndpointPathPrefix))
+}
+
+// serveEndpoints serves a connection made to the proxy's own address: each request names an
+// endpoint by its path, is judged by the policy, gets the key and goes on to the endpoint
+// (WebSocket upgrades included).
+func (p *Proxy) serveEndpoints(ctx context.Context, c net.Conn, br *bufio.Reader) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, EndpointPathPrefix)
+		secret, tail, _ := strings.Cut(rest, "/")
+		eps := LoadEndpoints(p.o.Home)
+		i := slices.IndexFunc(eps, func(e Endpoint) bool { return e.Secret == secret })
+		if !ok || i < 0 {
+			http.Error(w, fmt.Sprintf("paddock: no endpoint is set for %q (paddock secret set NAME --endpoint URL)", secret), http.StatusNotFound)
+			return
+		}
+		ep := eps[i]
+		pol, _ := p.pol.get()
+		d := p.decide(ctx, pol, ep.Host, ep.Port)
+		rec := p.record("endpoint", ep.Host, ep.Port, d)
+		if !d.Allow {
+			p.audit.write(rec)
+			w.Header().Set("X-Paddock-Egress", "denied")
+			http.Error(w, strings.TrimSpace(p.denialText(ep.Host, ep.Port, d)), http.StatusForbidden)
+			return
+		}
+		start := time.Now()
+		key, hasKey := p.o.Secret(secret)
+		if hasKey {
+			rec.Credential = secret
+		}
+		up := p.plain
+		if ep.Scheme == "https" {
+			up = p.tlsUp
+		}
+		hostPort := net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port))
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.Out.URL.Scheme, pr.Out.URL.Host = ep.Scheme, hostPort
+				pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+tail, ""
+				pr.Out.Host = hostPort
+				if hasKey {
+					inject(pr.Out, secret, key)
+				}
+			},
+			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				return up.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
+			}),
+			FlushInterval: -1,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				rec.Error = err.Error()
+				http.Error(w, "paddock: "+hostPort+": "+err.Error(), http.StatusBadGateway)
+			},
+		}
+		rp.ServeHTTP(w, r)
+		if len(d.Addrs) > 0 {
+			rec.Addr = d.Addrs[0].String()
+		}
+		rec.DurationMS = time.Since(start).Milliseconds()
+		p.audit.write(rec)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Minute}
+	l := &oneConnListener{c: &bufConn{Conn: c, r: br}, done: make(chan struct{})}
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateClosed {
+			l.finish()
+		}
+	}
+	go srv.Serve(l)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+	}
+	srv.Close()
 }

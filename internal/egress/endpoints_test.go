@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +171,90 @@ func TestEndpointConnectTunnel(t *testing.T) {
 	if k := api.Keys(); len(k) != 1 || k[0] != "sk-real-ws" {
 		t.Fatalf("the API got keys %q", k)
 	}
+}
+
+// A loopback endpoint through the proxy's own address (EndpointURL): what a sandbox's agent is
+// given, since the endpoint's own loopback address inside the sandbox is the sandbox's. Plain
+// requests and a WebSocket get the key; under locked the request is refused with the command
+// that allows it.
+func TestEndpointThroughProxyAddress(t *testing.T) {
+	api, err := agenttest.Start(agenttest.OpenAI, "via the proxy address", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	f := newFixture(t, Balanced)
+	f.mu.Lock()
+	f.secrets["openai"] = "sk-real-addr"
+	f.mu.Unlock()
+	f.setEndpoint("openai", api.URL) // http://127.0.0.1:PORT/v1
+	_, ps, _ := net.SplitHostPort(f.addr)
+	port, _ := strconv.Atoi(ps)
+	base := EndpointURL(port, "openai", api.URL)
+	if want := "http://" + f.addr + "/paddock-endpoint/openai/v1"; base != want {
+		t.Fatalf("EndpointURL = %q, want %q", base, want)
+	}
+	if got := EndpointURL(port, "openai", "https://gw.example.com/v1"); got != "https://gw.example.com/v1" {
+		t.Fatalf("a remote endpoint is given as it is: %q", got)
+	}
+	req, _ := http.NewRequest("POST", base+"/responses?x=1", strings.NewReader(`{"stream":true}`))
+	req.Header.Set("Authorization", "Bearer "+Placeholder("openai"))
+	resp, err := http.DefaultClient.Do(req) // straight to the proxy's address, not as a proxy
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "via the proxy address") {
+		t.Fatalf("through the proxy address: %d %s", resp.StatusCode, b)
+	}
+	reqs := api.Requests()
+	if len(reqs) != 1 || reqs[0].Path != "/v1/responses?x=1" || api.Keys()[0] != "sk-real-addr" {
+		t.Fatalf("the endpoint saw %s", api.Summary())
+	}
+	if r := f.lastAudit("127.0.0.1"); r.Credential != "openai" || r.Decision != "allow" || r.Proto != "endpoint" {
+		t.Fatalf("audit %+v", r)
+	}
+	// The WebSocket Codex opens first.
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /paddock-endpoint/openai/v1/responses HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n\r\n", f.addr, Placeholder("openai"))
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %+v", err, resp)
+	}
+	msg := []byte(`{"type":"response.create"}`)
+	c.Write(append(append([]byte{0x81, 0x80 | byte(len(msg))}, 0, 0, 0, 0), msg...))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), "response.completed") {
+		n, err := br.Read(buf)
+		if err != nil {
+			t.Fatalf("events: %v %q", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	// Locked: refused, and the answer says how to allow it.
+	lf := newFixture(t, Locked)
+	lf.setEndpoint("openai", api.URL)
+	resp, err = http.Post("http://"+lf.addr+"/paddock-endpoint/openai/v1/responses", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(b), "paddock policy allow 127.0.0.1:") {
+		t.Fatalf("locked: %d %s", resp.StatusCode, b)
+	}
+	// An unknown name.
+	resp, _ = http.Get("http://" + f.addr + "/paddock-endpoint/github/x")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("no endpoint: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
 }

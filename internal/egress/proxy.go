@@ -136,6 +136,10 @@ func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 		p.socks(ctx, c, br)
 		return
 	}
+	if isEndpointConn(br) {
+		p.serveEndpoints(ctx, c, br)
+		return
+	}
 	p.httpProxy(ctx, c, br)
 }
 
