@@ -145,7 +145,7 @@ func StartServer(ctx context.Context, engine, stateDir string, cfg Config) error
 		case <-ctx.Done():
 			cmd.Process.Kill()
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(2 * time.Millisecond):
 		}
 	}
 	cmd.Process.Kill()
