@@ -247,7 +247,7 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 	}
 	if rec.Backend == "docker" {
 		v.Mounts.Persistent = []runtime.Mount{
-			{Kind: "docker-volume", Source: dockerinfo.HomeVolume(sb), Target: dockerinfo.HomeDir},
+			{Kind: "docker-volume", Source: dockerinfo.HomeVolume(sb), Target: dockerinfo.Home(sb.Dir)},
 			{Kind: "docker-container", Source: dockerinfo.ContainerName(sb), Target: "/"},
 		}
 		v.Paths["container"], v.Paths["home_volume"] = dockerinfo.ContainerName(sb), dockerinfo.HomeVolume(sb)

@@ -452,6 +452,15 @@ func TestDockerImageUser(t *testing.T) {
 	if r.code != 0 || r.stdout != "agent\n/home/agent\n# agent's profile\n" {
 		t.Fatalf("as the image's user: %s", r)
 	}
+	var views []struct {
+		Mounts struct {
+			Persistent []struct{ Kind, Source, Target string }
+		}
+	}
+	json.Unmarshal([]byte(e.ok("", "inspect", "shell-user")), &views)
+	if len(views) != 1 || len(views[0].Mounts.Persistent) == 0 || views[0].Mounts.Persistent[0].Target != "/home/agent" {
+		t.Errorf("inspect: home volume %+v", views)
+	}
 	e.ok("", "stop", "shell-user")
 	if r := e.run(ws, "run", "shell", "-c", "cat ~/state; id -u"); r.stdout != "kept\n1000\n" {
 		t.Fatalf("the user's home after stop/start: %s", r)

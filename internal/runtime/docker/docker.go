@@ -469,6 +469,9 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 	if ii.Config != nil {
 		home = b.userHome(ctx, c, from, ii.Config.User)
 	}
+	if err := os.WriteFile(filepath.Join(sb.Dir, dockerinfo.HomeFile), []byte(home+"\n"), 0o600); err != nil {
+		return err
+	}
 	mounts := []mount.Mount{{Type: mount.TypeVolume, Source: HomeVolume(sb), Target: home}}
 	ms := append([]runtime.Mount{}, sb.Spec.Mounts...)
 	sort.SliceStable(ms, func(i, j int) bool {

@@ -3,7 +3,13 @@
 // paddock binary, which does not link the Docker client (see internal/exe), can too.
 package dockerinfo
 
-import "github.com/paddockhq/paddock/internal/runtime"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/paddockhq/paddock/internal/runtime"
+)
 
 // HomeDir is the sandbox's home inside the container, a named volume.
 const HomeDir = "/root"
@@ -11,6 +17,18 @@ const HomeDir = "/root"
 // DefaultImage is the image of host-template sandboxes unless configured otherwise: Debian with
 // Node.js (what the agents run on), git, curl and python3.
 const DefaultImage = "node:22-bookworm"
+
+// HomeFile, in the sandbox's state folder, names where its home volume is mounted (the image
+// user's home); without it, HomeDir.
+const HomeFile = "docker-home"
+
+// Home is where a sandbox's home volume is mounted.
+func Home(stateDir string) string {
+	if b, err := os.ReadFile(filepath.Join(stateDir, HomeFile)); err == nil && strings.HasPrefix(string(b), "/") {
+		return strings.TrimSpace(string(b))
+	}
+	return HomeDir
+}
 
 // ContainerName is the sandbox's container.
 func ContainerName(sb *runtime.Sandbox) string { return "paddock-" + sb.Name + "-" + sb.ID[:8] }
