@@ -271,3 +271,44 @@ func TestSecretEndpointInput(t *testing.T) {
 		t.Fatalf("--endpoint default kept it: %s", out)
 	}
 }
+
+// TestAgentsLiveSandboxTUIs: `paddock run codex` and `paddock run gemini` in a real terminal open
+// straight at their prompts (no trust, login or auth dialogs) and show the stand-in's answer.
+func TestAgentsLiveSandboxTUIs(t *testing.T) {
+	cases := []struct {
+		agent, secret string
+		api           agenttest.API
+		ready         string
+		dialogs       []string
+	}{
+		{"codex", "openai", agenttest.OpenAI, "YOLO mode", []string{"Trust this folder", "Sign in with ChatGPT", "Provide your own API key"}},
+		{"gemini", "google", agenttest.Gemini, "Type your message", []string{"Do you trust", "How would you like to authenticate", "Select Theme"}},
+	}
+	e := newEnv(t, asRoot)
+	agSetup(t, e, "")
+	for _, c := range cases {
+		t.Run(c.agent, func(t *testing.T) {
+			agEnsureInstalled(t, c.agent)
+			key := fmt.Sprintf("sk-real-tui-%s-%d", c.agent, time.Now().UnixNano())
+			reply := "PADDOCK-" + strings.ToUpper(c.agent) + "-TUI-REPLY"
+			s := standIn(t, c.api, reply)
+			if r := e.runInput("", key, "secret", "set", c.secret, "--endpoint", s.URL); r.code != 0 {
+				t.Fatalf("secret set: %s", r)
+			}
+			ws := e.workspace("tui-" + c.agent)
+			env := append([]string{"HOME=" + e.home, "PADDOCK_HOME=" + e.phome, "TERM=xterm-256color"}, e.extra...)
+			tm := newTmux(t, shellScript(ws, env, []string{binary, "run", c.agent}), 110, 34)
+			sc := tm.waitFor(90*time.Second, c.agent+"'s prompt", c.ready)
+			for _, d := range c.dialogs {
+				if strings.Contains(sc, d) {
+					t.Fatalf("a first-run dialog appeared (%q):\n%s", d, sc)
+				}
+			}
+			tm.typeLine("say the word")
+			tm.waitFor(60*time.Second, "the reply", reply)
+			if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+				t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+			}
+		})
+	}
+}
