@@ -26,22 +26,6 @@ func extractTest(t *testing.T, es ...ent) (string, LayerInfo, error) {
 	return dest, info, err
 }
 
-func lstat(t *testing.T, p string) *syscall.Stat_t {
-	t.Helper()
-	var st syscall.Stat_t
-	if err := syscall.Lstat(p, &st); err != nil {
-		t.Fatalf("lstat %s: %v", p, err)
-	}
-	return &st
-}
-
-func absent(t *testing.T, p string) {
-	t.Helper()
-	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("%s exists (err %v)", p, err)
-	}
-}
-
 func TestExtractOwnersModesLinks(t *testing.T) {
 	dest, info, err := extractTest(t,
 		dir("./", 0o755, 0),
