@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -338,26 +338,8 @@ func tomlValue(v any) string {
 	panic(fmt.Sprintf("tomlValue: unsupported %T", v))
 }
 
-// writeAtomic replaces path with data (mode 0600) through a temporary file in its folder.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".paddock-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}
+// writeAtomic replaces path with data (mode 0600).
+func writeAtomic(path string, data []byte) error { return fsutil.ReplaceFile(path, data, 0o600) }
 
 // WriteIfMissing creates path with data (mode 0600) unless it exists.
 func WriteIfMissing(path string, data []byte) error {

@@ -6,6 +6,7 @@ package credentials
 import (
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -62,27 +63,7 @@ func (s *Store) Set(name, value string) error {
 	if err := os.Chmod(s.Dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.Dir, "."+name+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.WriteString(value); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), s.path(name))
+	return fsutil.ReplaceFileSync(s.path(name), []byte(value), 0o600)
 }
 
 // Get returns a secret's value.

@@ -3,6 +3,7 @@ package credentials
 import (
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"net"
 	"net/url"
@@ -79,19 +80,7 @@ func (s *Store) SetEndpoint(name, endpoint string) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.Dir, "."+name+".endpoint.tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.WriteString(ep + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), s.endpointPath(name))
+	return fsutil.ReplaceFile(s.endpointPath(name), []byte(ep+"\n"), 0o600)
 }
 
 // Endpoint returns the endpoint of a secret, "" for the service's default hosts.

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -171,9 +172,5 @@ func WriteCABundle(home, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return fsutil.ReplaceFile(dst, b, 0o644)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -90,19 +91,7 @@ func (f RuleFile) update(change func(doc *fileDoc) error) error {
 		return err
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
-	tmp, err := os.CreateTemp(dir, ".policy-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), f.Path)
+	return fsutil.ReplaceFile(f.Path, append(b, '\n'), 0o600)
 }
 
 // Add records rules with an action; a rule already there changes its action.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -133,32 +134,9 @@ func (s *Store) updateIndex(fn func(*index) error) error {
 	return writeFileSync(s.indexPath(), append(b, '\n'))
 }
 
-// writeFileSync replaces path with data: temp file, fsync, rename, fsync of the folder.
+// writeFileSync replaces path with data (mode 0600), durably.
 func writeFileSync(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fsErr(err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fsErr(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fsErr(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fsErr(err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
+	return fsErr(fsutil.ReplaceFileSync(path, data, 0o600))
 }
 
 func syncDir(dir string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
@@ -24,11 +25,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.ReplaceFile(path, append(b, '\n'), 0o600)
 }
 
 func dirOf(p string) string  { return filepath.Dir(p) }
