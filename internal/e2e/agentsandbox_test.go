@@ -154,44 +154,60 @@ func TestAgentsLiveSandboxClaudeTUI(t *testing.T) {
 	}
 }
 
-// TestAgentsLiveDefaultEndpoint: without --endpoint, Claude Code talks to api.anthropic.com
-// itself; the proxy's test hosts map sends that name to an HTTPS stand-in with a test CA, so the
-// request goes through the proxy's TLS interception, where the key is put in. With the locked
-// policy the same run is refused, and the user's terminal says which command allows it.
+// TestAgentsLiveDefaultEndpoint: without --endpoint, each agent talks to its service's own host
+// (api.anthropic.com, api.openai.com, generativelanguage.googleapis.com); the proxy's test hosts
+// map sends the name to an HTTPS stand-in with a test CA, so the request goes through the proxy's
+// TLS interception (Codex's WebSocket too), where the key is put in. With the locked policy the
+// same run is refused, and the user's terminal says which command allows it.
 func TestAgentsLiveDefaultEndpoint(t *testing.T) {
 	e := newEnv(t, asRoot)
 	agSetup(t, e, "")
-	agEnsureInstalled(t, "claude")
 	ca, err := agenttest.NewTestCA()
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, _ := ca.Leaf("api.anthropic.com")
-	reply := "PADDOCK-DEFAULT-ENDPOINT-3131"
-	s, err := agenttest.Start(agenttest.Anthropic, reply, "", leaf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	caFile, hosts := filepath.Join(e.dir, "test-ca.pem"), filepath.Join(e.dir, "egress-hosts")
+	hosts := map[string]string{"claude": "api.anthropic.com", "codex": "api.openai.com", "gemini": "generativelanguage.googleapis.com"}
+	caFile, hostsFile := filepath.Join(e.dir, "test-ca.pem"), filepath.Join(e.dir, "egress-hosts")
 	os.WriteFile(caFile, ca.CAPEM, 0o644)
-	os.WriteFile(hosts, []byte("api.anthropic.com:443 "+s.Addr()+"\n"), 0o644)
-	e.extra = append(e.extra, "PADDOCK_EGRESS_HOSTS="+hosts, "PADDOCK_EGRESS_CA_FILE="+caFile)
-	key := fmt.Sprintf("sk-real-default-%d", time.Now().UnixNano())
-	if r := e.runInput("", key, "secret", "set", "anthropic"); r.code != 0 {
-		t.Fatalf("secret set: %s", r)
+	e.extra = append(e.extra, "PADDOCK_EGRESS_HOSTS="+hostsFile, "PADDOCK_EGRESS_CA_FILE="+caFile)
+	var hostLines string
+	servers := map[string]*agenttest.Server{}
+	for _, lc := range liveCases {
+		leaf, _ := ca.Leaf(hosts[lc.agent])
+		s, err := agenttest.Start(lc.api, "PADDOCK-DEFAULT-"+strings.ToUpper(lc.agent), "", leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		servers[lc.agent] = s
+		hostLines += hosts[lc.agent] + ":443 " + s.Addr() + "\n"
 	}
-	ws := e.workspace("default")
-	r := e.run(ws, "run", "claude", "-p", "say the word")
-	if r.code != 0 || !strings.Contains(r.stdout, reply) {
-		t.Fatalf("paddock run claude -p: %s\nstand-in saw:\n%s", r, s.Summary())
-	}
-	if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
-		t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+	os.WriteFile(hostsFile, []byte(hostLines), 0o644)
+	for _, lc := range liveCases {
+		t.Run(lc.agent, func(t *testing.T) {
+			agEnsureInstalled(t, lc.agent)
+			s := servers[lc.agent]
+			key := fmt.Sprintf("sk-real-default-%s-%d", lc.agent, time.Now().UnixNano())
+			if r := e.runInput("", key, "secret", "set", lc.secret); r.code != 0 {
+				t.Fatalf("secret set: %s", r)
+			}
+			ws := e.workspace("default-" + lc.agent)
+			start := time.Now()
+			r := e.run(ws, append([]string{"run", lc.agent}, lc.prompt...)...)
+			t.Logf("%s answered in %s:\n%s", lc.agent, time.Since(start).Round(time.Millisecond), s.Summary())
+			if r.code != 0 || !strings.Contains(r.stdout, s.Reply) {
+				t.Fatalf("paddock run %s: %s\nstand-in saw:\n%s", lc.agent, r, s.Summary())
+			}
+			if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
+				t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())
+			}
+		})
 	}
 
 	// Locked: nothing leaves, and while Claude Code keeps retrying, the user's terminal names
 	// the command that would allow it.
+	s := servers["claude"]
+	reply := s.Reply
 	ws2 := e.workspace("locked")
 	before := len(s.Requests())
 	cmd := e.command(ws2, "run", "--network", "locked", "claude", "-p", "say the word")
