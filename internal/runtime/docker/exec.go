@@ -29,32 +29,12 @@ import (
 // A root process gets HOME=/root (the home volume); another user's HOME, USER and LOGNAME come
 // from the container's /etc/passwd, as Docker sets them.
 func Env(sb *runtime.Sandbox, imageEnv []string, root bool) []string {
-	env := append([]string{}, imageEnv...)
-	has := func(k string) bool {
-		for _, kv := range env {
-			if strings.HasPrefix(kv, k+"=") {
-				return true
-			}
-		}
-		return false
-	}
-	if !has("PATH") {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
-	if !has("LANG") {
-		env = append(env, "LANG=C.UTF-8")
-	}
+	env := runtime.ImageEnv(imageEnv)
 	if root {
 		env = append(env, "HOME="+HomeDir, "USER=root", "LOGNAME=root")
 	}
 	env = append(env, "HOSTNAME="+sb.Spec.Hostname, "PADDOCK_SANDBOX="+sb.Name, "container=paddock")
-	if sb.Spec.GitName != "" {
-		env = append(env, "GIT_AUTHOR_NAME="+sb.Spec.GitName, "GIT_COMMITTER_NAME="+sb.Spec.GitName)
-	}
-	if sb.Spec.GitEmail != "" {
-		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
-	}
-	env = runtime.WithAgentEnv(sb.Spec, env)
+	env = runtime.WithAgentEnv(sb.Spec, append(env, runtime.GitEnv(sb.Spec)...))
 	env = append(env, egressEnv(sb)...)
 	return append(env, sb.Spec.Env...)
 }

@@ -65,31 +65,11 @@ func ImageHas(img *runtime.Image, p string) bool {
 // ociEnv is the environment every process in an OCI-template sandbox starts with: the image's,
 // then paddock's (PATH and LANG only where the image sets none), then the sandbox's -e.
 func ociEnv(sb *runtime.Sandbox) []string {
-	img := sb.Spec.Image
-	env := append([]string{}, img.Env...)
-	has := func(k string) bool {
-		for _, kv := range env {
-			if strings.HasPrefix(kv, k+"=") {
-				return true
-			}
-		}
-		return false
-	}
-	if !has("PATH") {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
-	if !has("LANG") {
-		env = append(env, "LANG=C.UTF-8")
-	}
+	env := runtime.ImageEnv(sb.Spec.Image.Env)
 	env = append(env, "HOME="+HomeDir, "USER=root", "LOGNAME=root", "HOSTNAME="+sb.Spec.Hostname,
 		"PADDOCK_SANDBOX="+sb.Name, "container=paddock")
 	// The sandbox's home is the image's: the host's git identity comes through the environment.
-	if sb.Spec.GitName != "" {
-		env = append(env, "GIT_AUTHOR_NAME="+sb.Spec.GitName, "GIT_COMMITTER_NAME="+sb.Spec.GitName)
-	}
-	if sb.Spec.GitEmail != "" {
-		env = append(env, "GIT_AUTHOR_EMAIL="+sb.Spec.GitEmail, "GIT_COMMITTER_EMAIL="+sb.Spec.GitEmail)
-	}
+	env = append(env, runtime.GitEnv(sb.Spec)...)
 	return append(append(runtime.WithAgentEnv(sb.Spec, env), egressEnv(sb)...), sb.Spec.Env...)
 }
 
