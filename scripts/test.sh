@@ -16,6 +16,8 @@ for pair in git:git python3:python3 node:nodejs npm:npm ps:procps ip:iproute2 us
 	setpriv:util-linux unshare:util-linux newuidmap:uidmap tmux:tmux curl:curl; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# The egress tests run pip inside sandboxes, which see the system's python3 (not a user's pyenv).
+env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 # The OCI template tests build a small image around a static busybox.
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || need+=(busybox-static)
 # ... and a real Debian root filesystem (minbase + sudo) with mmdebstrap, built once and kept in

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/tls"
 	"encoding/base64"
@@ -80,6 +82,11 @@ func startEgressWorld(t *testing.T, e *env) *egressWorld {
 		}}},
 	})
 
+	// A PyPI stand-in: the simple index at pypi.org, the wheel at files.pythonhosted.org.
+	whl := pyWheel(t)
+	whlSum := sha256.Sum256(whl)
+	whlName := "paddock_e2e_py-1.0.0-py3-none-any.whl"
+
 	mux := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.Host)
 		if host == "" {
@@ -101,6 +108,19 @@ func startEgressWorld(t *testing.T, e *env) *egressWorld {
 			default:
 				http.NotFound(rw, r)
 			}
+		case "pypi.org":
+			if r.URL.Path != "/simple/paddock-e2e-py/" {
+				http.NotFound(rw, r)
+				return
+			}
+			fmt.Fprintf(rw, `<!DOCTYPE html><html><body><a href="https://files.pythonhosted.org/packages/%s#sha256=%s">%s</a></body></html>`,
+				whlName, hex.EncodeToString(whlSum[:]), whlName)
+		case "files.pythonhosted.org":
+			if r.URL.Path != "/packages/"+whlName {
+				http.NotFound(rw, r)
+				return
+			}
+			rw.Write(whl)
 		case "github.com":
 			if a := r.Header.Get("Authorization"); a != "" {
 				w.mu.Lock()
@@ -151,7 +171,7 @@ func startEgressWorld(t *testing.T, e *env) *egressWorld {
 	w.tlsPort, w.httpPort, w.echoPort = tln.Addr().(*net.TCPAddr).Port, hln.Addr().(*net.TCPAddr).Port, eln.Addr().(*net.TCPAddr).Port
 
 	var hosts strings.Builder
-	for _, n := range []string{"allowed.test", "denied.test", "api.anthropic.com", "registry.npmjs.org", "github.com"} {
+	for _, n := range []string{"allowed.test", "denied.test", "api.anthropic.com", "registry.npmjs.org", "github.com", "pypi.org", "files.pythonhosted.org"} {
 		fmt.Fprintf(&hosts, "%s:443 127.0.0.1:%d\n", n, w.tlsPort)
 	}
 	fmt.Fprintf(&hosts, "plain.test:80 127.0.0.1:%d\n", w.httpPort)
@@ -160,6 +180,32 @@ func startEgressWorld(t *testing.T, e *env) *egressWorld {
 	e.writeFile(hf, hosts.String())
 	e.extra = append(e.extra, egress.HostsEnv+"="+hf, egress.CAFileEnv+"="+egress.CACertPath(e.phome))
 	return w
+}
+
+// pyWheel is a minimal pure-Python wheel of paddock-e2e-py 1.0.0.
+func pyWheel(t *testing.T) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	files := [][2]string{
+		{"paddock_e2e_py/__init__.py", "VALUE = 'installed by pip through the egress proxy'\n"},
+		{"paddock_e2e_py-1.0.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: paddock-e2e-py\nVersion: 1.0.0\n"},
+		{"paddock_e2e_py-1.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: paddock-e2e\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+	}
+	var record strings.Builder
+	for _, f := range files {
+		w, err := zw.Create(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, f[1])
+		sum := sha256.Sum256([]byte(f[1]))
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f[0], base64.RawURLEncoding.EncodeToString(sum[:]), len(f[1]))
+	}
+	record.WriteString("paddock_e2e_py-1.0.0.dist-info/RECORD,,\n")
+	w, _ := zw.Create("paddock_e2e_py-1.0.0.dist-info/RECORD")
+	io.WriteString(w, record.String())
+	zw.Close()
+	return buf.Bytes()
 }
 
 func npmTarball(t *testing.T) []byte {
@@ -249,6 +295,11 @@ func TestEgress(t *testing.T) {
 			t.Fatalf("npm install: %s", r)
 		}
 
+		// pip install --user against the PyPI stand-in (pypi.org and files.pythonhosted.org).
+		if r := e.sh(name, "python3 -m pip install -q --user --no-cache-dir --disable-pip-version-check paddock-e2e-py && python3 -c 'import paddock_e2e_py; print(paddock_e2e_py.VALUE)'"); r.code != 0 || r.stdout != "installed by pip through the egress proxy\n" {
+			t.Fatalf("pip install: %s", r)
+		}
+
 		// git over ssh goes through the SOCKS5 side with paddock's helper (ssh's ProxyCommand).
 		if r := e.sh(name, "echo SSH-2.0-x | /run/paddock/paddock __egress-connect echo.test 22"); r.code == 0 {
 			t.Fatalf("echo.test:22 without a rule: %s", r)
@@ -333,6 +384,8 @@ func TestEgress(t *testing.T) {
 		find("denied.test", 443, "deny", "no rule allows")
 		find("github.com", 443, "allow", "")
 		find("registry.npmjs.org", 443, "allow", "")
+		find("pypi.org", 443, "allow", "")
+		find("files.pythonhosted.org", 443, "allow", "")
 		find("echo.test", 22, "allow", "")
 		find("127.0.0.1", w.httpPort, "deny", "no rule allows")
 		find("localhost", w.httpPort, "deny", "loopback")
