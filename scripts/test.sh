@@ -13,7 +13,7 @@ fi
 # elsewhere, e.g. Node.js from NodeSource, so look for the command, not the package).
 need=()
 for pair in git:git python3:python3 node:nodejs npm:npm ps:procps ip:iproute2 useradd:passwd \
-	setpriv:util-linux unshare:util-linux newuidmap:uidmap tmux:tmux curl:curl; do
+	setpriv:util-linux unshare:util-linux newuidmap:uidmap tmux:tmux curl:curl ssh:openssh-client ssh-keygen:openssh-client; do
 	command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 # The egress tests run pip inside sandboxes, which see the system's python3 (not a user's pyenv).

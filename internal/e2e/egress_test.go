@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -26,6 +28,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/image/imagetest"
@@ -615,4 +619,109 @@ func TestEgressBadInput(t *testing.T) {
 	if r := e.run("", "policy", "check", name, "ftp://example.com/"); r.code != 2 || !strings.Contains(r.stderr, "unknown scheme ftp") {
 		t.Errorf("policy check ftp: %s", r)
 	}
+}
+
+// sshGitServer is a git server over ssh on 127.0.0.1 (golang.org/x/crypto/ssh): any client key is
+// accepted, and `git-upload-pack 'PATH'` runs against the repositories under root.
+func sshGitServer(t *testing.T, root string) (addr string, hostKey ssh.PublicKey) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ServerConfig{PublicKeyCallback: func(ssh.ConnMetadata, ssh.PublicKey) (*ssh.Permissions, error) { return nil, nil }}
+	cfg.AddHostKey(signer)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, chans, reqs, err := ssh.NewServerConn(c, cfg)
+				if err != nil {
+					c.Close()
+					return
+				}
+				go ssh.DiscardRequests(reqs)
+				for nc := range chans {
+					if nc.ChannelType() != "session" {
+						nc.Reject(ssh.UnknownChannelType, "session only")
+						continue
+					}
+					ch, creqs, err := nc.Accept()
+					if err != nil {
+						continue
+					}
+					go func() {
+						defer ch.Close()
+						for req := range creqs {
+							if req.Type != "exec" || len(req.Payload) < 4 {
+								req.Reply(false, nil)
+								continue
+							}
+							cmdline := string(req.Payload[4:])
+							path := strings.Trim(strings.TrimPrefix(cmdline, "git-upload-pack "), "'")
+							if !strings.HasPrefix(cmdline, "git-upload-pack ") || strings.Contains(path, "..") {
+								req.Reply(false, nil)
+								return
+							}
+							req.Reply(true, nil)
+							cmd := exec.Command("git-upload-pack", filepath.Join(root, strings.TrimPrefix(path, "/")))
+							cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+							status := uint32(0)
+							if err := cmd.Run(); err != nil {
+								status = 1
+							}
+							ch.CloseWrite()
+							ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
+							return
+						}
+					}()
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String(), signer.PublicKey()
+}
+
+// TestEgressGitOverSSH: git clone git@github.com:org/repo.git from inside a sandbox goes through
+// the proxy's SOCKS5 side with paddock's helper as ssh's ProxyCommand (github.com:22 is in the
+// balanced preset), against a real ssh server on loopback.
+func TestEgressGitOverSSH(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *env) {
+		startEgressWorld(t, e)
+		addr, hostKey := sshGitServer(t, filepath.Join(e.dir, "git"))
+		hf := filepath.Join(e.dir, "egress-hosts")
+		b, _ := os.ReadFile(hf)
+		e.writeFile(hf, string(b)+"github.com:22 "+addr+"\n")
+		ws := e.workspace("sshgit")
+		name := strings.TrimSpace(e.ok(ws, "run", "-d", "shell"))
+		known := "github.com " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hostKey)))
+		setup := "mkdir -p ~/.ssh && chmod 700 ~/.ssh && ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519 && echo '" + known + "' > ~/.ssh/known_hosts"
+		if r := e.sh(name, setup); r.code != 0 {
+			t.Fatalf("ssh setup: %s", r)
+		}
+		if r := e.sh(name, "cd /tmp && git clone -q git@github.com:org/repo.git sshrepo && cat sshrepo/README"); r.code != 0 || r.stdout != "egress\n" {
+			t.Fatalf("git clone over ssh: %s", r)
+		}
+		if out := e.ok("", "policy", "log", name, "--json"); !strings.Contains(out, `"proto":"socks5","host":"github.com","port":22,"addr":"`+addr+`","decision":"allow","rule":"github.com:22","source":"preset:balanced"`) {
+			t.Fatalf("audit log of the ssh clone: %s", out)
+		}
+		// Without the rule (a deny), the same clone fails, and says where to look.
+		e.ok("", "policy", "deny", "github.com:22", "--sandbox", name)
+		if r := e.sh(name, "cd /tmp && git clone -q git@github.com:org/repo.git sshrepo2"); r.code == 0 || !strings.Contains(r.stderr, "paddock policy log") {
+			t.Fatalf("git clone over ssh with a deny: %s", r)
+		}
+		e.ok("", "stop", name)
+	})
 }
