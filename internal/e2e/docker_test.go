@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
 )
 
@@ -468,4 +470,65 @@ func TestDockerImageUser(t *testing.T) {
 	if r := e.run(ws, "exec", "-u", "root", "shell-user", "sh", "-c", `echo "$HOME"; id -u`); r.stdout != "/root\n0\n" {
 		t.Fatalf("exec -u root: %s", r)
 	}
+}
+
+// TestDockerEgressCredentials: on the Docker backend too, the stored key goes into requests at the
+// proxy on the host (TLS intercepted with paddock's CA, which the container trusts through its
+// bundle), and never into the container: not its environment, processes, memory or files.
+func TestDockerEgressCredentials(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Fatal("this test needs curl on the host")
+	}
+	ref := dockertest.ImageWith(t, curl)
+	e, _ := dockerEnv(t)
+	w := startEgressWorld(t, e)
+	key := "sk-ant-e2e-REAL-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if r := e.runInput("", key+"\n", "secret", "set", "anthropic"); r.code != 0 {
+		t.Fatalf("secret set: %s", r)
+	}
+	ws := e.workspace("dockercreds")
+	name := strings.TrimSpace(e.ok(ws, "--backend", "docker", "run", "-d", "-t", ref, "shell"))
+	r := e.sh(name, `ANTHROPIC_API_KEY=`+egress.Placeholder("anthropic")+` sleep 300 >/dev/null 2>&1 & curl -sS -m 20 https://api.anthropic.com/v1/messages -H "x-api-key: `+egress.Placeholder("anthropic")+`" -d '{}'`)
+	if r.code != 0 || !strings.Contains(r.stdout, "hello from the stand-in") {
+		t.Fatalf("request to the API from a Docker sandbox: %s", r)
+	}
+	w.mu.Lock()
+	got := append([]string{}, w.apiKeys...)
+	w.mu.Unlock()
+	if len(got) != 1 || got[0] != key {
+		t.Fatalf("the API stand-in received x-api-key %q, want the stored key", got)
+	}
+	if r := e.sh(name, "env"); strings.Contains(r.stdout, key) || !strings.Contains(r.stdout, "SSL_CERT_FILE="+egress.CABundlePath) {
+		t.Fatalf("exec env: %s", r)
+	}
+	var insp []struct {
+		State struct {
+			Pids []int `json:"pids"`
+		} `json:"state"`
+	}
+	json.Unmarshal([]byte(e.ok("", "inspect", name)), &insp)
+	if len(insp) != 1 || len(insp[0].State.Pids) < 3 {
+		t.Fatalf("inspect pids: %+v", insp)
+	}
+	sawPlaceholder := false
+	for _, pid := range insp[0].State.Pids {
+		for _, f := range []string{"environ", "cmdline"} {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
+			if bytes.Contains(b, []byte(key)) {
+				t.Fatalf("the key is in /proc/%d/%s", pid, f)
+			}
+			sawPlaceholder = sawPlaceholder || bytes.Contains(b, []byte(egress.Placeholder("anthropic")))
+		}
+		if procMemContains(pid, []byte(key)) {
+			t.Fatalf("the key is in the memory of container process %d", pid)
+		}
+	}
+	if !sawPlaceholder {
+		t.Fatal("no process of the container holds the placeholder (the scan would prove nothing)")
+	}
+	if r := e.sh(name, "grep -rlsF -- '"+key+"' /root /tmp /var /run /home /etc "+ws+"; true"); strings.TrimSpace(r.stdout) != "" {
+		t.Fatalf("files inside hold the key: %s", r)
+	}
+	e.ok("", "rm", "-f", name)
 }
