@@ -387,11 +387,13 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 }
 
 // egressNotices reports, on the user's terminal, each connection the sandbox's proxy refuses
-// while the user is attached: once per host and port, with the command that would allow it. The
-// returned function stops it after a last look at the log.
-func egressNotices(f *Factory, stateDir, name string, raw bool) func() {
+// while the user is attached: once per host and port, with the command that would allow it. With
+// hold, they are kept until the returned function, which stops it after a last look at the log,
+// prints them.
+func egressNotices(f *Factory, stateDir, name string, raw, hold bool) func() {
 	tail := egress.NewAuditTail(stateDir)
 	seen := map[string]bool{}
+	var held []string
 	nl := "\n"
 	if raw {
 		nl = "\r\n"
@@ -411,6 +413,10 @@ func egressNotices(f *Factory, stateDir, name string, raw bool) func() {
 		msg := fmt.Sprintf("paddock: blocked %s (%s)", key, r.Reason)
 		if !strings.HasPrefix(r.Reason, "denied by rule") && !strings.Contains(r.Reason, "not supported") {
 			msg += "; to allow it: " + egress.AllowCommand(r.Host, r.Port, name)
+		}
+		if hold {
+			held = append(held, msg)
+			return
 		}
 		fmt.Fprint(f.IO.Err, msg+nl)
 	}
@@ -433,6 +439,10 @@ func egressNotices(f *Factory, stateDir, name string, raw bool) func() {
 	return func() {
 		close(stop)
 		<-done
+		// The session is over and the terminal restored.
+		for _, msg := range held {
+			fmt.Fprintln(f.IO.Err, msg)
+		}
 	}
 }
 

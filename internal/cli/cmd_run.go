@@ -230,7 +230,10 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	}
 	req.Env = append(append(req.Env, keys...), epEnv...)
 	if rec.Spec.Egress != nil {
-		defer egressNotices(f, m.Store.Dir(rec.ID), rec.Name, tty)()
+		// An agent's screen (Claude Code, Codex, Gemini CLI, OpenCode draw and redraw it) would be
+		// garbled by lines printed across it: on a terminal their notices wait for the end of the
+		// session. A shell gets them at once.
+		defer egressNotices(f, m.Store.Dir(rec.ID), rec.Name, tty, tty && rec.Agent != "shell")()
 	}
 	code, err := execStarting(ctx, f, m, rec, req)
 	if err != nil {
