@@ -62,29 +62,34 @@ LAYER_MB=$(($(stat -c %s "$LAYER") / 1000000))
 IMG=bench-debian:1
 
 # Other work on this machine (2 CPUs shared with other jobs) inflates every figure: wait up to
-# QUIET_WAIT s (default 300) for the CPUs to be less than QUIET_BUSY % (default 30) busy, and say
+# QUIET_WAIT s (default 300) for the CPUs and the disk to be less than QUIET_BUSY % (default 30) busy, and say
 # what was seen.
 QUIET_WAIT=${QUIET_WAIT:-300}
 QUIET_BUSY=${QUIET_BUSY:-30}
+DISK_DEV=$(basename "$(df --output=source "$BENCH_DIR" | tail -1)")
+disk_ticks() { awk -v d="$DISK_DEV" '$3 == d {print $13; f=1} END {if (!f) print 0}' /proc/diskstats; }
+# busy prints "CPU% DISK%" over 1 s (the disk's share of time with requests in flight).
 busy() {
-	local a b total=0 idle i
+	local a b total=0 idle i da db
 	read -r -a a < <(head -1 /proc/stat)
+	da=$(disk_ticks)
 	sleep 1
 	read -r -a b < <(head -1 /proc/stat)
+	db=$(disk_ticks)
 	for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
 	idle=$((b[4] - a[4] + b[5] - a[5]))
-	echo $(((total - idle) * 100 / (total > 0 ? total : 1)))
+	echo "$(((total - idle) * 100 / (total > 0 ? total : 1))) $(((db - da) / 10))"
 }
 LOADNOTES=""
 quiet() {
-	local cpu waited=0
-	cpu=$(busy)
-	while ((cpu >= QUIET_BUSY && waited < QUIET_WAIT)); do
+	local cpu disk waited=0
+	read -r cpu disk < <(busy)
+	while (((cpu >= QUIET_BUSY || disk >= QUIET_BUSY) && waited < QUIET_WAIT)); do
 		sleep 4
 		waited=$((waited + 5))
-		cpu=$(busy)
+		read -r cpu disk < <(busy)
 	done
-	LOADNOTES+="$1: CPU ${cpu}% busy with other work after waiting ${waited}s (load $(cut -d' ' -f1-3 /proc/loadavg)). "
+	LOADNOTES+="$1: others kept the CPU ${cpu}% and the disk ${disk}% busy after waiting ${waited}s (load $(cut -d' ' -f1-3 /proc/loadavg)). "
 }
 
 # --- 1. latency: run -t IMAGE shell -c true in a new folder each time
