@@ -79,6 +79,16 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 		}
 		return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
 	}
+	// Ctrl-C and friends without a TTY (with one they are keys on the terminal): the API cannot
+	// signal an exec's process, so paddock sends the signal with `kill` inside the sandbox, to
+	// the process's pid there; where it cannot, it ends the exec by closing its streams (as
+	// `docker exec` does). Caught from before the process starts: a signal that arrives once its
+	// first output is shown must reach it, not end paddock.
+	sigs := make(chan os.Signal, 4)
+	if !req.TTY {
+		signal.Notify(sigs, interruptSignals...)
+		defer signal.Stop(sigs)
+	}
 	hj, err := c.ContainerExecAttach(ctx, cr.ID, container.ExecAttachOptions{Tty: req.TTY, ConsoleSize: size})
 	if err != nil {
 		return -1, fmt.Errorf("exec in sandbox %s: %w", sb.Name, err)
@@ -130,15 +140,6 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 		}
 		outDone <- err
 	}()
-	// Ctrl-C and friends without a TTY (with one they are keys on the terminal): the API cannot
-	// signal an exec's process, so paddock sends the signal with `kill` inside the sandbox, to
-	// the process's pid there; where it cannot, it ends the exec by closing its streams (as
-	// `docker exec` does).
-	sigs := make(chan os.Signal, 4)
-	if !req.TTY {
-		signal.Notify(sigs, interruptSignals...)
-		defer signal.Stop(sigs)
-	}
 wait:
 	for {
 		select {
@@ -231,9 +232,21 @@ func (b *Backend) signal(ctx context.Context, c *client.Client, sb *runtime.Sand
 	if !strings.HasPrefix(c.DaemonHost(), "unix://") {
 		return fmt.Errorf("the engine is not on this host")
 	}
-	ins, err := c.ContainerExecInspect(ctx, execID)
-	if err != nil || ins.Pid <= 0 {
-		return fmt.Errorf("no process to signal")
+	// The engine records an exec's pid a moment after the process has started (and may have
+	// written output): wait for it briefly.
+	var ins container.ExecInspect
+	for i := 0; ; i++ {
+		var err error
+		if ins, err = c.ContainerExecInspect(ctx, execID); err != nil {
+			return fmt.Errorf("no process to signal: %w", err)
+		}
+		if ins.Pid > 0 {
+			break
+		}
+		if i >= 50 {
+			return fmt.Errorf("no process to signal")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	pid, err := pidInside(ins.Pid)
 	if err != nil {
