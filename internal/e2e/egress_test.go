@@ -477,25 +477,8 @@ func TestEgressCredentials(t *testing.T) {
 		if len(insp) != 1 || len(insp[0].State.Pids) < 3 {
 			t.Fatalf("inspect pids: %+v", insp)
 		}
-		sawPlaceholder := false
-		for _, pid := range insp[0].State.Pids {
-			if pid == insp[0].State.SupervisorPID {
-				continue // the host side: it reads the key from the secret store for each request
-			}
-			for _, f := range []string{"environ", "cmdline"} {
-				b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
-				if bytes.Contains(b, []byte(key)) {
-					t.Fatalf("the key is in /proc/%d/%s", pid, f)
-				}
-				sawPlaceholder = sawPlaceholder || bytes.Contains(b, []byte(egress.Placeholder("anthropic")))
-			}
-			if procMemContains(pid, []byte(key)) {
-				t.Fatalf("the key is in the memory of sandbox process %d", pid)
-			}
-		}
-		if !sawPlaceholder {
-			t.Fatal("no process of the sandbox holds the placeholder (the scan would prove nothing)")
-		}
+		// The supervisor is the host side: it reads the key from the secret store for each request.
+		keyScan(t, insp[0].State.Pids, insp[0].State.SupervisorPID, key, "sandbox")
 		// git over https with a token: the github key goes into git's Basic credentials.
 		gh := "ghp_e2eREAL" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		if r := e.runInput("", gh+"\n", "secret", "set", "github"); r.code != 0 {
@@ -724,4 +707,30 @@ func TestEgressGitOverSSH(t *testing.T) {
 		}
 		e.ok("", "stop", name)
 	})
+}
+
+// keyScan fails the test when key is in the environment, command line or memory of any of pids
+// (but skip), or when none of them holds the anthropic placeholder (the scan would prove
+// nothing). what names the processes in messages: "sandbox" or "container".
+func keyScan(t *testing.T, pids []int, skip int, key, what string) {
+	t.Helper()
+	sawPlaceholder := false
+	for _, pid := range pids {
+		if pid == skip {
+			continue
+		}
+		for _, f := range []string{"environ", "cmdline"} {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, f))
+			if bytes.Contains(b, []byte(key)) {
+				t.Fatalf("the key is in /proc/%d/%s", pid, f)
+			}
+			sawPlaceholder = sawPlaceholder || bytes.Contains(b, []byte(egress.Placeholder("anthropic")))
+		}
+		if procMemContains(pid, []byte(key)) {
+			t.Fatalf("the key is in the memory of %s process %d", what, pid)
+		}
+	}
+	if !sawPlaceholder {
+		t.Fatalf("no process of the %s holds the placeholder (the scan would prove nothing)", what)
+	}
 }
