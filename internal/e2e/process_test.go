@@ -452,7 +452,9 @@ func TestProcessPTYShell(t *testing.T) {
 		if err := pty.Setsize(p.master, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
 			t.Fatal(err)
 		}
-		sizeRE := regexp.MustCompile(`(?m)^(\d+) (\d+)$`)
+		// The shell's line editor may redraw "stty size" when the size changes, so the answer can
+		// follow that echo on the same line.
+		sizeRE := regexp.MustCompile(`(?m)(?:^|stty size)(\d+) (\d+)$`)
 		got := ""
 		deadline := time.Now().Add(3 * time.Second)
 		for got != "40 100" && time.Now().Before(deadline) {

@@ -64,7 +64,7 @@ func TestEndpoints(t *testing.T) {
 	if string(b) != "path=/anthropic/v1/messages key=sk-real-ant auth=" {
 		t.Fatalf("plain endpoint: %d %q", resp.StatusCode, b)
 	}
-	if r := f.lastAudit("127.0.0.1"); r.Credential != "anthropic" || r.Decision != "allow" || r.Source != "endpoint:anthropic" {
+	if r := f.auditWhere("127.0.0.1", func(r Record) bool { return r.Decision == "allow" }); r.Credential != "anthropic" || r.Decision != "allow" || r.Source != "endpoint:anthropic" {
 		t.Fatalf("audit %+v", r)
 	}
 	// Another loopback port is still refused.
@@ -212,7 +212,7 @@ func TestEndpointThroughProxyAddress(t *testing.T) {
 	if len(reqs) != 1 || reqs[0].Path != "/v1/responses?x=1" || api.Keys()[0] != "sk-real-addr" {
 		t.Fatalf("the endpoint saw %s", api.Summary())
 	}
-	if r := f.lastAudit("127.0.0.1"); r.Credential != "openai" || r.Decision != "allow" || r.Proto != "endpoint" {
+	if r := f.auditWhere("127.0.0.1", func(r Record) bool { return r.Decision == "allow" }); r.Credential != "openai" || r.Decision != "allow" || r.Proto != "endpoint" {
 		t.Fatalf("audit %+v", r)
 	}
 	// The WebSocket Codex opens first.

@@ -113,6 +113,21 @@ func (f *fixture) lastAudit(host string) Record {
 	return Record{}
 }
 
+// auditWhere waits for the newest audit record for host that match accepts (an allowed
+// connection is logged when it ends, after the client has its answer), and fails without one.
+func (f *fixture) auditWhere(host string, match func(Record) bool) Record {
+	f.t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		recs := f.audit()
+		for i := len(recs) - 1; i >= 0; i-- {
+			if recs[i].Host == host && match(recs[i]) {
+				return recs[i]
+			}
+		}
+	}
+	return f.lastAudit(host)
+}
+
 func hostOf(t *testing.T, u string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
