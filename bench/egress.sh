@@ -146,8 +146,9 @@ mkdir -p "$RESULTS"
 	echo "Throughput through the proxy: **$NRATIO** of direct with the same curl, **$RATIO** from inside the sandbox (target ≥ 0.9)."
 	echo
 	echo "The proxy (in the sandbox's supervisor) used $PROXY_CPU CPU-seconds per GiB forwarded: one CPU"
-	echo "forwards about $PROXY_CAP MiB/s. Direct, curl and the server keep two CPUs busy; through the"
-	echo "proxy a third party needs CPU too, so on a host with few cores the ratio measures CPU contention."
+	echo "forwards about $PROXY_CAP MiB/s. It runs under SCHED_BATCH in the caller's session"
+	echo "(internal/batchsched): woken by each packet it would preempt curl or the server and move one"
+	echo "TLS record at a time; as a batch thread it moves what several packets brought at once."
 	echo
 	echo "In one process (\`go test -bench . ./internal/egress\`: client, proxy and server on loopback, no sandbox):"
 	echo

@@ -14,10 +14,12 @@ import (
 	"github.com/paddockhq/paddock/internal/image/remote"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/docker"
+	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
 )
 
 func main() {
 	image.SetFetcher(remote.Fetcher{})
+	dockeregress.Linker = docker.Link
 	cli.DockerBackend = func(defaultImage string) runtime.Backend {
 		b := docker.New()
 		if defaultImage != "" {

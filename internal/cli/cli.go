@@ -168,6 +168,8 @@ func Main(args []string) int {
 			return dockeregress.ServeMain(args[2])
 		case "__relay":
 			return dockeregress.RelayMain(args[2:])
+		case "__egress-link":
+			return dockeregress.LinkMain(args[2:])
 		case native.HoldCommand:
 			return native.HoldMain()
 		case "__supervise":

@@ -126,6 +126,9 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 // execStarting runs req in the sandbox, starting the sandbox first if it is not running. The
 // running case, the common one, goes straight to the init.
 func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req runtime.ExecRequest) (int, error) {
+	if err := m.Revive(ctx, rec); err != nil {
+		return -1, err
+	}
 	code, err := m.For(rec).Exec(ctx, m.Sandbox(rec), req, execIO(f))
 	if errors.Is(err, runtime.ErrNotRunning) {
 		if err := startAndWarn(ctx, f, m, rec); err != nil {

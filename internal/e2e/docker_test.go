@@ -23,7 +23,9 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
+	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 )
 
 // dockerEnv is a root paddock installation whose new sandboxes go to the Docker engine, with the
@@ -311,10 +313,56 @@ func TestDockerTTY(t *testing.T) {
 	}
 }
 
+// engineElsewhere makes the test's engine look like one on another host (Docker Desktop's VM,
+// Colima, a remote engine): paddock reaches it at tcp://127.0.0.1:PORT, a plain relay to the
+// engine's socket, so it cannot assume the engine sees this host's files or sockets. The link
+// mode must then carry the sandbox's egress over the engine's API.
+func engineElsewhere(t *testing.T, e *env) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("unix", "/var/run/docker.sock")
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				go func() { io.Copy(u, c); u.(*net.UnixConn).CloseWrite() }()
+				io.Copy(c, u)
+			}()
+		}
+	}()
+	e.extra = append(e.extra, "DOCKER_HOST=tcp://"+ln.Addr().String())
+}
+
+// engineWhere runs fn with the engine on this host, and with it "elsewhere" (engineElsewhere).
+func engineWhere(t *testing.T, fn func(t *testing.T, elsewhere bool)) {
+	for _, where := range []string{"here", "elsewhere"} {
+		t.Run(where, func(t *testing.T) { fn(t, where == "elsewhere") })
+	}
+}
+
 // TestDockerEgress: a Docker sandbox reaches out only through paddock's proxy, as its policy
-// says, and the proxy's decisions are paddock's (policy allow, blocked lines, the audit log).
-func TestDockerEgress(t *testing.T) {
+// says, and the proxy's decisions are paddock's (policy allow, blocked lines, the audit log);
+// with the engine on this host (the proxy's socket is mounted) and elsewhere (linked over the
+// engine's API, nothing of the host mounted but the workspace).
+func TestDockerEgress(t *testing.T) { engineWhere(t, testDockerEgress) }
+
+func testDockerEgress(t *testing.T, elsewhere bool) {
 	e, _ := dockerEnv(t)
+	if elsewhere {
+		engineElsewhere(t, e)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -348,6 +396,33 @@ func TestDockerEgress(t *testing.T) {
 	if servers(state) != 1 {
 		t.Fatalf("%d proxy processes for the running sandbox", servers(state))
 	}
+	ci, err := dockertest.Require(t).ContainerInspect(context.Background(), dockerinfo.ContainerName(&runtime.Sandbox{Name: "shell-egress", ID: procInspect(t, e, "shell-egress").ID}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ci.Mounts {
+		if elsewhere && m.Type == "bind" && m.Source != ws {
+			t.Errorf("with the engine elsewhere, %s of this host is mounted at %s", m.Source, m.Destination)
+		}
+	}
+	if want := map[bool]string{false: "/run/paddock/egress/proxy.sock", true: "--link"}[elsewhere]; !strings.Contains(strings.Join(ci.Config.Cmd, " "), want) {
+		t.Errorf("the container's relay %q, want %s", ci.Config.Cmd, want)
+	}
+	// A host side that dies cuts the sandbox off (seen with docker exec, which paddock does not
+	// watch); paddock's next command in the sandbox brings it back.
+	syscall.Kill(serverPid(state), syscall.SIGKILL)
+	for i := 0; i < 100 && servers(state) != 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out, _ := exec.Command("docker", "exec", ci.Name[1:], "sh", "-c", get("allowed.test")).CombinedOutput(); strings.Contains(string(out), "hello") {
+		t.Fatalf("reached out with the proxy's host side gone: %s", out)
+	}
+	if r := e.run(ws, "exec", "shell-egress", "sh", "-c", get("allowed.test")); r.code != 0 || !strings.HasSuffix(r.stdout, "hello from the host") {
+		t.Fatalf("exec after the host side died: %s", r)
+	}
+	if servers(state) != 1 {
+		t.Fatalf("%d proxy processes after exec revived it", servers(state))
+	}
 	e.ok("", "stop", "shell-egress")
 	if n := servers(state); n != 0 {
 		t.Errorf("%d proxy processes after stop", n)
@@ -357,6 +432,19 @@ func TestDockerEgress(t *testing.T) {
 	if n := servers(state); n != 0 {
 		t.Errorf("%d proxy processes after rm", n)
 	}
+}
+
+// serverPid is the egress proxy process serving the sandbox with state folder dir (0: none).
+func serverPid(dir string) int {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "__egress-serve\x00"+dir) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			return pid
+		}
+	}
+	return 0
 }
 
 // servers counts the egress proxy processes serving the sandbox with state folder dir.
@@ -474,13 +562,18 @@ func TestDockerImageUser(t *testing.T) {
 // TestDockerEgressCredentials: on the Docker backend too, the stored key goes into requests at the
 // proxy on the host (TLS intercepted with paddock's CA, which the container trusts through its
 // bundle), and never into the container: not its environment, processes, memory or files.
-func TestDockerEgressCredentials(t *testing.T) {
+func TestDockerEgressCredentials(t *testing.T) { engineWhere(t, testDockerEgressCredentials) }
+
+func testDockerEgressCredentials(t *testing.T, elsewhere bool) {
 	curl, err := exec.LookPath("curl")
 	if err != nil {
 		t.Fatal("this test needs curl on the host")
 	}
 	ref := dockertest.ImageWith(t, curl)
 	e, _ := dockerEnv(t)
+	if elsewhere {
+		engineElsewhere(t, e)
+	}
 	w := startEgressWorld(t, e)
 	key := "sk-ant-e2e-REAL-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	if r := e.runInput("", key+"\n", "secret", "set", "anthropic"); r.code != 0 {

@@ -161,6 +161,12 @@ func WriteCABundle(home, dst string) error {
 	if err != nil {
 		return fmt.Errorf("egress CA: %w", err)
 	}
+	return WriteBundle(ca.PEM, dst)
+}
+
+// WriteBundle writes this system's CA bundle followed by caPEM to dst. Inside a container it
+// composes the container's own roots with paddock's CA.
+func WriteBundle(caPEM []byte, dst string) error {
 	var b []byte
 	for _, p := range hostBundles {
 		if hb, err := os.ReadFile(p); err == nil {
@@ -168,7 +174,7 @@ func WriteCABundle(home, dst string) error {
 			break
 		}
 	}
-	b = append(b, ca.PEM...)
+	b = append(b, caPEM...)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}

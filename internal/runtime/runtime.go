@@ -167,3 +167,10 @@ type Backend interface {
 	// Remove deletes the sandbox's private state. The sandbox must be stopped.
 	Remove(ctx context.Context, sb *Sandbox) error
 }
+
+// Reviver is a backend whose running sandboxes depend on a host process that can end apart from
+// them (the Docker backend's egress proxy host side: without it the sandbox has no network).
+// Revive restores it; paddock calls it when it runs a command in a running sandbox.
+type Reviver interface {
+	Revive(ctx context.Context, sb *Sandbox) error
+}

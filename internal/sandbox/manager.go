@@ -660,7 +660,7 @@ func uniqueName(recs []*store.Record, base string) string {
 func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	sb := m.Sandbox(rec)
 	if st, err := m.For(rec).State(ctx, sb); err == nil && st.Status == "running" {
-		return false, nil
+		return false, m.Revive(ctx, rec)
 	}
 	unlock, err := m.Store.LockSandbox(rec.ID)
 	if err != nil {
@@ -668,7 +668,7 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	}
 	defer unlock()
 	if st, err := m.For(rec).State(ctx, sb); err == nil && st.Status == "running" {
-		return false, nil
+		return false, m.Revive(ctx, rec)
 	}
 	// Re-read the record under the lock: it may have been removed or re-created meanwhile.
 	cur, err := m.Store.Resolve(rec.ID)
@@ -685,7 +685,15 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 				ErrBadInput, mt.Source, rec.Name, rec.Name)
 		}
 	}
-	sb = m.Sandbox(rec)
+	if err := m.For(rec).Start(ctx, m.startable(rec)); err != nil {
+		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
+	}
+	return true, nil
+}
+
+// startable is the sandbox as its backend starts it: with what it needs from the host now.
+func (m *Manager) startable(rec *store.Record) *runtime.Sandbox {
+	sb := m.Sandbox(rec)
 	if sb.Spec.Egress != nil {
 		// The proxy finds the global policy, the CA and the keys under PADDOCK_HOME.
 		eg := *sb.Spec.Egress
@@ -694,10 +702,20 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	}
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
 	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
-	if err := m.For(rec).Start(ctx, sb); err != nil {
-		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
+	return sb
+}
+
+// Revive restores what a running sandbox needs from the host, where its backend has such a
+// thing (runtime.Reviver).
+func (m *Manager) Revive(ctx context.Context, rec *store.Record) error {
+	r, ok := m.For(rec).(runtime.Reviver)
+	if !ok {
+		return nil
 	}
-	return true, nil
+	if err := r.Revive(ctx, m.startable(rec)); err != nil {
+		return fmt.Errorf("sandbox %s: %w", rec.Name, err)
+	}
+	return nil
 }
 
 // hostGitIdentity reads user.name and user.email from the host's global git configuration

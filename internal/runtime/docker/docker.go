@@ -76,6 +76,8 @@ type Backend struct {
 	// EngineBinary is paddock's Linux binary (the egress proxy's host side and relay); "" for
 	// PADDOCK_LINUX_BINARY, else the paddock beside this executable.
 	EngineBinary string
+	// ServerBinary serves the proxy's host side in the link mode; "" for this executable.
+	ServerBinary string
 
 	mu      sync.Mutex
 	cli     *client.Client
@@ -83,6 +85,7 @@ type Backend struct {
 	ver     string // negotiated API version
 	userns  bool   // the engine remaps users (dockerd --userns-remap, or rootless)
 	sysinfo *system.Info
+	mode    string // how containers reach the proxy (egress.go), decided at the first start
 }
 
 // DefaultImage is the image of host-template sandboxes unless configured otherwise.
@@ -299,7 +302,7 @@ func (b *Backend) configHash(sb *runtime.Sandbox) string {
 		Workdir  string
 		Egress   []string
 		V        int
-	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, mainProcess(sb), 2})
+	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, b.mainProcess(sb), 2})
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -319,20 +322,23 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if err := os.WriteFile(filepath.Join(sb.Dir, identityFile), id, 0o600); err != nil {
 		return err
 	}
+	ci, ok, err := b.inspect(ctx, c, sb)
+	if err != nil {
+		return err
+	}
+	running := ok && ci.State != nil && ci.State.Running
 	egressUp := func() error { return nil }
 	if sb.Spec.Egress != nil {
 		// The proxy's host side: a container with egress never gets its relay without it.
-		if egressUp, err = b.startEgress(ctx, c, sb); err != nil {
+		var have *container.InspectResponse
+		if running {
+			have = &ci
+		}
+		if egressUp, err = b.startEgress(ctx, c, sb, have); err != nil {
 			return err
 		}
 	}
-	ci, ok, err := b.inspect(ctx, c, sb)
-	if err != nil {
-		egressUp()
-		dockeregress.StopServer(sb.Dir)
-		return err
-	}
-	if ok && ci.State != nil && ci.State.Running {
+	if running {
 		return egressUp()
 	}
 	if err := b.startContainer(ctx, c, sb, ci, ok, egressUp); err != nil {
@@ -389,6 +395,15 @@ func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runt
 		}
 		os.WriteFile(applied, want, 0o600)
 	}
+	if sb.Spec.Egress != nil && b.linkMode() {
+		ci, err := c.ContainerInspect(ctx, ContainerName(sb))
+		if err != nil {
+			return noEngine(c.DaemonHost(), err)
+		}
+		if err := b.copyIn(ctx, c, sb, ci.ID); err != nil {
+			return fmt.Errorf("%w: %v", runtime.ErrStartFailed, err)
+		}
+	}
 	if err := c.ContainerStart(ctx, ContainerName(sb), container.StartOptions{}); err != nil {
 		return fmt.Errorf("%w: %v", runtime.ErrStartFailed, firstLine(err))
 	}
@@ -405,12 +420,23 @@ const limitsFile = "limits-applied.json"
 // listens on 127.0.0.1:ProxyPort and forwards to the proxy's socket (it is listening within
 // milliseconds of the start, and until then a connection is refused, never let through);
 // without, a shell that idles.
-func mainProcess(sb *runtime.Sandbox) []string {
+//
+// In the link mode the relay takes the host side's streams on its own socket instead.
+func (b *Backend) mainProcess(sb *runtime.Sandbox) []string {
 	if sb.Spec.Egress == nil {
 		return idle
 	}
-	return []string{dockeregress.Binary, "__relay", "127.0.0.1:" + strconv.Itoa(sb.Spec.Egress.ProxyPort),
-		dockeregress.SocketDir + "/" + dockeregress.SocketName}
+	addr := "127.0.0.1:" + strconv.Itoa(sb.Spec.Egress.ProxyPort)
+	if b.linkMode() {
+		return []string{dockeregress.Binary, "__relay", "--link", addr, dockeregress.LinkSocket}
+	}
+	return []string{dockeregress.Binary, "__relay", addr, dockeregress.SocketDir + "/" + dockeregress.SocketName}
+}
+
+func (b *Backend) linkMode() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mode == modeLink
 }
 
 // limits are the sandbox's limits, with the same defaults as the native engine where none are
@@ -484,7 +510,7 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly,
 			BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate}})
 	}
-	if sb.Spec.Egress != nil {
+	if sb.Spec.Egress != nil && !b.linkMode() {
 		// The proxy's socket (its folder, read-only), paddock's binary (the relay, and ssh's
 		// ProxyCommand) and the CA bundle, under /run/paddock.
 		ro := &mount.BindOptions{Propagation: mount.PropagationRPrivate}
@@ -499,7 +525,7 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 	}
 	init := true
 	cfg := &container.Config{
-		Image: from, Hostname: sb.Spec.Hostname, Cmd: mainProcess(sb), Entrypoint: []string{},
+		Image: from, Hostname: sb.Spec.Hostname, Cmd: b.mainProcess(sb), Entrypoint: []string{},
 		User: "0:0", WorkingDir: sb.Spec.Workdir, Labels: labels, StopSignal: "SIGTERM",
 	}
 	if ii.Config != nil {
@@ -518,6 +544,18 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 		return fmt.Errorf("%w: creating the container of sandbox %s: %v", runtime.ErrStartFailed, sb.Name, firstLine(err))
 	}
 	return nil
+}
+
+// Revive implements runtime.Reviver: a running sandbox whose proxy host side has ended (killed,
+// or the host restarted while the engine kept the container) gets it back.
+func (b *Backend) Revive(ctx context.Context, sb *runtime.Sandbox) error {
+	if sb.Spec.Egress == nil || dockeregress.Running(sb.Dir) {
+		return nil
+	}
+	if st, err := b.State(ctx, sb); err != nil || st.Status != "running" {
+		return nil // a stopped sandbox gets it when it starts
+	}
+	return b.Start(ctx, sb)
 }
 
 // Stop implements runtime.Backend.

@@ -23,7 +23,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -42,6 +41,9 @@ type Config struct {
 	SandboxID string `json:"sandbox_id"`
 	Sandbox   string `json:"sandbox"`
 	Preset    string `json:"preset"`
+	// Link, when set, carries the container's connections over the engine's API (link.go)
+	// instead of the bind-mounted socket.
+	Link *Link `json:"link,omitempty"`
 }
 
 // Layout of a sandbox's state folder.
@@ -172,7 +174,7 @@ func StopServer(stateDir string) {
 	if err != nil {
 		return
 	}
-	p.Signal(syscall.SIGTERM)
+	terminate(p)
 	for i := 0; i < 200 && Running(stateDir); i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -181,9 +183,15 @@ func StopServer(stateDir string) {
 
 // RelayMain is `paddock __relay ADDR SOCKET` inside the container: it listens on ADDR, says
 // "ready" on stdout (then closes it), and forwards every connection to the unix socket.
+//
+// `paddock __relay --link ADDR SOCKET` is the relay of the link mode (see link.go): SOCKET is
+// its own socket, which the host side's link process joins.
 func RelayMain(args []string) int {
+	if len(args) == 3 && args[0] == "--link" {
+		return relayLinked(args[1], args[2])
+	}
 	if len(args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: paddock __relay ADDR SOCKET")
+		fmt.Fprintln(os.Stderr, "usage: paddock __relay [--link] ADDR SOCKET")
 		return 2
 	}
 	ln, err := net.Listen("tcp", args[0])
@@ -245,3 +253,6 @@ func WaitReady(r io.Reader) error {
 	}
 	return errors.New(strings.TrimPrefix(line, "error: "))
 }
+
+// LastLog is the last line the host side logged.
+func LastLog(stateDir string) string { return lastLine(logPath(stateDir)) }

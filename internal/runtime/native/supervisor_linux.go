@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/paddockhq/paddock/internal/batchsched"
 	"github.com/paddockhq/paddock/internal/boxinit"
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/egress"
@@ -77,6 +78,10 @@ func sameFile(f *os.File, path string) bool {
 func SuperviseMain(dir string) int {
 	// Pdeathsig of the init is tied to this thread: keep it for the life of the process.
 	goruntime.LockOSThread()
+	// In the caller's session (see start): a closing terminal must not end the sandbox. Caught,
+	// not ignored: an ignored SIGHUP would be inherited by the init and everything it runs, and
+	// the init hangs up a process whose caller went away.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	debug.SetGCPercent(50)
 	ready := os.NewFile(ReadyFD, "ready")
 	report := func(err error) int {
@@ -114,6 +119,11 @@ func SuperviseMain(dir string) int {
 	sv, err := startInit(&sb, l)
 	if err != nil {
 		return report(err)
+	}
+	// The supervisor's remaining work is the egress proxy (see batchsched). After the init has
+	// started: children inherit the policy, and the sandbox's processes keep the default one.
+	if err := batchsched.Process(); err != nil {
+		slog.Warn("batch scheduling", "err", err)
 	}
 	report(nil)
 	memtrim.Keep(5 * time.Second)
@@ -209,6 +219,8 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 		GidMappingsEnableSetgroups: !rootless,
 		Credential:                 &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: rootless},
 		Pdeathsig:                  syscall.SIGKILL,
+		// No controlling terminal in the sandbox: the supervisor shares the caller's session.
+		Setsid: true,
 	}
 	if sub.ok() {
 		syncR, w, err := os.Pipe()
@@ -390,7 +402,6 @@ func startInit(sb *runtime.Sandbox, l layout) (*supervised, error) {
 func (s *supervised) run() int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
-	signal.Ignore(syscall.SIGHUP)
 	reason := ""
 	for reason == "" {
 		select {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package docker_test
 
 import (
@@ -22,16 +24,29 @@ import (
 // TestEgress: a container with egress has no network of its own, only paddock's proxy at
 // 127.0.0.1:PORT inside, which lets through what the policy allows, audits it, and is gone (no
 // way out at all) when its host side is.
+//
+// Both ways of reaching the host side: the bind-mounted socket (an engine on this host) and the
+// link over `docker exec` streams (any engine: nothing of the host is mounted but the workspace).
 func TestEgress(t *testing.T) {
 	ref := dockertest.Image(t)
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "paddock")
-	build := exec.Command("go", "build", "-o", bin, "../../../cmd/paddock")
+	bins := t.TempDir()
+	os.Chmod(bins, 0o755)
+	build := exec.Command("go", "build", "-o", bins+"/", "../../../cmd/paddock", "../../../cmd/paddock-oci")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building paddock: %v\n%s", err, out)
 	}
+	for _, mode := range []string{"socket", "link"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Setenv(docker.ModeEnv, mode)
+			testEgress(t, ref, mode, filepath.Join(bins, "paddock"), filepath.Join(bins, "paddock-oci"))
+		})
+	}
+}
+
+func testEgress(t *testing.T, ref, mode, bin, server string) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
 	// A server on the host's loopback that only the proxy can reach, under two names.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -51,7 +66,7 @@ func TestEgress(t *testing.T) {
 	ws := filepath.Join(dir, "ws")
 	os.MkdirAll(ws, 0o755)
 	b := docker.New()
-	b.EngineBinary = bin
+	b.EngineBinary, b.ServerBinary = bin, server
 	sb := &runtime.Sandbox{ID: strings.Repeat("e9", 32), Name: "egress-test", Dir: filepath.Join(dir, "state"),
 		Spec: runtime.Spec{Template: ref, Image: &runtime.Image{Ref: ref}, Hostname: "egress-test", Workdir: ws,
 			Mounts: []runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}},
@@ -92,9 +107,26 @@ func TestEgress(t *testing.T) {
 	if code, out := sh(`echo "$HTTPS_PROXY $SSL_CERT_FILE"; test -s "$SSL_CERT_FILE" && test -x ` + dockeregress.Binary); code != 0 || out != "http://127.0.0.1:3128 "+egress.CABundlePath+"\n" {
 		t.Fatalf("proxy settings inside: exit %d, %q", code, out)
 	}
-	// The relay cannot be turned into a way around: the socket's folder is read-only.
-	if code, _ := sh("rm -f " + dockeregress.SocketDir + "/" + dockeregress.SocketName); code == 0 {
-		t.Error("the sandbox removed the proxy's socket")
+	if mode == "socket" {
+		// The relay cannot be turned into a way around: the socket's folder is read-only.
+		if code, _ := sh("rm -f " + dockeregress.SocketDir + "/" + dockeregress.SocketName); code == 0 {
+			t.Error("the sandbox removed the proxy's socket")
+		}
+	} else {
+		// Nothing of the host's is mounted but the workspace (an engine in a VM or on another
+		// host could not mount the state folder), and the bundle has the image's roots too.
+		ci, err := dockertest.Require(t).ContainerInspect(ctx, docker.ContainerName(sb))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ci.Mounts {
+			if m.Type == "bind" && m.Source != ws {
+				t.Errorf("link mode mounts %s from the host at %s", m.Source, m.Destination)
+			}
+		}
+		if code, out := sh(`grep -c 'BEGIN CERTIFICATE' "$SSL_CERT_FILE"; ls -l ` + dockeregress.LinkSocket); code != 0 || !strings.Contains(out, "srw-------") {
+			t.Errorf("link mode files: exit %d, %q", code, out)
+		}
 	}
 	audit, _ := os.ReadFile(egress.AuditPath(sb.Dir))
 	if !strings.Contains(string(audit), "allowed.test") || !strings.Contains(string(audit), "denied.test") {

@@ -13,20 +13,23 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/batchsched"
 	"github.com/paddockhq/paddock/internal/egress"
 )
-
-func detached() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setsid: true} }
 
 // ServeMain is `paddock __egress-serve STATE_DIR`: the host side of one sandbox's egress, until
 // SIGTERM. One per sandbox (a lock in the state folder).
 func ServeMain(stateDir string) int {
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	if err := batchsched.Process(); err != nil {
+		slog.Warn("batch scheduling", "err", err)
+	}
 	lock, err := os.OpenFile(lockPath(stateDir), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(lock); err != nil {
 		return 0 // another one serves
 	}
 	var cfg Config
@@ -50,7 +53,6 @@ func ServeMain(stateDir string) int {
 	os.WriteFile(pidPath(stateDir), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer cancel()
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	// The sandbox removed (its state folder gone with the socket): nothing left to serve.
 	go func() {
 		for ctx.Err() == nil {
@@ -61,8 +63,22 @@ func ServeMain(stateDir string) int {
 		}
 	}()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("sandbox", cfg.Sandbox)
-	err = egress.ServeSandbox(ctx, ln, egress.Options{Home: cfg.Home, StateDir: stateDir, SandboxID: cfg.SandboxID,
+	p, err := egress.New(egress.Options{Home: cfg.Home, StateDir: stateDir, SandboxID: cfg.SandboxID,
 		Sandbox: cfg.Sandbox, Preset: cfg.Preset, Logger: logger})
+	if err != nil {
+		os.Remove(sock)
+		fmt.Fprintf(os.Stderr, "egress: %v\n", err)
+		return 1
+	}
+	defer p.Close()
+	if cfg.Link != nil {
+		// The container's connections come over the engine's API; the socket only tells the
+		// CLI that this side runs.
+		go p.Serve(ctx, ln)
+		err = serveLinks(ctx, p, stateDir, *cfg.Link, logger)
+	} else {
+		err = p.Serve(ctx, ln)
+	}
 	os.Remove(sock)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "egress: %v\n", err)

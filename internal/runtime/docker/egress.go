@@ -1,0 +1,312 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+
+	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/exe"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
+)
+
+// caBundleTarget is where the container sees its CA bundle.
+const caBundleTarget = egress.CABundlePath
+
+// egressEnv points the sandbox's tools at the proxy.
+func egressEnv(sb *runtime.Sandbox) []string {
+	if sb.Spec.Egress == nil {
+		return nil
+	}
+	return egress.Env(sb.Spec.Egress.ProxyPort)
+}
+
+// caBundle is the sandbox's CA bundle (the host's roots and paddock's CA) in the socket mode.
+func caBundle(sb *runtime.Sandbox) string { return filepath.Join(sb.Dir, "egress", "ca-bundle.pem") }
+
+// How the container reaches the proxy's host side (dockeregress):
+//   - socket: the proxy's socket, paddock's binary and the CA bundle are bind-mounted from the
+//     sandbox's state folder. Needs the engine on this Linux host.
+//   - link: paddock's binary and CA are copied into the container, and the connections travel
+//     over `docker exec` streams through the engine's API. Works with any engine: Docker Desktop,
+//     Colima, OrbStack, a remote one.
+//
+// PADDOCK_DOCKER_EGRESS=socket|link overrides the choice.
+const (
+	modeSocket = "socket"
+	modeLink   = "link"
+)
+
+// ModeEnv overrides how the container reaches the proxy.
+const ModeEnv = "PADDOCK_DOCKER_EGRESS"
+
+// egressMode decides the mode for this engine: socket when the engine runs on this Linux host
+// (a unix socket, and the engine's host name is this one's, and not Docker Desktop's VM).
+func (b *Backend) egressMode(ctx context.Context, c *client.Client) (string, error) {
+	switch m := os.Getenv(ModeEnv); m {
+	case modeSocket, modeLink:
+		return m, nil
+	case "":
+	default:
+		return "", fmt.Errorf("%w: %s=%q: use %s or %s", runtime.ErrUnsupported, ModeEnv, m, modeSocket, modeLink)
+	}
+	if goruntime.GOOS != "linux" || !strings.HasPrefix(c.DaemonHost(), "unix://") {
+		return modeLink, nil
+	}
+	info, err := b.info(ctx, c)
+	if err != nil {
+		return "", noEngine(c.DaemonHost(), err)
+	}
+	host, _ := os.Hostname()
+	if info.Name != host || strings.Contains(info.OperatingSystem, "Docker Desktop") {
+		return modeLink, nil
+	}
+	return modeSocket, nil
+}
+
+// engineBinary is paddock's Linux binary, which runs inside the container (the relay, ssh's
+// ProxyCommand) and, in the socket mode, serves the host side: PADDOCK_LINUX_BINARY, else (off
+// Linux) paddock-linux-ARCH beside this executable, as release archives for macOS and Windows
+// ship it, else the paddock beside it. arch is the engine's ("" for this host's).
+func (b *Backend) engineBinary(arch string) (string, error) {
+	if b.EngineBinary != "" {
+		return b.EngineBinary, nil
+	}
+	if p := os.Getenv("PADDOCK_LINUX_BINARY"); p != "" {
+		return p, nil
+	}
+	if self, err := os.Executable(); err == nil && goruntime.GOOS != "linux" {
+		goarch := map[string]string{"x86_64": "amd64", "aarch64": "arm64"}[arch]
+		if goarch == "" {
+			goarch = arch
+		}
+		p := filepath.Join(filepath.Dir(self), "paddock-linux-"+goarch)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		return "", fmt.Errorf("no %s beside %s: set PADDOCK_LINUX_BINARY to paddock's Linux build for the engine (%s)", filepath.Base(p), self, arch)
+	}
+	return exe.EnginePath()
+}
+
+// serverBinary runs the host side in the link mode: this executable (it has the Docker client).
+func (b *Backend) serverBinary() (string, error) {
+	if b.ServerBinary != "" {
+		return b.ServerBinary, nil
+	}
+	return os.Executable()
+}
+
+// checkLinuxBinary makes sure bin can run in the engine's containers: a Linux executable for
+// the engine's architecture.
+func checkLinuxBinary(bin, engineArch string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("%s is not a Linux executable (%v): set PADDOCK_LINUX_BINARY to paddock's Linux build for the engine (%s)", bin, err, engineArch)
+	}
+	defer f.Close()
+	want := map[string]elf.Machine{"x86_64": elf.EM_X86_64, "amd64": elf.EM_X86_64, "aarch64": elf.EM_AARCH64, "arm64": elf.EM_AARCH64}
+	if m, ok := want[engineArch]; ok && f.Machine != m {
+		return fmt.Errorf("%s is built for %s, the engine runs %s: set PADDOCK_LINUX_BINARY to paddock's Linux build for %s", bin, f.Machine, engineArch, engineArch)
+	}
+	return nil
+}
+
+// startEgress checks that the proxy can be given to the container, and starts its host side.
+//
+// The checks and files come first; the host side starts in the background while the container
+// starts, and wait returns its outcome (the relay must not be used before it).
+//
+// running is the sandbox's container when it runs already: its relay decides the mode.
+func (b *Backend) startEgress(ctx context.Context, c *client.Client, sb *runtime.Sandbox, running *container.InspectResponse) (wait func() error, err error) {
+	eg := sb.Spec.Egress
+	refuse := func(why string) error {
+		return fmt.Errorf("%w: sandbox %s gets its network only through paddock's egress proxy (%s), but %s; paddock does not run it open",
+			runtime.ErrStartFailed, sb.Name, eg.Policy, why)
+	}
+	if eg.Home == "" || eg.ProxyPort < 1 || eg.ProxyPort > 65535 {
+		return nil, refuse(fmt.Sprintf("its egress settings are incomplete (home %q, port %d)", eg.Home, eg.ProxyPort))
+	}
+	mode, err := b.egressMode(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if running != nil && running.Config != nil && len(running.Config.Cmd) > 2 && running.Config.Cmd[1] == "__relay" {
+		mode = modeSocket
+		if running.Config.Cmd[2] == "--link" {
+			mode = modeLink
+		}
+	}
+	b.mu.Lock()
+	b.mode = mode
+	b.mu.Unlock()
+	arch := ""
+	if mode == modeLink {
+		info, err := b.info(ctx, c)
+		if err != nil {
+			return nil, noEngine(c.DaemonHost(), err)
+		}
+		arch = info.Architecture
+	}
+	engine, err := b.engineBinary(arch)
+	if err != nil {
+		return nil, refuse("paddock's binary, which relays the proxy inside the container, is missing: " + err.Error())
+	}
+	server := engine
+	cfg := dockeregress.Config{Home: eg.Home, SandboxID: sb.ID, Sandbox: sb.Name, Preset: eg.Policy}
+	if mode == modeSocket {
+		if goruntime.GOOS != "linux" {
+			return nil, refuse(ModeEnv + "=socket needs the engine on this Linux host")
+		}
+		if _, err := os.Stat(engine); err != nil {
+			return nil, refuse("paddock's binary, which relays the proxy inside the container, is missing: " + err.Error())
+		}
+		if err := dockeregress.CopyBinary(engine, sb.Dir); err != nil {
+			return nil, refuse("paddock's binary could not be prepared for the container: " + err.Error())
+		}
+		if err := egress.WriteCABundle(eg.Home, caBundle(sb)); err != nil {
+			return nil, refuse("the proxy's CA bundle could not be written: " + err.Error())
+		}
+	} else {
+		if err := checkLinuxBinary(engine, arch); err != nil {
+			return nil, refuse("paddock's binary, which relays the proxy inside the container, cannot run there: " + err.Error())
+		}
+		if server, err = b.serverBinary(); err != nil {
+			return nil, refuse("paddock's own executable: " + err.Error())
+		}
+		if _, err := egress.LoadOrCreateCA(eg.Home); err != nil {
+			return nil, refuse("the proxy's CA: " + err.Error())
+		}
+		cfg.Link = &dockeregress.Link{Container: ContainerName(sb)}
+	}
+	if err := os.MkdirAll(dockeregress.SockDir(sb.Dir), 0o755); err != nil {
+		return nil, refuse("its socket folder could not be made: " + err.Error())
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- dockeregress.StartServer(ctx, server, sb.Dir, cfg)
+	}()
+	return sync.OnceValue(func() error {
+		if err := <-done; err != nil {
+			return refuse("the proxy did not start: " + err.Error())
+		}
+		if mode == modeLink {
+			return b.waitLinked(ctx, c, sb, refuse)
+		}
+		return nil
+	}), nil
+}
+
+// waitLinked waits until the host side serves the container's current run.
+func (b *Backend) waitLinked(ctx context.Context, c *client.Client, sb *runtime.Sandbox, refuse func(string) error) error {
+	ci, err := c.ContainerInspect(ctx, ContainerName(sb))
+	if err != nil || ci.State == nil || !ci.State.Running {
+		return refuse("its container is not running")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for dockeregress.Linked(sb.Dir) != ci.State.StartedAt {
+		if !dockeregress.Running(sb.Dir) {
+			return refuse("the proxy's host side ended: " + dockeregress.LastLog(sb.Dir))
+		}
+		if time.Now().After(deadline) {
+			return refuse("the proxy's host side did not reach the container within 30s: " + dockeregress.LastLog(sb.Dir))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// linkFiles are the files the link mode copies into a container: paddock's Linux binary and CA.
+func linkFiles(engine, home string) (map[string][]byte, error) {
+	bin, err := os.ReadFile(engine)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := egress.LoadOrCreateCA(home)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{dockeregress.Binary: bin, dockeregress.CAFile: ca.PEM}, nil
+}
+
+// copiedFile records what was last copied into which container.
+func copiedFile(sb *runtime.Sandbox) string { return filepath.Join(sb.Dir, "egress-copied") }
+
+// copyIn puts the link mode's files into the (stopped) container, unless that container has
+// them already.
+func (b *Backend) copyIn(ctx context.Context, c *client.Client, sb *runtime.Sandbox, containerID string) error {
+	info, err := b.info(ctx, c)
+	if err != nil {
+		return noEngine(c.DaemonHost(), err)
+	}
+	engine, err := b.engineBinary(info.Architecture)
+	if err != nil {
+		return err
+	}
+	files, err := linkFiles(engine, sb.Spec.Egress.Home)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	io.WriteString(h, containerID)
+	for _, name := range []string{dockeregress.Binary, dockeregress.CAFile} {
+		h.Write(files[name])
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if have, _ := os.ReadFile(copiedFile(sb)); string(have) == sum {
+		return nil
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, name := range []string{dockeregress.Binary, dockeregress.CAFile} {
+		for d := path.Dir(name); d != "/" && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	var ds []string
+	for d := range dirs {
+		ds = append(ds, d)
+	}
+	sort.Slice(ds, func(i, j int) bool { return len(ds[i]) < len(ds[j]) }) // parents first
+	now := time.Now()
+	for _, d := range ds {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(d, "/") + "/", Mode: 0o755, ModTime: now})
+	}
+	for _, name := range []string{dockeregress.Binary, dockeregress.CAFile} {
+		mode := int64(0o644)
+		if name == dockeregress.Binary {
+			mode = 0o755
+		}
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(name, "/"), Mode: mode, Size: int64(len(files[name])), ModTime: now})
+		tw.Write(files[name])
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := c.CopyToContainer(ctx, containerID, "/", &buf, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("copying paddock's relay into the container of sandbox %s: %v", sb.Name, firstLine(err))
+	}
+	return os.WriteFile(copiedFile(sb), []byte(sum), 0o600)
+}
