@@ -6,6 +6,9 @@
 #   exec:        paddock exec SANDBOX true          vs  docker exec CONTAINER true       (target: no slower)
 #   run, reuse:  paddock run shell -c true          vs  docker start C + docker exec C true   (target: <= 1.2x)
 #                once with the sandbox running, once stopped before every run (hyperfine --prepare)
+#   link mode:   the same for a sandbox whose egress travels over docker exec streams (the way for
+#                engines elsewhere: Docker Desktop, Colima, remote; PADDOCK_DOCKER_EGRESS=link), and
+#                a 256 MiB plain-HTTP download through the proxy in both modes (nc inside)
 #
 # Knobs: RUNS=100 WARMUP=5 STOPPED_RUNS=20; QUICK=1 for a few runs. Needs root (or docker group),
 # hyperfine, jq, a static busybox and a running engine (bench/run.sh and scripts/start-dockerd.sh
@@ -38,12 +41,27 @@ trap cleanup EXIT
 # One image for both: a static busybox (the docker peer of bench/run.sh).
 mkdir -p "$W/rootfs"/{bin,proc,sys,dev,tmp,etc,root} "$W/ws/bench"
 cp /bin/busybox "$W/rootfs/bin/busybox"
-for a in sh true sleep cat ls id; do ln -sf busybox "$W/rootfs/bin/$a"; done
+for a in sh true sleep cat ls id nc wc; do ln -sf busybox "$W/rootfs/bin/$a"; done
 echo 'root:x:0:0:root:/root:/bin/sh' >"$W/rootfs/etc/passwd"
 echo 'root:x:0:' >"$W/rootfs/etc/group"
 tar -C "$W/rootfs" -c . | docker import -c 'ENV PATH=/bin' - paddock-bench-docker:latest >/dev/null
 export PADDOCK_DOCKER_IMAGE=paddock-bench-docker:latest
 
+# The outside world of the download: a server on the host's loopback, reached through the proxy.
+(cd "$REPO" && go build -o "$W/egresstool" ./bench/egresstool)
+mkdir -p "$PADDOCK_HOME"
+"$W/egresstool" "$PADDOCK_HOME" >"$W/port" 2>"$W/srv.log" &
+SRV_PID=$!
+trap 'kill $SRV_PID 2>/dev/null; cleanup' EXIT
+for _ in $(seq 50); do [[ $(wc -l <"$W/port") == 2 ]] && break; sleep 0.1; done
+PLAIN=$(sed -n 2p "$W/port")
+echo "bench.test 127.0.0.1" >"$W/hosts"
+export PADDOCK_EGRESS_HOSTS=$W/hosts
+"$W/paddock" policy allow "bench.test:$PLAIN" 2>/dev/null
+
+mkdir -p "$W/ws/link"
+cd "$W/ws/link"
+SBL=$(PADDOCK_DOCKER_EGRESS=link "$W/paddock" --backend docker run -d shell 2>"$W/run.err" | tail -1) || { cat "$W/run.err" >&2; exit 1; }
 cd "$W/ws/bench"
 SB=$("$W/paddock" --backend docker run -d shell 2>"$W/run.err" | tail -1) || { cat "$W/run.err" >&2; exit 1; }
 # The peer container as paddock makes its own: no network, an init, the workspace bind-mounted.
@@ -68,6 +86,25 @@ hf sh_floor "$RUNS" "sh -c true"
 echo "==> run, reusing the stopped sandbox ($STOPPED_RUNS runs, stopped before each)" >&2
 hf paddock_run_stopped "$STOPPED_RUNS" --prepare "$W/paddock stop -t 0 $SB" "$W/paddock run shell -c true"
 hf docker_start_exec_stopped "$STOPPED_RUNS" --prepare "docker stop -t 0 $CTR" "sh -c 'docker start $CTR >/dev/null && docker exec $CTR true'"
+
+echo "==> link mode: exec, run (running), run (stopped)" >&2
+hf link_exec "$RUNS" "$W/paddock exec $SBL true"
+(cd "$W/ws/link" && hf link_run "$RUNS" "$W/paddock run shell -c true")
+(cd "$W/ws/link" && hf link_run_stopped "$STOPPED_RUNS" --prepare "$W/paddock stop -t 0 $SBL" "$W/paddock run shell -c true")
+echo "==> 256 MiB through the proxy, socket and link mode" >&2
+# MiB/s of one download (nc in the container, the proxy's plain-HTTP side), median of 3.
+bulk() {
+	local sb=$1 i t0 t1 n
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		n=$("$W/paddock" exec "$sb" sh -c "printf 'GET http://bench.test:$PLAIN/bulk?mb=256 HTTP/1.0\r\n\r\n' | nc 127.0.0.1 3128 | wc -c")
+		t1=$(date +%s%N)
+		((n > 256 << 20)) || { echo "bench/docker.sh: download through $sb got $n bytes" >&2; echo nan; return; }
+		awk -v ns=$((t1 - t0)) 'BEGIN {printf "%.0f\n", 256 / (ns / 1e9)}'
+	done | sort -n | sed -n 2p
+}
+BULK_SOCKET=$(bulk "$SB")
+BULK_LINK=$(bulk "$SBL")
 
 med() { echo "${R[$1]}" | cut -d' ' -f1; }
 row() { # LABEL KEY CMD
@@ -102,6 +139,25 @@ MD=$RESULTS/docker-latest.md
 	echo "| paddock exec / docker exec ≤ 1.0 | $r1 | $(verdict "$r1" 1.0) |"
 	echo "| paddock run (running) / docker start + exec ≤ 1.2 | $r2 | $(verdict "$r2" 1.2) |"
 	echo "| paddock run (stopped) / docker start + exec ≤ 1.2 | $r3 | $(verdict "$r3" 1.2) |"
+	echo
+	echo "Link mode (egress over \`docker exec\` streams, the way for engines that are not on this host; here the same engine):"
+	echo
+	echo "| what | command | median | mean ± σ |"
+	echo "|---|---|---|---|"
+	row "paddock exec, link mode" link_exec "paddock exec SANDBOX true"
+	row "paddock run, running, link mode" link_run "paddock run shell -c true"
+	row "paddock run, stopped, link mode" link_run_stopped "paddock run shell -c true"
+	echo
+	l1=$(ratio link_exec docker_exec)
+	l2=$(ratio link_run docker_start_exec)
+	l3=$(ratio link_run_stopped docker_start_exec_stopped)
+	echo "| target | ratio | |"
+	echo "|---|---|---|"
+	echo "| paddock exec / docker exec ≤ 1.0 | $l1 | $(verdict "$l1" 1.0) |"
+	echo "| paddock run (running) / docker start + exec ≤ 1.2 | $l2 | $(verdict "$l2" 1.2) |"
+	echo "| paddock run (stopped) / docker start + exec ≤ 1.2 | $l3 | $(verdict "$l3" 1.2) |"
+	echo
+	echo "A 256 MiB plain-HTTP download through the proxy (nc inside, median of 3, the exec included): socket mode **$BULK_SOCKET MiB/s**, link mode **$BULK_LINK MiB/s**."
 } >"$MD"
 cp "$MD" "$RESULTS/docker-$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$MD"

@@ -3,6 +3,8 @@
 // inside a sandbox trusts it through the sandbox's bundle and curl on the host with --cacert.
 //
 //	egresstool HOME      prints the port, then serves: / answers "ok", /bulk?mb=N streams N MiB
+//
+// A second line gives a port serving the same over plain HTTP (for clients without TLS).
 package main
 
 import (
@@ -44,6 +46,13 @@ func main() {
 			}
 		}
 	})
+	plain, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(plain.Addr().(*net.TCPAddr).Port)
+	go http.Serve(plain, mux)
 	srv := &http.Server{Handler: mux, TLSConfig: &tls.Config{GetCertificate: func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return ca.Leaf(h.ServerName)
 	}}}

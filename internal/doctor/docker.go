@@ -35,6 +35,11 @@ func (r *Report) AddDocker(ctx context.Context, b runtime.Backend, backend strin
 		if e.CgroupVersion != "" {
 			c.Detail += ", cgroup v" + e.CgroupVersion
 		}
+		if e.Context != "" {
+			c.Detail += ", docker context " + e.Context
+		}
+		c.Detail += map[string]string{"socket": "; egress: the proxy's socket is mounted (the engine is on this host)",
+			"link": "; egress: linked over docker exec streams (the engine is not on this host)"}[e.Egress]
 	}
 	if backend == "docker" {
 		for i := range r.Checks {

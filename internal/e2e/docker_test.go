@@ -363,6 +363,10 @@ func testDockerEgress(t *testing.T, elsewhere bool) {
 	if elsewhere {
 		engineElsewhere(t, e)
 	}
+	want := map[bool]string{false: "egress: the proxy's socket is mounted", true: "egress: linked over docker exec streams"}[elsewhere]
+	if r := e.run("", "--backend", "docker", "doctor"); !strings.Contains(r.stdout+r.stderr, want) {
+		t.Errorf("doctor does not say %q: %s", want, r)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	goruntime "runtime"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -108,9 +107,9 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 	if b.cli != nil || b.err != nil {
 		return b.cli, b.err
 	}
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := newClient()
 	if err != nil {
-		b.err = fmt.Errorf("%w: %v; set DOCKER_HOST to the engine's address", ErrNoEngine, err)
+		b.err = fmt.Errorf("%w: %v", ErrNoEngine, err)
 		return nil, b.err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -179,6 +178,14 @@ func (b *Backend) Engine(ctx context.Context) (Engine, error) {
 	}
 	if e.Name == "" {
 		e.Name = "Docker Engine"
+	}
+	if os.Getenv("DOCKER_HOST") == "" {
+		if name := currentContext(); name != "default" {
+			e.Context = name
+		}
+	}
+	if e.Egress, err = b.egressMode(ctx, c); err != nil {
+		return Engine{}, err
 	}
 	return e, nil
 }
@@ -702,7 +709,12 @@ func (b *Backend) DockerSocket(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if p, ok := strings.CutPrefix(c.DaemonHost(), "unix://"); ok && goruntime.GOOS == "linux" {
+	// The socket's path on the engine's host: where the client reaches it when that is this
+	// host, else the engine's usual one (Docker Desktop, Colima and the like serve it there
+	// inside their VM).
+	if local, err := b.engineLocal(ctx, c); err != nil {
+		return "", err
+	} else if p, ok := strings.CutPrefix(c.DaemonHost(), "unix://"); ok && local {
 		return p, nil
 	}
 	return DockerSocketTarget, nil

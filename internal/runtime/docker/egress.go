@@ -57,8 +57,7 @@ const (
 // ModeEnv overrides how the container reaches the proxy.
 const ModeEnv = "PADDOCK_DOCKER_EGRESS"
 
-// egressMode decides the mode for this engine: socket when the engine runs on this Linux host
-// (a unix socket, and the engine's host name is this one's, and not Docker Desktop's VM).
+// egressMode decides the mode for this engine: socket when the engine runs on this Linux host.
 func (b *Backend) egressMode(ctx context.Context, c *client.Client) (string, error) {
 	switch m := os.Getenv(ModeEnv); m {
 	case modeSocket, modeLink:
@@ -67,18 +66,29 @@ func (b *Backend) egressMode(ctx context.Context, c *client.Client) (string, err
 	default:
 		return "", fmt.Errorf("%w: %s=%q: use %s or %s", runtime.ErrUnsupported, ModeEnv, m, modeSocket, modeLink)
 	}
-	if goruntime.GOOS != "linux" || !strings.HasPrefix(c.DaemonHost(), "unix://") {
-		return modeLink, nil
-	}
-	info, err := b.info(ctx, c)
+	local, err := b.engineLocal(ctx, c)
 	if err != nil {
-		return "", noEngine(c.DaemonHost(), err)
+		return "", err
 	}
-	host, _ := os.Hostname()
-	if info.Name != host || strings.Contains(info.OperatingSystem, "Docker Desktop") {
+	if !local {
 		return modeLink, nil
 	}
 	return modeSocket, nil
+}
+
+// engineLocal reports whether the engine runs on this Linux host, so that its containers can
+// mount this host's paths and sockets: a unix socket, the engine's host name is this one's,
+// and it is not Docker Desktop (whose engine runs in a VM also on Linux).
+func (b *Backend) engineLocal(ctx context.Context, c *client.Client) (bool, error) {
+	if goruntime.GOOS != "linux" || !strings.HasPrefix(c.DaemonHost(), "unix://") {
+		return false, nil
+	}
+	info, err := b.info(ctx, c)
+	if err != nil {
+		return false, noEngine(c.DaemonHost(), err)
+	}
+	host, _ := os.Hostname()
+	return info.Name == host && !strings.Contains(info.OperatingSystem, "Docker Desktop"), nil
 }
 
 // engineBinary is paddock's Linux binary, which runs inside the container (the relay, ssh's

@@ -17,7 +17,7 @@ import (
 )
 
 var linkClient = sync.OnceValues(func() (*client.Client, error) {
-	return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	return newClient()
 })
 
 // Link is dockeregress.Linker: it runs the link process in the running container name with

@@ -119,6 +119,9 @@ func StartServer(ctx context.Context, engine, stateDir string, cfg Config) error
 	if Running(stateDir) {
 		return nil
 	}
+	// A host side that was killed left its record of the link behind: the new one must link
+	// before anyone counts on it.
+	os.Remove(linkedPath(stateDir))
 	if err := os.MkdirAll(sockDir(stateDir), 0o755); err != nil {
 		return err
 	}

@@ -50,6 +50,10 @@ type Engine struct {
 	CgroupVersion string `json:"cgroup_version,omitempty"`
 	NCPU          int    `json:"ncpu"`
 	MemTotal      int64  `json:"mem_total"`
+	Context       string `json:"context,omitempty"` // the docker CLI context that named it
+	// Egress is how sandboxes reach paddock's proxy: "socket" (the engine is on this host) or
+	// "link" (over docker exec streams).
+	Egress string `json:"egress"`
 }
 
 // Differences are how a sandbox on this backend differs from one on the native engine (shown by
