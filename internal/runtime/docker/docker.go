@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
