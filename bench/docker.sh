@@ -89,8 +89,10 @@ hf docker_start_exec_stopped "$STOPPED_RUNS" --prepare "docker stop -t 0 $CTR" "
 
 echo "==> link mode: exec, run (running), run (stopped)" >&2
 hf link_exec "$RUNS" "$W/paddock exec $SBL true"
-(cd "$W/ws/link" && hf link_run "$RUNS" "$W/paddock run shell -c true")
-(cd "$W/ws/link" && hf link_run_stopped "$STOPPED_RUNS" --prepare "$W/paddock stop -t 0 $SBL" "$W/paddock run shell -c true")
+cd "$W/ws/link"
+hf link_run "$RUNS" "$W/paddock run shell -c true"
+hf link_run_stopped "$STOPPED_RUNS" --prepare "$W/paddock stop -t 0 $SBL" "$W/paddock run shell -c true"
+cd "$W/ws/bench"
 echo "==> 256 MiB through the proxy, socket and link mode" >&2
 # MiB/s of one download (nc in the container, the proxy's plain-HTTP side), median of 3.
 bulk() {
