@@ -99,21 +99,31 @@ func (b *Backend) engineBinary(arch string) (string, error) {
 	if b.EngineBinary != "" {
 		return b.EngineBinary, nil
 	}
-	if p := os.Getenv("PADDOCK_LINUX_BINARY"); p != "" {
-		return p, nil
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
 	}
-	if self, err := os.Executable(); err == nil && goruntime.GOOS != "linux" {
-		goarch := map[string]string{"x86_64": "amd64", "aarch64": "arm64"}[arch]
-		if goarch == "" {
-			goarch = arch
-		}
-		p := filepath.Join(filepath.Dir(self), "paddock-linux-"+goarch)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		return "", fmt.Errorf("no %s beside %s: set PADDOCK_LINUX_BINARY to paddock's Linux build for the engine (%s)", filepath.Base(p), self, arch)
+	return linuxBinary(goruntime.GOOS, arch, self, os.Getenv("PADDOCK_LINUX_BINARY"), exe.EnginePath)
+}
+
+// linuxBinary picks paddock's Linux binary on the platform goos for an engine of arch, this
+// executable being self and env PADDOCK_LINUX_BINARY; sibling finds the paddock beside self.
+func linuxBinary(goos, arch, self, env string, sibling func() (string, error)) (string, error) {
+	if env != "" {
+		return env, nil
 	}
-	return exe.EnginePath()
+	if goos == "linux" {
+		return sibling()
+	}
+	goarch := map[string]string{"x86_64": "amd64", "aarch64": "arm64"}[arch]
+	if goarch == "" {
+		goarch = arch
+	}
+	p := filepath.Join(filepath.Dir(self), "paddock-linux-"+goarch)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no %s beside %s (the engine runs Linux on %s): get it from paddock's release archive, or set PADDOCK_LINUX_BINARY to paddock's Linux build", filepath.Base(p), self, arch)
+	}
+	return p, nil
 }
 
 // serverBinary runs the host side in the link mode: this executable (it has the Docker client).

@@ -83,3 +83,33 @@ func goarchOf(t *testing.T, bin string) string {
 	t.Skip("not an amd64 or arm64 test binary")
 	return ""
 }
+
+// On macOS and Windows the relay is the paddock-linux-ARCH that the release archive puts beside
+// paddock; PADDOCK_LINUX_BINARY wins everywhere; on Linux it is the paddock beside paddock-oci.
+func TestLinuxBinary(t *testing.T) {
+	dir := t.TempDir()
+	self := filepath.Join(dir, "paddock-oci")
+	os.WriteFile(filepath.Join(dir, "paddock-linux-arm64"), nil, 0o755)
+	sibling := func() (string, error) { return filepath.Join(dir, "paddock"), nil }
+	for _, tc := range []struct {
+		goos, arch, env string
+		want, fails     string
+	}{
+		{goos: "linux", arch: "x86_64", want: filepath.Join(dir, "paddock")},
+		{goos: "darwin", arch: "aarch64", want: filepath.Join(dir, "paddock-linux-arm64")},
+		{goos: "windows", arch: "x86_64", fails: "no paddock-linux-amd64 beside"},
+		{goos: "darwin", arch: "x86_64", env: "/opt/paddock-linux", want: "/opt/paddock-linux"},
+		{goos: "linux", arch: "x86_64", env: "/opt/paddock-linux", want: "/opt/paddock-linux"},
+	} {
+		got, err := linuxBinary(tc.goos, tc.arch, self, tc.env, sibling)
+		if tc.fails != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.fails) || !strings.Contains(err.Error(), "PADDOCK_LINUX_BINARY") {
+				t.Errorf("%s/%s: want an error saying %q, got %q, %v", tc.goos, tc.arch, tc.fails, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s/%s env %q: got %q, %v; want %s", tc.goos, tc.arch, tc.env, got, err, tc.want)
+		}
+	}
+}
