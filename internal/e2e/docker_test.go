@@ -257,9 +257,15 @@ func TestMountDockerSocket(t *testing.T) {
 	if _, err := os.Stat(cli); err != nil {
 		cli = "/usr/bin/docker"
 	}
-	for _, backend := range []string{"native", "docker"} {
+	// The Docker backend with its engine elsewhere (engineElsewhere) mounts the engine's own
+	// socket, not the path this host reaches it at.
+	for _, backend := range []string{"native", "docker", "docker-elsewhere"} {
 		t.Run(backend, func(t *testing.T) {
 			e, _ := dockerEnv(t)
+			if backend == "docker-elsewhere" {
+				engineElsewhere(t, e)
+				backend = "docker"
+			}
 			ws := e.workspace("sock")
 			vol := "-v=" + cli + ":/mnt/dockercli/docker:ro"
 			// docker ps answers, and the engine is the host's (its ID).
