@@ -329,7 +329,8 @@ func engineElsewhere(t *testing.T, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	// Open until the test process ends: the env's own cleanup (rm -f --all, registered before
+	// this) still needs the engine.
 	go func() {
 		for {
 			c, err := ln.Accept()
