@@ -64,5 +64,5 @@ var Differences = []string{
 	"processes run as root in the container; on a Linux engine without user-namespace remapping, files they create in the workspace are owned by root",
 	"protections: Docker's seccomp profile and capabilities (less NET_RAW, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE, SYS_CHROOT) and no-new-privileges; no Landlock",
 	"signals to exec without a terminal: sent with kill inside the container (an engine on this host); elsewhere Ctrl-C ends the exec's streams",
-	"egress: the container has no network; a relay inside (paddock's Linux binary, read-only) forwards 127.0.0.1:PORT to the proxy on the host through a socket in the sandbox's state folder; only with an engine on this Linux host (refused otherwise, never open)",
+	"egress: the container has no network; a relay inside (paddock's Linux binary) hands 127.0.0.1:PORT's connections to the proxy, which runs on your machine: through a socket mounted from the sandbox's state folder when the engine is on this Linux host, else over docker exec streams of the Engine API (`paddock doctor` says which); without the proxy, no way out",
 }
