@@ -406,6 +406,15 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 			rec.Credential = ep.Secret
 		}
 	}
+	if strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+		// The client waits for this before it sends its body (curl up to a second): the proxy
+		// takes the body either way and answers at once.
+		req.Header.Del("Expect")
+		io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // as the client sent it: none (net/http adds its own)
+	}
 	resp, err := p.plain.RoundTrip(req.WithContext(context.WithValue(ctx, decisionKey{}, &d)))
 	if err != nil {
 		rec.Error = err.Error()
