@@ -472,9 +472,15 @@ func servers(dir string) int {
 }
 
 // TestDockerSignal: Ctrl-C (SIGINT) to paddock exec without a terminal reaches the process in the
-// Docker sandbox, which decides how to end, as on the native engine.
-func TestDockerSignal(t *testing.T) {
+// Docker sandbox, which decides how to end, as on the native engine; with the engine on this
+// host (the process found by its pid) and elsewhere (found by the exec's mark in its environment).
+func TestDockerSignal(t *testing.T) { engineWhere(t, testDockerSignal) }
+
+func testDockerSignal(t *testing.T, elsewhere bool) {
 	e, _ := dockerEnv(t)
+	if elsewhere {
+		engineElsewhere(t, e)
+	}
 	ws := e.workspace("sig")
 	e.ok(ws, "--backend", "docker", "run", "-d", "shell")
 	cmd := e.command(ws, "exec", "shell-sig", "sh", "-c", `trap 'echo got INT; exit 5' INT; echo ready; while :; do sleep 1; done`)
@@ -495,6 +501,10 @@ func TestDockerSignal(t *testing.T) {
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 5 || string(rest) != "got INT\n" {
 		t.Fatalf("after SIGINT: exit %d, output %q", code, rest)
+	}
+	// Nothing of that exec is left running in the container.
+	if r := e.run(ws, "exec", "shell-sig", "sh", "-c", "ps -o args >/dev/null && ps -o args | grep -c '[w]hile'"); strings.TrimSpace(r.stdout) != "0" {
+		t.Errorf("the exec's processes still run: %s", r)
 	}
 }
 

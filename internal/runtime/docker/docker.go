@@ -328,6 +328,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if err := os.WriteFile(filepath.Join(sb.Dir, identityFile), id, 0o600); err != nil {
 		return err
 	}
+	b.recordEngine(ctx, c, sb)
 	ci, ok, err := b.inspect(ctx, c, sb)
 	if err != nil {
 		return err
@@ -552,6 +553,36 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 	return nil
 }
 
+// engineFile records, at each start, which engine runs the sandbox and whether it is on this
+// host: exec and State read it instead of asking the engine.
+const engineFile = "engine.json"
+
+type engineRecord struct {
+	Host  string `json:"host"`
+	Local bool   `json:"local"`
+}
+
+func (b *Backend) recordEngine(ctx context.Context, c *client.Client, sb *runtime.Sandbox) {
+	local, err := b.engineLocal(ctx, c)
+	if err != nil {
+		return
+	}
+	rec, _ := json.Marshal(engineRecord{Host: c.DaemonHost(), Local: local})
+	os.WriteFile(filepath.Join(sb.Dir, engineFile), rec, 0o600)
+}
+
+// recordedLocal reports whether the sandbox's engine, as recorded at its start, is on this host
+// and is still the one paddock talks to. Unknown counts as elsewhere: the pids the engine
+// reports would be another machine's.
+func (b *Backend) recordedLocal(sb *runtime.Sandbox, c *client.Client) bool {
+	var rec engineRecord
+	data, err := os.ReadFile(filepath.Join(sb.Dir, engineFile))
+	if err != nil || json.Unmarshal(data, &rec) != nil {
+		return false
+	}
+	return rec.Local && rec.Host == c.DaemonHost()
+}
+
 // Revive implements runtime.Reviver: a running sandbox whose proxy host side has ended (killed,
 // or the host restarted while the engine kept the container) gets it back.
 func (b *Backend) Revive(ctx context.Context, sb *runtime.Sandbox) error {
@@ -612,7 +643,7 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 		if !st.StartedAt.IsZero() {
 			st.Uptime = time.Since(st.StartedAt)
 		}
-		if pids, ok := cgroupPids(ci.State.Pid); ok && strings.HasPrefix(c.DaemonHost(), "unix://") {
+		if pids, ok := cgroupPids(ci.State.Pid); ok && b.recordedLocal(sb, c) {
 			st.Pids = pids
 		} else if top, err := c.ContainerTop(ctx, ci.ID, nil); err == nil {
 			col := -1

@@ -3,6 +3,8 @@ package docker
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +67,14 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 	opts := container.ExecOptions{
 		User: user, Tty: req.TTY, AttachStdin: req.Stdin, AttachStdout: true, AttachStderr: !req.TTY,
 		Env: append(Env(sb, imgEnv, IsRoot(user)), req.Env...), WorkingDir: req.Dir, Cmd: req.Argv,
+	}
+	// Signals without a TTY reach the process through its pid on an engine on this host; on
+	// one elsewhere through a mark in its environment (see signal).
+	local := b.recordedLocal(sb, c)
+	mark := ""
+	if !req.TTY && !local {
+		mark = execMark()
+		opts.Env = append(opts.Env, execMarkEnv+"="+mark)
 	}
 	var size *[2]uint
 	if req.TTY {
@@ -149,7 +159,7 @@ wait:
 			hj.Close()
 			return -1, ctx.Err()
 		case s := <-sigs:
-			if err := b.signal(ctx, c, sb, cr.ID, signalNumber(s)); err != nil {
+			if err := b.signal(ctx, c, sb, cr.ID, local, mark, signalNumber(s)); err != nil {
 				hj.Close()
 				return 128 + signalNumber(s), nil
 			}
@@ -227,10 +237,32 @@ func termSize(stdio runtime.ExecIO) (uint, uint, bool) {
 	return 0, 0, false
 }
 
-// signal sends signal n to an exec's process from inside its sandbox.
-func (b *Backend) signal(ctx context.Context, c *client.Client, sb *runtime.Sandbox, execID string, n int) error {
-	if !strings.HasPrefix(c.DaemonHost(), "unix://") {
-		return fmt.Errorf("the engine is not on this host")
+// execMarkEnv marks the processes of one exec without a TTY on an engine elsewhere.
+const execMarkEnv = "PADDOCK_EXEC_ID"
+
+func execMark() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// signal sends signal n to an exec's process from inside its sandbox. On an engine on this host
+// it finds the process's pid inside from the engine's (/proc); on one elsewhere (a VM, another
+// host) it signals every process in the container whose environment carries the exec's mark:
+// the process and what it started, as Ctrl-C on a terminal reaches its foreground group.
+func (b *Backend) signal(ctx context.Context, c *client.Client, sb *runtime.Sandbox, execID string, local bool, mark string, n int) error {
+	if !local {
+		if mark == "" {
+			return fmt.Errorf("no mark to find the process by")
+		}
+		script := `for e in /proc/[0-9]*/environ; do if tr '\0' '\n' <"$e" 2>/dev/null | grep -qx "$0"; then p=${e%/environ}; kill -` +
+			strconv.Itoa(n) + ` "${p#/proc/}"; fi; done`
+		kr, err := c.ContainerExecCreate(ctx, ContainerName(sb), container.ExecOptions{User: "0:0",
+			Cmd: []string{"/bin/sh", "-c", script, execMarkEnv + "=" + mark}})
+		if err != nil {
+			return err
+		}
+		return c.ContainerExecStart(ctx, kr.ID, container.ExecStartOptions{Detach: true})
 	}
 	// The engine records an exec's pid a moment after the process has started (and may have
 	// written output): wait for it briefly.
