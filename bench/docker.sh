@@ -115,6 +115,17 @@ row() { # LABEL KEY CMD
 }
 ratio() { awk -v a="$(med "$1")" -v b="$(med "$2")" -v f="${3:-0}" 'BEGIN {printf "%.2f", (a) / (b - f)}'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN {print (r <= t) ? "PASS" : "**MISS**"}'; }
+targets() { # EXEC_KEY RUN_KEY RUN_STOPPED_KEY: the issue's targets for one sandbox
+	local r1 r2 r3
+	r1=$(ratio "$1" docker_exec)
+	r2=$(ratio "$2" docker_start_exec)
+	r3=$(ratio "$3" docker_start_exec_stopped)
+	echo "| target | ratio | |"
+	echo "|---|---|---|"
+	echo "| paddock exec / docker exec ≤ 1.0 | $r1 | $(verdict "$r1" 1.0) |"
+	echo "| paddock run (running) / docker start + exec ≤ 1.2 | $r2 | $(verdict "$r2" 1.2) |"
+	echo "| paddock run (stopped) / docker start + exec ≤ 1.2 | $r3 | $(verdict "$r3" 1.2) |"
+}
 mkdir -p "$RESULTS"
 MD=$RESULTS/docker-latest.md
 {
@@ -133,14 +144,7 @@ MD=$RESULTS/docker-latest.md
 	row "paddock run, stopped sandbox" paddock_run_stopped "paddock run shell -c true"
 	row "docker start + exec, stopped container" docker_start_exec_stopped "sh -c 'docker start C && docker exec C true'"
 	echo
-	r1=$(ratio paddock_exec docker_exec)
-	r2=$(ratio paddock_run docker_start_exec)
-	r3=$(ratio paddock_run_stopped docker_start_exec_stopped)
-	echo "| target | ratio | |"
-	echo "|---|---|---|"
-	echo "| paddock exec / docker exec ≤ 1.0 | $r1 | $(verdict "$r1" 1.0) |"
-	echo "| paddock run (running) / docker start + exec ≤ 1.2 | $r2 | $(verdict "$r2" 1.2) |"
-	echo "| paddock run (stopped) / docker start + exec ≤ 1.2 | $r3 | $(verdict "$r3" 1.2) |"
+	targets paddock_exec paddock_run paddock_run_stopped
 	echo
 	echo "Link mode (egress over \`docker exec\` streams, the way for engines that are not on this host; here the same engine):"
 	echo
@@ -150,14 +154,7 @@ MD=$RESULTS/docker-latest.md
 	row "paddock run, running, link mode" link_run "paddock run shell -c true"
 	row "paddock run, stopped, link mode" link_run_stopped "paddock run shell -c true"
 	echo
-	l1=$(ratio link_exec docker_exec)
-	l2=$(ratio link_run docker_start_exec)
-	l3=$(ratio link_run_stopped docker_start_exec_stopped)
-	echo "| target | ratio | |"
-	echo "|---|---|---|"
-	echo "| paddock exec / docker exec ≤ 1.0 | $l1 | $(verdict "$l1" 1.0) |"
-	echo "| paddock run (running) / docker start + exec ≤ 1.2 | $l2 | $(verdict "$l2" 1.2) |"
-	echo "| paddock run (stopped) / docker start + exec ≤ 1.2 | $l3 | $(verdict "$l3" 1.2) |"
+	targets link_exec link_run link_run_stopped
 	echo
 	echo "A 256 MiB plain-HTTP download through the proxy (nc inside, median of 3, the exec included): socket mode **$BULK_SOCKET MiB/s**, link mode **$BULK_LINK MiB/s**."
 } >"$MD"

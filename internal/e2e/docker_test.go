@@ -445,31 +445,30 @@ func testDockerEgress(t *testing.T, elsewhere bool) {
 	}
 }
 
-// serverPid is the egress proxy process serving the sandbox with state folder dir (0: none).
-func serverPid(dir string) int {
+// serverPids are the egress proxy processes serving the sandbox with state folder dir.
+func serverPids(dir string) []int {
+	var pids []int
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		b, _ := os.ReadFile(p)
 		if strings.Contains(string(b), "__egress-serve\x00"+dir) {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			return pid
+			pids = append(pids, pid)
 		}
+	}
+	return pids
+}
+
+// serverPid is one of them (0: none).
+func serverPid(dir string) int {
+	if pids := serverPids(dir); len(pids) > 0 {
+		return pids[0]
 	}
 	return 0
 }
 
-// servers counts the egress proxy processes serving the sandbox with state folder dir.
-func servers(dir string) int {
-	n := 0
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, _ := os.ReadFile(p)
-		if strings.Contains(string(b), "__egress-serve\x00"+dir) {
-			n++
-		}
-	}
-	return n
-}
+// servers counts them.
+func servers(dir string) int { return len(serverPids(dir)) }
 
 // TestDockerSignal: Ctrl-C (SIGINT) to paddock exec without a terminal reaches the process in the
 // Docker sandbox, which decides how to end, as on the native engine; with the engine on this

@@ -211,16 +211,5 @@ func (p *Proxy) serveEndpoints(ctx context.Context, c net.Conn, br *bufio.Reader
 		p.audit.write(rec)
 	})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Minute}
-	l := &oneConnListener{c: &bufConn{Conn: c, r: br}, done: make(chan struct{})}
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateClosed {
-			l.finish()
-		}
-	}
-	go srv.Serve(l)
-	select {
-	case <-l.done:
-	case <-ctx.Done():
-	}
-	srv.Close()
+	serveConn(ctx, srv, &bufConn{Conn: c, r: br})
 }

@@ -548,20 +548,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 		},
 	}
 	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Minute, IdleTimeout: 10 * time.Minute, ErrorLog: nil}
-	l := &oneConnListener{done: make(chan struct{})}
-	// A hijacked connection (a WebSocket relayed by ReverseProxy) ends when the relay closes it.
-	l.c = &closeNotifyConn{Conn: tc, closed: l.finish}
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateClosed {
-			l.finish()
-		}
-	}
-	go srv.Serve(l)
-	select {
-	case <-l.done:
-	case <-ctx.Done():
-	}
-	srv.Close()
+	serveConn(ctx, srv, tc)
 	rec.BytesOut, rec.BytesIn = cc.out.Load(), cc.in.Load()
 	if len(d.Addrs) > 0 {
 		rec.Addr = d.Addrs[0].String()
@@ -570,20 +557,22 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 	p.audit.write(rec)
 }
 
-type closeNotifyConn struct {
-	net.Conn
-	closed func()
-}
-
-func (c *closeNotifyConn) Close() error {
-	err := c.Conn.Close()
-	c.closed()
-	return err
-}
-
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// serveConn serves the one connection c with srv until c is closed (by the server after its
+// last request, or by a handler that hijacked it: a WebSocket relayed by ReverseProxy) or ctx
+// ends.
+func serveConn(ctx context.Context, srv *http.Server, c net.Conn) {
+	l := &oneConnListener{c: c, done: make(chan struct{})}
+	go srv.Serve(l)
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+	}
+	srv.Close()
+}
 
 type oneConnListener struct {
 	mu   sync.Mutex

@@ -589,8 +589,13 @@ func (b *Backend) Revive(ctx context.Context, sb *runtime.Sandbox) error {
 	if sb.Spec.Egress == nil || dockeregress.Running(sb.Dir) {
 		return nil
 	}
-	if st, err := b.State(ctx, sb); err != nil || st.Status != "running" {
-		return nil // a stopped sandbox gets it when it starts
+	// A stopped sandbox gets it when it starts; an engine that does not answer, the exec says so.
+	c, err := b.client(ctx)
+	if err != nil {
+		return nil
+	}
+	if ci, ok, err := b.inspect(ctx, c, sb); err != nil || !ok || ci.State == nil || !ci.State.Running {
+		return nil
 	}
 	return b.Start(ctx, sb)
 }

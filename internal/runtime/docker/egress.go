@@ -8,12 +8,10 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
 	goruntime "runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -257,19 +255,6 @@ func (b *Backend) waitLinked(ctx context.Context, c *client.Client, sb *runtime.
 	return nil
 }
 
-// linkFiles are the files the link mode copies into a container: paddock's Linux binary and CA.
-func linkFiles(engine, home string) (map[string][]byte, error) {
-	bin, err := os.ReadFile(engine)
-	if err != nil {
-		return nil, err
-	}
-	ca, err := egress.LoadOrCreateCA(home)
-	if err != nil {
-		return nil, err
-	}
-	return map[string][]byte{dockeregress.Binary: bin, dockeregress.CAFile: ca.PEM}, nil
-}
-
 // copiedFile records what was last copied into which container.
 func copiedFile(sb *runtime.Sandbox) string { return filepath.Join(sb.Dir, "egress-copied") }
 
@@ -284,43 +269,45 @@ func (b *Backend) copyIn(ctx context.Context, c *client.Client, sb *runtime.Sand
 	if err != nil {
 		return err
 	}
-	files, err := linkFiles(engine, sb.Spec.Egress.Home)
+	st, err := os.Stat(engine)
 	if err != nil {
 		return err
 	}
-	h := sha256.New()
-	io.WriteString(h, containerID)
-	for _, name := range []string{dockeregress.Binary, dockeregress.CAFile} {
-		h.Write(files[name])
+	ca, err := egress.LoadOrCreateCA(sb.Spec.Egress.Home)
+	if err != nil {
+		return err
 	}
+	// What was copied is named by the container, the binary's path, size and time, and the CA:
+	// the binary is read only when it must be copied.
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\n%d\n%d\n", containerID, engine, st.Size(), st.ModTime().UnixNano())
+	h.Write(ca.PEM)
 	sum := hex.EncodeToString(h.Sum(nil))
 	if have, _ := os.ReadFile(copiedFile(sb)); string(have) == sum {
 		return nil
 	}
+	bin, err := os.ReadFile(engine)
+	if err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	dirs := map[string]bool{}
-	for _, name := range []string{dockeregress.Binary, dockeregress.CAFile} {
-		for d := path.Dir(name); d != "/" && !dirs[d]; d = path.Dir(d) {
-			dirs[d] = true
-		}
-	}
-	var ds []string
-	for d := range dirs {
-		ds = append(ds, d)
-	}
-	sort.Slice(ds, func(i, j int) bool { return len(ds[i]) < len(ds[j]) }) // parents first
 	now := time.Now()
-	for _, d := range ds {
+	// Both files live in one folder (/run/paddock): it and its parents first.
+	var dirs []string
+	for d := path.Dir(dockeregress.Binary); d != "/"; d = path.Dir(d) {
+		dirs = append([]string{d}, dirs...)
+	}
+	for _, d := range dirs {
 		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: strings.TrimPrefix(d, "/") + "/", Mode: 0o755, ModTime: now})
 	}
-	for _, name := range []string{dockeregress.Binary, dockeregress.CAFile} {
-		mode := int64(0o644)
-		if name == dockeregress.Binary {
-			mode = 0o755
-		}
-		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(name, "/"), Mode: mode, Size: int64(len(files[name])), ModTime: now})
-		tw.Write(files[name])
+	for _, f := range []struct {
+		name string
+		data []byte
+		mode int64
+	}{{dockeregress.Binary, bin, 0o755}, {dockeregress.CAFile, ca.PEM, 0o644}} {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.name, "/"), Mode: f.mode, Size: int64(len(f.data)), ModTime: now})
+		tw.Write(f.data)
 	}
 	if err := tw.Close(); err != nil {
 		return err

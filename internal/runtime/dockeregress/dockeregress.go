@@ -225,23 +225,7 @@ func relay(c net.Conn, sock string) {
 		return // the proxy is gone: no way out
 	}
 	defer u.Close()
-	done := make(chan struct{}, 2)
-	go func() {
-		io.Copy(u, c)
-		if uc, ok := u.(*net.UnixConn); ok {
-			uc.CloseWrite()
-		}
-		done <- struct{}{}
-	}()
-	go func() {
-		io.Copy(c, u)
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}()
-	<-done
-	<-done
+	pipe(c, u)
 }
 
 // WaitReady reads the relay's first line: "ready", or its error.
