@@ -6,6 +6,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paddockhq/paddock/internal/fds"
 )
 
 // dockerCaps is the capability set Docker grants a container by default, less CAP_SETFCAP; a
@@ -64,6 +66,12 @@ func startForker(h Hardening) (*forker, Protections, error) {
 			return
 		}
 		for r := range f.reqs {
+			// A new process holds exactly what the request names (dup'd to 0, 1, 2): every other
+			// descriptor of the init is close-on-exec, whatever opened it (one system call).
+			if err := fds.Seal(3); err != nil {
+				r.reply <- forkResult{-1, fmt.Errorf("sealing the init's descriptors: %w", err)}
+				continue
+			}
 			pid, err := syscall.ForkExec(r.argv0, r.argv, r.attr)
 			r.reply <- forkResult{pid, err}
 		}

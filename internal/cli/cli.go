@@ -19,6 +19,7 @@ import (
 	"github.com/paddockhq/paddock/internal/config"
 	"github.com/paddockhq/paddock/internal/doctor"
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/fds"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
@@ -148,6 +149,12 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 
 // Main runs paddock with args (os.Args) and returns the process exit code.
 func Main(args []string) int {
+	// Nothing paddock did not open itself may reach what it starts (the supervisor, the init,
+	// npm, git, and through them the sandbox): see internal/fds.
+	if err := fds.Seal(inheritedFrom(args)); err != nil {
+		fmt.Fprintln(os.Stderr, "paddock: closing inherited descriptors:", err)
+		return ExitError
+	}
 	if len(args) > 1 {
 		switch args[1] {
 		case "__init":
@@ -192,6 +199,17 @@ func Main(args []string) int {
 	// runs in a sandbox they are forwarded to it instead.
 	err := root.ExecuteContext(context.Background())
 	return exitCode(f.IO.Err, err)
+}
+
+// inheritedFrom is the first descriptor that the command in args was not handed on purpose.
+// Hidden commands receive theirs from paddock itself (exec.Cmd's ExtraFiles) and use them in the
+// process; only the init, before it re-executes itself to gain its id map, must keep them across
+// an exec.
+func inheritedFrom(args []string) int {
+	if len(args) > 1 && args[1] == "__init" && os.Getenv(boxinit.ReexecEnv) == "1" {
+		return boxinit.SyncFD + 1
+	}
+	return 3
 }
 
 // exitCode prints err as one line and decides the exit code.

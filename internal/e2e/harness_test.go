@@ -114,6 +114,9 @@ type env struct {
 	uid   int
 	gid   int
 	extra []string // extra environment
+	// groups are supplementary groups of the rootless user's paddock (e.g. docker's, for the
+	// Docker backend as an ordinary user).
+	groups []uint32
 }
 
 func newEnv(t testing.TB, m mode) *env {
@@ -191,7 +194,7 @@ func (e *env) command(dir string, args ...string) *exec.Cmd {
 	cmd.Env = append([]string{"HOME=" + e.home, "PADDOCK_HOME=" + e.phome,
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"}, e.extra...)
 	if e.mode == asRootless {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid)}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid), Groups: e.groups}}
 	}
 	return cmd
 }

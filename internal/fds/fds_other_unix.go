@@ -1,0 +1,5 @@
+//go:build unix && !linux
+
+package fds
+
+func seal(from int) error { return sealByList(from) }
