@@ -2,7 +2,6 @@ package agent
 
 import (
 	"encoding/json"
-	"path/filepath"
 )
 
 // Claude Code. CLAUDE_CONFIG_DIR puts its .claude.json (onboarding, trusted projects) inside the
@@ -60,7 +59,7 @@ func seedClaude(c SeedContext) error {
 	for _, ws := range c.Workspaces {
 		projects[ws] = map[string]any{"hasTrustDialogAccepted": true, "hasCompletedProjectOnboarding": true}
 	}
-	err := MergeJSON(filepath.Join(dir, ".claude.json"), map[string]any{
+	err := MergeJSON(dir, ".claude.json", map[string]any{
 		"hasCompletedOnboarding":        true,
 		"theme":                         "dark",
 		"bypassPermissionsModeAccepted": true,
@@ -71,5 +70,5 @@ func seedClaude(c SeedContext) error {
 		return err
 	}
 	// With --agent-config host the user's own settings.json is shown over this one, as it is.
-	return MergeJSON(filepath.Join(dir, "settings.json"), claudeSettings(c.Placeholder))
+	return MergeJSON(dir, "settings.json", claudeSettings(c.Placeholder))
 }

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"encoding/json"
-	"path/filepath"
 )
 
 // Codex CLI. CODEX_HOME names its config folder explicitly. Codex reads its API key from
@@ -28,7 +27,7 @@ func init() {
 func seedCodex(c SeedContext) error {
 	dir := c.Dirs["/root/.codex"]
 	auth, _ := json.MarshalIndent(map[string]any{"auth_mode": "apikey", "OPENAI_API_KEY": c.Placeholder("openai")}, "", "  ")
-	if err := WriteIfMissing(filepath.Join(dir, "auth.json"), append(auth, '\n')); err != nil {
+	if err := WriteIfMissing(dir, "auth.json", append(auth, '\n')); err != nil {
 		return err
 	}
 	tables := []TOMLTable{
@@ -38,5 +37,5 @@ func seedCodex(c SeedContext) error {
 	for _, ws := range c.Workspaces {
 		tables = append(tables, TOMLTable{Path: []string{"projects", ws}, Keys: map[string]any{"trust_level": "trusted"}})
 	}
-	return MergeTOML(filepath.Join(dir, "config.toml"), tables)
+	return MergeTOML(dir, "config.toml", tables)
 }

@@ -1,7 +1,5 @@
 package agent
 
-import "path/filepath"
-
 // Gemini CLI. It needs its auth type chosen in settings.json before it uses GEMINI_API_KEY, and
 // the workspace in trustedFolders.json before it runs headless.
 func init() {
@@ -20,7 +18,7 @@ func init() {
 
 func seedGemini(c SeedContext) error {
 	dir := c.Dirs["/root/.gemini"]
-	err := MergeJSON(filepath.Join(dir, "settings.json"), map[string]any{
+	err := MergeJSON(dir, "settings.json", map[string]any{
 		"security":  map[string]any{"auth": map[string]any{"selectedType": "gemini-api-key"}},
 		"privacy":   map[string]any{"usageStatisticsEnabled": false},
 		"telemetry": map[string]any{"enabled": false},
@@ -34,5 +32,5 @@ func seedGemini(c SeedContext) error {
 	for _, ws := range c.Workspaces {
 		trusted[ws] = "TRUST_FOLDER"
 	}
-	return MergeJSON(filepath.Join(dir, "trustedFolders.json"), trusted)
+	return MergeJSON(dir, "trustedFolders.json", trusted)
 }

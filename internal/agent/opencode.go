@@ -1,7 +1,5 @@
 package agent
 
-import "path/filepath"
-
 // OpenCode: config in ~/.config/opencode, logins and sessions in ~/.local/share/opencode. It
 // talks to several providers, so it gets every model key that is set.
 func init() {
@@ -21,9 +19,9 @@ func init() {
 // seedOpenCode turns off its self-update and session sharing (an upload to opencode's servers).
 func seedOpenCode(c SeedContext) error {
 	dir := c.Dirs["/root/.config/opencode"]
-	if fileExists(filepath.Join(dir, "opencode.jsonc")) {
+	if fileExists(dir, "opencode.jsonc") {
 		return nil // the user's own config, in the form JSON with comments: theirs alone
 	}
-	return MergeJSON(filepath.Join(dir, "opencode.json"), map[string]any{
+	return MergeJSON(dir, "opencode.json", map[string]any{
 		"$schema": "https://opencode.ai/config.json", "autoupdate": false, "share": "disabled"})
 }

@@ -5,15 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
-	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
 // SeedContext is what paddock knows when it prepares an agent's own configuration in its config
@@ -58,13 +59,21 @@ func Seed(a Agent, c SeedContext) error {
 // leaves it as it is.
 var ErrNotObject = errors.New("not a settings object")
 
-// MergeJSON adds to the JSON object in file path the members of defaults it lacks, descending
+// maxSettings bounds what paddock reads of a settings file in a config volume (Claude Code's
+// .claude.json grows with its history; a sandbox could plant something endless).
+const maxSettings = 32 << 20
+
+// The config volume is written by sandboxes: its files are read and written beneath the volume's
+// folder (root) only, never through a link, only as regular files (internal/fsutil).
+
+// MergeJSON adds to the JSON object in file root/rel the members of defaults it lacks, descending
 // into objects present on both sides, and keeps every value already there (a user's own changes
 // win, also over paddock's later defaults), and the order of its members. A missing or empty file
 // is created with defaults (mode 0600). A file that is not a JSON object is left untouched and
 // ErrNotObject returned. The file is replaced atomically, and only when something was added.
-func MergeJSON(path string, defaults map[string]any) error {
-	old, err := os.ReadFile(path)
+func MergeJSON(root, rel string, defaults map[string]any) error {
+	path := filepath.Join(root, rel)
+	old, err := fsutil.ReadFileBeneath(root, rel, maxSettings)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -83,7 +92,7 @@ func MergeJSON(path string, defaults map[string]any) error {
 		return err
 	}
 	ind.WriteByte('\n')
-	return writeAtomic(path, ind.Bytes())
+	return writeAtomic(root, rel, ind.Bytes())
 }
 
 // member is one member of a JSON object, its value kept verbatim.
@@ -176,13 +185,14 @@ type TOMLTable struct {
 	Keys map[string]any // string, bool or int values
 }
 
-// MergeTOML adds to the TOML file at path the keys of tables it lacks, keeping everything the
+// MergeTOML adds to the TOML file root/rel the keys of tables it lacks, keeping everything the
 // file has, comments and order included: a missing top-level key goes at the top of the file, a
 // missing table at its end, a key missing from an existing table just after that table's header.
 // A table the file defines in another form (inline, or dotted keys) is left as it is. A file that
 // does not parse is left untouched and ErrNotObject returned.
-func MergeTOML(path string, tables []TOMLTable) error {
-	old, err := os.ReadFile(path)
+func MergeTOML(root, rel string, tables []TOMLTable) error {
+	path := filepath.Join(root, rel)
+	old, err := fsutil.ReadFileBeneath(root, rel, maxSettings)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -238,7 +248,7 @@ func MergeTOML(path string, tables []TOMLTable) error {
 	if err := toml.Unmarshal([]byte(text), &check); err != nil {
 		return fmt.Errorf("%s: adding paddock's settings would break it (%v); left as it was", path, err)
 	}
-	return writeAtomic(path, []byte(text))
+	return writeAtomic(root, rel, []byte(text))
 }
 
 // lookupTOML finds the table at path: exists is false when some part is missing; node is
@@ -338,18 +348,21 @@ func tomlValue(v any) string {
 	panic(fmt.Sprintf("tomlValue: unsupported %T", v))
 }
 
-// writeAtomic replaces path with data (mode 0600).
-func writeAtomic(path string, data []byte) error { return fsutil.ReplaceFile(path, data, 0o600) }
-
-// WriteIfMissing creates path with data (mode 0600) unless it exists.
-func WriteIfMissing(path string, data []byte) error {
-	if _, err := os.Lstat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return writeAtomic(path, data)
+// writeAtomic replaces root/rel with data (mode 0600); a link there is replaced, not followed.
+func writeAtomic(root, rel string, data []byte) error {
+	return fsutil.ReplaceFileBeneath(root, rel, data, 0o600)
 }
 
-func fileExists(p string) bool {
-	_, err := os.Lstat(p)
+// WriteIfMissing creates root/rel with data (mode 0600) unless something is there.
+func WriteIfMissing(root, rel string, data []byte) error {
+	if err := fsutil.CreateFileBeneath(root, rel, data, 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// fileExists: something is at root/rel (a link counts, and is not followed).
+func fileExists(root, rel string) bool {
+	_, err := fsutil.LstatBeneath(root, rel)
 	return err == nil
 }

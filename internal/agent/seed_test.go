@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -51,7 +54,7 @@ func TestMergeJSON(t *testing.T) {
 			if c.before != "" {
 				os.WriteFile(p, []byte(c.before), 0o644)
 			}
-			err := MergeJSON(p, defaults)
+			err := MergeJSON(filepath.Dir(p), filepath.Base(p), defaults)
 			if c.err != (err != nil) || (err != nil && !errors.Is(err, ErrNotObject)) {
 				t.Fatalf("err = %v", err)
 			}
@@ -73,7 +76,7 @@ func TestMergeJSON(t *testing.T) {
 	// Nothing to add: the file is not rewritten.
 	p := filepath.Join(t.TempDir(), "s.json")
 	os.WriteFile(p, []byte(`{"a": 1, "theme": 2, "projects": {"/w": {"trusted": 3}}}`), 0o644)
-	if err := MergeJSON(p, defaults); err != nil {
+	if err := MergeJSON(filepath.Dir(p), filepath.Base(p), defaults); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := os.Stat(p); st.Mode().Perm() != 0o644 {
@@ -137,7 +140,7 @@ func TestMergeTOML(t *testing.T) {
 			if c.before != "" {
 				os.WriteFile(p, []byte(c.before), 0o644)
 			}
-			err := MergeTOML(p, tables)
+			err := MergeTOML(filepath.Dir(p), filepath.Base(p), tables)
 			b, _ := os.ReadFile(p)
 			if c.err {
 				if !errors.Is(err, ErrNotObject) || string(b) != c.before {
@@ -154,7 +157,7 @@ func TestMergeTOML(t *testing.T) {
 			}
 			c.check(t, doc, string(b))
 			// Merging again changes nothing.
-			if err := MergeTOML(p, tables); err != nil {
+			if err := MergeTOML(filepath.Dir(p), filepath.Base(p), tables); err != nil {
 				t.Fatal(err)
 			}
 			if b2, _ := os.ReadFile(p); string(b2) != string(b) {
@@ -292,4 +295,67 @@ func TestSeedAgents(t *testing.T) {
 			t.Fatalf("file changed: %s", b)
 		}
 	})
+}
+
+// TestSeedHostileVolume: the config volume is written by sandboxes. A settings file made a link
+// to a host file (or a FIFO, or something endless) is never followed, read or waited on: the
+// host file stays unread and unchanged, and nothing of it lands in the volume.
+func TestSeedHostileVolume(t *testing.T) {
+	base := t.TempDir()
+	host := filepath.Join(base, "host-config.json")
+	secret := `{"auths":{"registry":{"auth":"SECRET-TOKEN"}}}`
+	os.WriteFile(host, []byte(secret), 0o600)
+	for _, tc := range []struct {
+		name  string
+		plant func(vol string)
+	}{
+		{"link to a host file", func(vol string) { os.Symlink(host, filepath.Join(vol, "settings.json")) }},
+		{"relative link out", func(vol string) { os.Symlink("../host-config.json", filepath.Join(vol, "settings.json")) }},
+		{"fifo", func(vol string) { syscall.Mkfifo(filepath.Join(vol, "settings.json"), 0o644) }},
+		{"device", func(vol string) { os.Symlink("/dev/zero", filepath.Join(vol, "settings.json")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vol := filepath.Join(t.TempDir(), "vol")
+			os.Mkdir(vol, 0o700)
+			tc.plant(vol)
+			done := make(chan error, 1)
+			go func() { done <- MergeJSON(vol, "settings.json", map[string]any{"a": true}) }()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("merged into a planted settings file: want an error")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("blocked on a planted settings file")
+			}
+			if b, _ := os.ReadFile(host); string(b) != secret {
+				t.Fatalf("the host file changed: %q", b)
+			}
+			filepath.WalkDir(vol, func(p string, d fs.DirEntry, err error) error {
+				if d != nil && d.Type().IsRegular() {
+					if b, _ := os.ReadFile(p); strings.Contains(string(b), "SECRET") {
+						t.Errorf("LEAK: the host file's content landed in the volume: %s", p)
+					}
+				}
+				return nil
+			})
+		})
+	}
+	// The same for TOML (Codex's config.toml) and for WriteIfMissing (Codex's auth.json).
+	vol := filepath.Join(t.TempDir(), "vol")
+	os.Mkdir(vol, 0o700)
+	os.Symlink(host, filepath.Join(vol, "config.toml"))
+	if err := MergeTOML(vol, "config.toml", []TOMLTable{{Keys: map[string]any{"x": true}}}); err == nil {
+		t.Fatal("MergeTOML through a link: want an error")
+	}
+	os.Symlink(filepath.Join(base, "planted-auth.json"), filepath.Join(vol, "auth.json"))
+	if err := WriteIfMissing(vol, "auth.json", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(filepath.Join(base, "planted-auth.json")); err == nil {
+		t.Fatal("WriteIfMissing wrote through a dangling link")
+	}
+	if b, _ := os.ReadFile(host); string(b) != secret {
+		t.Fatalf("the host file changed: %q", b)
+	}
 }

@@ -211,3 +211,49 @@ func TestOCITemplateHostileLinks(t *testing.T) {
 		}
 	})
 }
+
+// TestOCITemplateUserTableLinks: paddock reads an image's /etc/passwd and /etc/group on the host
+// (to decide the image user's id mapping and home). An image whose etc is an absolute link to a
+// host folder must not make it read the host's table: here the image carries its own table at
+// the link's target, and the host holds a canary table at the same path naming other ids and a
+// home. The sandbox runs as the image's own user (or paddock refuses), never as the canary says.
+func TestOCITemplateUserTableLinks(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	body, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("these tests need a static busybox at /bin/busybox (scripts/test.sh installs it): %v", err)
+	}
+	forEachMode(t, func(t *testing.T, e *env) {
+		canary := e.mkdir(filepath.Join(e.dir, "host-etc"))
+		e.writeFile(filepath.Join(canary, "passwd"), "root:x:0:0:root:/root:/bin/sh\nagent:x:4242:4242::/canary-home:/bin/sh\n")
+		e.writeFile(filepath.Join(canary, "group"), "root:x:0:\nagent:x:4242:\n")
+		es := []imagetest.Ent{imagetest.Dir("./", 0o755, 0), imagetest.Dir("bin", 0o755, 0),
+			imagetest.Dir("tmp", 0o1777, 0), imagetest.Dir("home", 0o755, 0), imagetest.Dir("home/agent", 0o755, 1000),
+			imagetest.File("bin/busybox", string(body), 0o755, 0)}
+		// The image's own table at the same absolute path as the host's canary folder.
+		p := ""
+		for _, part := range strings.Split(strings.TrimPrefix(canary, "/"), "/") {
+			p = filepath.Join(p, part)
+			es = append(es, imagetest.Dir(p, 0o755, 0))
+		}
+		es = append(es,
+			imagetest.File(p+"/passwd", "root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000::/home/agent:/bin/sh\n", 0o644, 0),
+			imagetest.File(p+"/group", "root:x:0:\nagent:x:1000:\n", 0o644, 0),
+			imagetest.File(p+"/hosts", "127.0.0.1 localhost\n", 0o644, 0),
+			imagetest.Symlink("etc", canary))
+		for _, a := range []string{"sh", "id", "echo", "true"} {
+			es = append(es, imagetest.Symlink("bin/"+a, "busybox"))
+		}
+		ref := reg.Push(t, "test/etc-link-"+string(e.mode)+":1", imagetest.Image(t, goruntime.GOARCH, v1.Config{
+			Env: []string{"PATH=/bin"}, User: "agent", Cmd: []string{"/bin/sh"},
+		}, imagetest.Layer(t, imagetest.Tar(t, es...))))
+		r := e.run(e.workspace("proj"), "run", "-t", ref, "shell", "-c", "id -u; echo $HOME")
+		if strings.Contains(r.stdout+r.stderr, "4242") || strings.Contains(r.stdout+r.stderr, "canary-home") {
+			t.Fatalf("ESCAPE: the sandbox's user was decided by the host's table behind the image's etc link: %s", r)
+		}
+		if r.code == 0 && strings.Fields(r.stdout)[0] != "1000" {
+			t.Errorf("want the image's own user (1000): %s", r)
+		}
+		t.Logf("%s", r)
+	})
+}

@@ -183,7 +183,9 @@ func writeLayerTar(dir string, w io.Writer) error {
 			return err
 		}
 		if h.Typeflag == tar.TypeReg && h.Size > 0 {
-			f, err := os.Open(p)
+			// Found by lstat in a walk that never enters links; opened without following one
+			// either (the layer is an image's: hostile content).
+			f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 			if err != nil {
 				return err
 			}

@@ -1,10 +1,12 @@
 package runtime
 
 import (
-	"os"
-	"path/filepath"
+	"errors"
+	"io/fs"
 	"strconv"
 	"strings"
+
+	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
 // ImageUser is the image's USER resolved against the template's own /etc/passwd and /etc/group
@@ -57,19 +59,17 @@ func LookupImageUser(img *Image) (ImageUser, bool) {
 }
 
 // imageFileLines is the colon-separated lines of a file of the template (its topmost layer
-// that has it as a regular file).
+// that has it). The layers are the image's: the file is read beneath each layer's root without
+// following a link in any component (an image whose etc is a link to the host's /etc must not
+// make paddock read the host's user table), only when it is a regular file of at most 4 MiB; a
+// link, a whiteout or anything odd in the topmost layer that has the path means no users.
 func imageFileLines(img *Image, p string) [][]string {
 	rel := strings.TrimPrefix(p, "/")
 	for i := len(img.LayerDirs) - 1; i >= 0; i-- {
-		full := filepath.Join(img.LayerDirs[i], rel)
-		st, err := os.Lstat(full)
-		if err != nil {
+		b, err := fsutil.ReadFileBeneath(img.LayerDirs[i], rel, 4<<20)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if !st.Mode().IsRegular() || st.Size() > 4<<20 {
-			return nil // a whiteout, a symlink or something odd: no users to read
-		}
-		b, err := os.ReadFile(full)
 		if err != nil {
 			return nil
 		}

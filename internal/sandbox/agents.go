@@ -12,6 +12,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
@@ -266,14 +267,12 @@ func hostConfigMounts(hc *agent.HostConfig, vols []runtime.Mount) ([]runtime.Mou
 		if !st.IsDir() {
 			for _, v := range vols {
 				if v.Target == hc.Target {
-					placeholder := filepath.Join(v.Source, item)
-					if _, err := os.Lstat(placeholder); err != nil {
-						content := ""
-						if strings.HasSuffix(item, ".json") || strings.HasSuffix(item, ".jsonc") {
-							content = "{}\n"
-						}
-						os.WriteFile(placeholder, []byte(content), 0o600)
+					// The volume is the sandboxes': created beneath it, never through a link.
+					content := ""
+					if strings.HasSuffix(item, ".json") || strings.HasSuffix(item, ".jsonc") {
+						content = "{}\n"
 					}
+					fsutil.CreateFileBeneath(v.Source, item, []byte(content), 0o600)
 				}
 			}
 		}
