@@ -248,6 +248,14 @@ func lookPath(file, path, dir string) (string, error) {
 		if isExecutable(p) {
 			return p, nil
 		}
+		if st, err := os.Stat(p); err == nil {
+			// There, but not a program (a shell says 126 too).
+			why := "permission denied"
+			if st.IsDir() {
+				why = "is a folder"
+			}
+			return "", fmt.Errorf("%s: cannot execute in the sandbox: %s", file, why)
+		}
 		return "", fmt.Errorf("%s: no such executable in the sandbox", file)
 	}
 	for _, d := range filepath.SplitList(path) {

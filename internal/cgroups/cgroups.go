@@ -121,12 +121,21 @@ func refuse(l Limits, e Enforcement) error {
 		ErrUnavailable, strings.Join(missing, " and "), why)
 }
 
+// PidsNote is what Enforcement.Reason says when a requested pids limit is not in the group (a
+// backend that limits processes another way drops it: WithoutPidsNote).
+const PidsNote = "the requested pids limit is not enforced by a cgroup"
+
 // withPidsNote adds to e.Reason that a requested pids limit is not in force.
 func withPidsNote(e Enforcement, l Limits) Enforcement {
 	if l.Pids > 0 && !e.Pids {
-		e.Reason = joinReasons("the requested pids limit is not enforced", e.Reason)
+		e.Reason = joinReasons(PidsNote, e.Reason)
 	}
 	return e
+}
+
+// WithoutPidsNote is reason without PidsNote: the process limit is enforced otherwise.
+func WithoutPidsNote(reason string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(reason, PidsNote), "; ")
 }
 
 // joinReasons joins the non-empty reasons with "; ".

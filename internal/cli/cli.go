@@ -198,7 +198,7 @@ func Main(args []string) int {
 	// Signals keep their default effect (paddock's state survives a killed CLI); while a command
 	// runs in a sandbox they are forwarded to it instead.
 	err := root.ExecuteContext(context.Background())
-	return exitCode(f.IO.Err, err)
+	return exitCode(f.IO.Err, unknownCommand(root, err))
 }
 
 // inheritedFrom is the first descriptor that the command in args was not handed on purpose.
@@ -251,7 +251,11 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return withCode(ExitUsage, fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath()))
 	})
-	root.CompletionOptions.HiddenDefaultCmd = true
+	root.Version = Version
+	root.Flags().Bool("version", false, "print paddock's version") // no -v: that is run's --volume
+	root.SetVersionTemplate("paddock {{.Version}}\n")
+	root.DisableSuggestions = true // unknownCommand makes its own, on one line
+	root.SuggestionsMinimumDistance = 2
 	root.PersistentFlags().StringVar(&f.Backend, "backend", "",
 		"engine of new sandboxes: native (Linux namespaces; the default on Linux) or docker (a Docker engine; the default elsewhere); also PADDOCK_BACKEND or backend = \"docker\" in "+config.DefaultPath())
 	root.PersistentFlags().BoolVar(&f.UnsafeNoLimits, "unsafe-no-limits", false,
@@ -259,7 +263,8 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),
 		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f), newDoctorCmd(f),
 		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f), newPolicyCmd(f))
-	root.AddCommand(newTemplateCmd(f))
+	root.AddCommand(newTemplateCmd(f), newManCmd(f))
+	addCompletion(root)
 	return root
 }
 

@@ -27,10 +27,10 @@ It exits non-zero when a sandbox could not be run safely.`,
 			}
 			r := doctor.Run(cmd.Context(), home)
 			m, err := f.Manager()
-			if err != nil {
-				return err
+			r.AddStateFolder(home, err)
+			if err == nil {
+				r.AddDocker(cmd.Context(), m.Backends["docker"], m.Backend.Name())
 			}
-			r.AddDocker(cmd.Context(), m.Backends["docker"], m.Backend.Name())
 			if asJSON {
 				if err := writeJSON(f.IO.Out, r); err != nil {
 					return err

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
@@ -212,7 +211,7 @@ func newRmCmd(f *Factory) *cobra.Command {
 				rec, err := m.Store.Resolve(ref)
 				if err != nil {
 					if dir, ok := m.Store.ResolveCorrupt(ref); ok && force {
-						if err := fsutil.RemoveTree(dir); err != nil {
+						if err := m.RemoveDamaged(cmd.Context(), dir); err != nil {
 							return err
 						}
 						fmt.Fprintln(f.IO.Out, ref)

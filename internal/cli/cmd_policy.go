@@ -394,9 +394,10 @@ func egressNotices(f *Factory, stateDir, name string, raw, hold bool) func() {
 	tail := egress.NewAuditTail(stateDir)
 	seen := map[string]bool{}
 	var held []string
-	nl := "\n"
+	lead, nl := "", "\n"
 	if raw {
-		nl = "\r\n"
+		// A shell's prompt may be on the line: the notice starts on a line of its own.
+		lead, nl = "\r\n", "\r\n"
 	}
 	report := func(r egress.Record) {
 		if r.Decision != "deny" {
@@ -418,7 +419,7 @@ func egressNotices(f *Factory, stateDir, name string, raw, hold bool) func() {
 			held = append(held, msg)
 			return
 		}
-		fmt.Fprint(f.IO.Err, msg+nl)
+		fmt.Fprint(f.IO.Err, lead+msg+nl)
 	}
 	stop := make(chan struct{})
 	done := make(chan struct{})

@@ -13,13 +13,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/fsutil"
+	"github.com/paddockhq/paddock/internal/image"
 )
 
 func newResetCmd(f *Factory) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "reset [--force]",
-		Short: "Remove all paddock state: sandboxes (stopped first), volumes, secrets, the agent cache, the egress CA and global rules; never workspaces",
+		Short: "Remove all paddock state: sandboxes (stopped first), volumes, secrets, the agent and template caches, the egress CA and global rules; never workspaces",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			home, err := f.Home()
@@ -44,7 +45,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			secrets, _ := cs.List()
-			summary := fmt.Sprintf("%s, %s (agent logins and settings), %s and the agent cache",
+			summary := fmt.Sprintf("%s, %s (agent logins and settings), %s, the agent cache and the template cache",
 				count(len(recs)+len(bad), "sandbox", "sandboxes"), count(len(vols), "volume", "volumes"), count(len(secrets), "secret", "secrets"))
 			if !force {
 				if !IsTTY(f.IO.In) {
@@ -76,7 +77,17 @@ func newResetCmd(f *Factory) *cobra.Command {
 					failed = append(failed, err.Error())
 				}
 			}
-			for _, d := range []string{"volumes", "secrets", "agents", "egress"} {
+			// The template cache: as an ordinary user its layers hold files of subordinate ids,
+			// which only the store's own user namespace can delete.
+			images := filepath.Join(home, "images")
+			if _, err := os.Lstat(images); err == nil && os.Geteuid() != 0 {
+				if is, err := image.Open(home); err == nil {
+					if err := is.RemoveOwned(images); err != nil {
+						failed = append(failed, fmt.Sprintf("removing the template cache: %v", err))
+					}
+				}
+			}
+			for _, d := range []string{"volumes", "secrets", "agents", "egress", "images", "doctor"} {
 				if err := fsutil.RemoveTree(filepath.Join(home, d)); err != nil {
 					failed = append(failed, err.Error())
 				}

@@ -119,7 +119,10 @@ func newRunCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [flags] AGENT|SANDBOX [ARGS...]",
 		Short: "Start an agent in the sandbox for this folder, creating the sandbox if needed",
-		Example: `  paddock run shell                  # interactive login shell in the sandbox for this folder
+		Example: `  paddock run claude                 # Claude Code in the sandbox for this folder (installed on first use)
+  paddock run claude -p 'fix the failing test'   # arguments after the agent go to the agent
+  paddock run codex -m 4g --cpus 2   # flags before the agent are paddock's: limits, -e, -v, --network
+  paddock run shell                  # interactive login shell in the sandbox for this folder
   paddock run shell -c 'npm test'    # arguments after the agent go to it; its exit code is paddock's
   paddock run -d shell               # start (or keep) the sandbox running without attaching
   paddock run shell-myproj           # the agent of an existing sandbox, by name`,

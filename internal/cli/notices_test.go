@@ -36,11 +36,11 @@ func TestEgressNotices(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
 		raw, hold bool
-		eol       string
+		lead, eol string
 	}{
-		{"script", false, false, "\n"},
-		{"shell on a terminal", true, false, "\r\n"},
-		{"agent on a terminal", true, true, "\n"},
+		{"script", false, false, "", "\n"},
+		{"shell on a terminal", true, false, "\r\n", "\r\n"},
+		{"agent on a terminal", true, true, "", "\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			state := t.TempDir()
@@ -68,7 +68,7 @@ func TestEgressNotices(t *testing.T) {
 			during := errb.String()
 			stop()
 			after := errb.String()
-			want := "paddock: blocked example.org:443 (no rule allows example.org:443); to allow it: paddock policy allow example.org --sandbox claude-proj" + tt.eol
+			want := tt.lead + "paddock: blocked example.org:443 (no rule allows example.org:443); to allow it: paddock policy allow example.org --sandbox claude-proj" + tt.eol
 			if tt.hold {
 				if during != "" {
 					t.Errorf("printed during the session: %q", during)

@@ -41,3 +41,15 @@ func (r *Report) finish() {
 		}
 	}
 }
+
+// AddStateFolder reports whether paddock's state folder (PADDOCK_HOME) could be opened: err is
+// what opening it said (nil: it could). Without it no sandbox can be made.
+func (r *Report) AddStateFolder(home string, err error) {
+	c := Check{Name: "state folder (PADDOCK_HOME)", Required: true, OK: err == nil, Detail: home}
+	if err != nil {
+		c.Detail = err.Error()
+		c.Fix = "make " + home + " writable for you, or set PADDOCK_HOME to a folder you can write"
+	}
+	r.add(c)
+	r.finish()
+}

@@ -51,3 +51,10 @@ func (DockerBackend) Has(context.Context, *runtime.Sandbox, string) bool {
 	HandOver(dockerWhy)
 	return false
 }
+
+// Salvage: a damaged record of a Docker sandbox.
+func (DockerBackend) Salvage(context.Context, string) (*runtime.Sandbox, error) {
+	return nil, HandOver(dockerWhy)
+}
+
+var _ runtime.Salvager = DockerBackend{}

@@ -64,6 +64,10 @@ func EnginePath() (string, error) {
 	return self()
 }
 
+// HandedOverEnv is set in the environment of a command handed over to paddock-oci: what the
+// first process already printed (notes before the hand-over) is not printed again.
+const HandedOverEnv = "PADDOCK_HANDED_OVER"
+
 // HandOver replaces this process with paddock-oci running the same command line, because what
 // the command needs (why, for the error) is only in that binary. It returns only on failure.
 func HandOver(why string) error {
@@ -75,6 +79,6 @@ func HandOver(why string) error {
 	if p == me {
 		return fmt.Errorf("%s: this paddock-oci lacks it", why)
 	}
-	err = syscall.Exec(p, append([]string{p}, os.Args[1:]...), os.Environ())
+	err = syscall.Exec(p, append([]string{p}, os.Args[1:]...), append(os.Environ(), HandedOverEnv+"=1"))
 	return fmt.Errorf("%s: starting %s: %w", why, p, err)
 }

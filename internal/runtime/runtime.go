@@ -62,6 +62,10 @@ type Spec struct {
 	UnsafeNoLimits bool   `json:"unsafe_no_limits,omitempty"`
 	GitName        string `json:"git_name,omitempty"`
 	GitEmail       string `json:"git_email,omitempty"`
+	// HostPath is the PATH of the paddock command that starts the sandbox, filled in by the
+	// manager at each start; a host-template backend keeps the folders of it that the sandbox
+	// shows (the user's /usr/local/go/bin, /opt/tool/bin). Never part of a sandbox's settings.
+	HostPath []string `json:"host_path,omitempty"`
 	// AgentEnv is set by paddock for the sandbox's agent (where its config lives); it comes
 	// before Env, and is not a user setting.
 	AgentEnv []string `json:"agent_env,omitempty"`
@@ -166,6 +170,14 @@ type Backend interface {
 	Exec(ctx context.Context, sb *Sandbox, req ExecRequest, stdio ExecIO) (int, error)
 	// Remove deletes the sandbox's private state. The sandbox must be stopped.
 	Remove(ctx context.Context, sb *Sandbox) error
+}
+
+// Salvager is a backend that can tell, from its own files in a sandbox's state folder, which
+// sandbox the folder holds when paddock's record of it is unreadable: so that a damaged record
+// never hides a running sandbox (rm -f stops and removes it) nor lets a second sandbox be made
+// for its folder. Salvage returns fs.ErrNotExist when the folder holds none of this backend's.
+type Salvager interface {
+	Salvage(ctx context.Context, dir string) (*Sandbox, error)
 }
 
 // Reviver is a backend whose running sandboxes depend on a host process that can end apart from

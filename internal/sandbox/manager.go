@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/exe"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
@@ -220,7 +221,8 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 			}
 		}
 	}
-	if be.Name() != m.Backend.Name() && m.BackendChosen && m.Progress != nil {
+	// Once per command: paddock may hand the command over to paddock-oci after saying it.
+	if be.Name() != m.Backend.Name() && m.BackendChosen && m.Progress != nil && os.Getenv(exe.HandedOverEnv) == "" {
 		fmt.Fprintf(m.Progress, "paddock: the sandbox of this folder runs on the %s backend, where it was created (remove it to make one on %s)\n",
 			be.Name(), m.Backend.Name())
 	}
@@ -250,7 +252,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 		return nil, false, err
 	}
 	defer unlock()
-	recs, _, err := m.Store.List()
+	recs, bad, err := m.Store.List()
 	if err != nil {
 		return nil, false, err
 	}
@@ -272,6 +274,9 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	if found != nil {
 		return m.reuse(ctx, found, o, img)
+	}
+	if err := m.checkDamaged(ctx, bad, ws); err != nil {
+		return nil, false, err
 	}
 	rec, err := m.create(ctx, recs, ws, o, img)
 	return rec, err == nil, err
@@ -701,6 +706,7 @@ func (m *Manager) startable(rec *store.Record) *runtime.Sandbox {
 		sb.Spec.Egress = &eg
 	}
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
+	sb.Spec.HostPath = filepath.SplitList(os.Getenv("PATH"))
 	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
 	return sb
 }

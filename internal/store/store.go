@@ -61,7 +61,11 @@ type Store struct {
 // DefaultHome is $PADDOCK_HOME, else $XDG_DATA_HOME/paddock, else ~/.local/share/paddock.
 func DefaultHome() (string, error) {
 	if h := os.Getenv("PADDOCK_HOME"); h != "" {
-		return filepath.Abs(h)
+		// A relative one would put paddock's state inside whatever folder a command runs in.
+		if !filepath.IsAbs(h) {
+			return "", fmt.Errorf("PADDOCK_HOME=%s is not an absolute path: set it to one, e.g. PADDOCK_HOME=$HOME/.local/share/paddock", h)
+		}
+		return filepath.Clean(h), nil
 	}
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
 		return filepath.Join(x, "paddock"), nil

@@ -431,17 +431,13 @@ func TestNewID(t *testing.T) {
 
 func TestDefaultHome(t *testing.T) {
 	home := t.TempDir()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name                string
 		paddock, xdg, uhome string
 		want                string
 	}{
 		{"PADDOCK_HOME wins", "/srv/pd", "/xdg", home, "/srv/pd"},
-		{"relative PADDOCK_HOME made absolute", "rel/pd", "", home, filepath.Join(wd, "rel/pd")},
+		{"relative PADDOCK_HOME refused (it would land in whatever folder a command runs in)", "rel/pd", "", home, ""},
 		{"XDG_DATA_HOME", "", "/xdg/data", home, "/xdg/data/paddock"},
 		{"home folder", "", "", home, filepath.Join(home, ".local", "share", "paddock")},
 	}
@@ -451,6 +447,12 @@ func TestDefaultHome(t *testing.T) {
 			t.Setenv("XDG_DATA_HOME", tt.xdg)
 			t.Setenv("HOME", tt.uhome)
 			got, err := DefaultHome()
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "not an absolute path") {
+					t.Fatalf("DefaultHome = %q, %v; want a refusal", got, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,16 +11,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
-	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
+	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -38,7 +41,22 @@ var (
 	ErrNoEngine     = errors.New("no Docker engine")
 	ErrEngineTooOld = errors.New("Docker engine too old")
 	ErrNoImage      = errors.New("image not found")
+	ErrEngineDenied = errors.New("no access to the Docker engine")
+	ErrUnreachable  = errors.New("registry unreachable")
 )
+
+// unreachable reports whether a pull failed for want of a way to the registry (not for want of
+// the image).
+func unreachable(err error) bool {
+	msg := strings.ToLower(err.Error())
+	for _, s := range []string{"dial tcp", "no such host", "i/o timeout", "connection refused", "network is unreachable",
+		"tls handshake", "timeout exceeded", "server misbehaving", "temporary failure in name resolution", "connection reset"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
 
 // MinAPIVersion is the oldest Engine API paddock drives (Docker 19.03).
 const MinAPIVersion = "1.40"
@@ -130,6 +148,10 @@ func (b *Backend) client(ctx context.Context) (*client.Client, error) {
 }
 
 func noEngine(host string, err error) error {
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) || strings.Contains(err.Error(), "permission denied") {
+		return fmt.Errorf("%w: permission denied on the Docker engine's socket at %s: add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again), or use --backend native",
+			ErrEngineDenied, host)
+	}
 	return fmt.Errorf("%w at %s (%s): start Docker (Docker Desktop, Colima, OrbStack or dockerd), or set DOCKER_HOST, or use --backend native",
 		ErrNoEngine, host, firstLine(err))
 }
@@ -219,7 +241,8 @@ func (b *Backend) ResolveImage(ctx context.Context, ref, policy string, progress
 	if err != nil {
 		return nil, err
 	}
-	if ref == "" || ref == "host" {
+	defaulted := ref == "" || ref == "host"
+	if defaulted {
 		ref = b.ImageRef(runtime.Spec{})
 	}
 	ii, err := c.ImageInspect(ctx, ref)
@@ -235,8 +258,16 @@ func (b *Backend) ResolveImage(ctx context.Context, ref, policy string, progress
 				fmt.Fprintf(progressOr(progress), "paddock: could not pull %s (%v); using the engine's copy\n", ref, firstLine(perr))
 				break
 			}
-			return nil, fmt.Errorf("%w: image %s is not in the Docker engine and pulling it failed (%v); `docker pull %s` or `docker load` it, or pick another template with -t",
-				ErrNoImage, ref, firstLine(perr), ref)
+			hint := "pick another template with -t"
+			if defaulted {
+				hint = "set another image for the host template (PADDOCK_DOCKER_IMAGE=IMAGE, or docker_image = \"IMAGE\" in the config file)"
+			}
+			if unreachable(perr) {
+				return nil, fmt.Errorf("%w: image %s is not in the Docker engine, and the engine cannot reach its registry (%v): check the engine's network or registry mirror, `docker load` the image, or %s",
+					ErrUnreachable, ref, firstLine(perr), hint)
+			}
+			return nil, fmt.Errorf("%w: image %s is not in the Docker engine and pulling it failed (%v); `docker pull %s` or `docker load` it, or %s",
+				ErrNoImage, ref, firstLine(perr), ref, hint)
 		}
 		if ii, err = c.ImageInspect(ctx, ref); err != nil {
 			return nil, fmt.Errorf("%w: image %s: %v", ErrNoImage, ref, err)
@@ -821,3 +852,30 @@ func (b *Backend) userHome(ctx context.Context, c *client.Client, ref, user stri
 	}
 	return HomeDir
 }
+
+// Salvage finds the container paddock made for a state folder (by its label), for a sandbox whose
+// record is damaged: its id, name and working folder (the workspace it was started in).
+func (b *Backend) Salvage(ctx context.Context, dir string) (*runtime.Sandbox, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labelDir+"="+dir))})
+	if err != nil {
+		return nil, noEngine(c.DaemonHost(), err)
+	}
+	for _, ct := range list {
+		id, name := ct.Labels[labelID], ct.Labels[labelName]
+		if len(id) < 12 || id[:12] != filepath.Base(dir) || name == "" {
+			continue
+		}
+		sb := &runtime.Sandbox{ID: id, Name: name, Dir: dir}
+		if ci, err := c.ContainerInspect(ctx, ct.ID); err == nil && ci.Config != nil {
+			sb.Spec.Workdir = ci.Config.WorkingDir
+		}
+		return sb, nil
+	}
+	return nil, fs.ErrNotExist
+}
+
+var _ runtime.Salvager = (*Backend)(nil)

@@ -2,9 +2,9 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/paddockhq/paddock/internal/exe"
 	"io"
 	"io/fs"
 	"os"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/exe"
 
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/egress"
@@ -72,6 +74,8 @@ func prepare(sb *runtime.Sandbox) error {
 		seedHome(l.home())
 	} else if !errors.Is(err, fs.ErrExist) {
 		return err
+	} else {
+		addProfileHostPath(l.home())
 	}
 	if err := os.WriteFile(l.etc("hostname"), []byte(sb.Spec.Hostname+"\n"), 0o644); err != nil {
 		return err
@@ -166,7 +170,31 @@ func seedHome(home string) {
 	defer f.Close()
 	fmt.Fprintf(f, "\n# paddock: user-level installs (npm -g, pip --user) live in the persistent home\n"+
 		"export NPM_CONFIG_PREFIX=\"$HOME/.local\"\ncase \":$PATH:\" in *\":$HOME/.local/bin:\"*) ;; *) PATH=\"$HOME/.local/bin:$PATH\" ;; esac\n")
+	f.WriteString(profileHostPath)
 	os.MkdirAll(filepath.Join(home, ".local", "bin"), 0o755)
+}
+
+// profileHostPath, in a sandbox home's .profile, puts back the user's own tool folders after a
+// login shell's /etc/profile has reset PATH.
+const profileHostPath = "# paddock: your PATH's folders that the sandbox shows (e.g. /usr/local/go/bin)\n" +
+	"for d in $(printf '%s' \"$" + HostPathEnv + "\" | tr ':' ' '); do case \":$PATH:\" in *\":$d:\"*) ;; *) PATH=\"$PATH:$d\" ;; esac; done\n"
+
+// addProfileHostPath adds profileHostPath to a home made before it existed. The home is the
+// sandbox's: its .profile is read and appended to beneath it, never through a link; a missing one
+// (the user removed it) stays missing.
+func addProfileHostPath(home string) {
+	b, err := fsutil.ReadFileBeneath(home, ".profile", 1<<20)
+	if err != nil || strings.Contains(string(b), HostPathEnv) {
+		return
+	}
+	f, err := fsutil.OpenBeneath(home, ".profile", os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		f.WriteString("\n" + profileHostPath)
+	}
 }
 
 // setGitIdentity writes the host's git identity into the sandbox's global git config. A new
@@ -413,6 +441,7 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 			en.PidsMax, en.PidsMethod = st.Applied.Pids, "cgroup"
 		case st.Protections.NprocRlimit > 0:
 			en.Pids, en.PidsMax, en.PidsMethod = true, int64(st.Protections.NprocRlimit), "rlimit"
+			en.Reason = cgroups.WithoutPidsNote(en.Reason)
 		}
 		out.Enforced = en
 		p := st.Protections
@@ -546,3 +575,24 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	return fsutil.RemoveTree(sb.Dir)
 }
+
+// Salvage reads the sandbox a state folder holds from the supervisor's own copy of its spec
+// (spec.json), for a sandbox whose record is damaged. The folder is the sandbox's own: read
+// beneath it, bounded, never through a link.
+func (b *Backend) Salvage(_ context.Context, dir string) (*runtime.Sandbox, error) {
+	data, err := fsutil.ReadFileBeneath(dir, "spec.json", 16<<20)
+	if err != nil {
+		return nil, err
+	}
+	var sb runtime.Sandbox
+	if err := json.Unmarshal(data, &sb); err != nil {
+		return nil, fmt.Errorf("%s: %w", layout{dir}.spec(), err)
+	}
+	if len(sb.ID) < 12 || sb.ID[:12] != filepath.Base(dir) || sb.Name == "" {
+		return nil, fmt.Errorf("%s does not describe this sandbox", layout{dir}.spec())
+	}
+	sb.Dir = dir
+	return &sb, nil
+}
+
+var _ runtime.Salvager = (*Backend)(nil)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -243,8 +244,13 @@ func writablePaths(sb *runtime.Sandbox) []string {
 
 // baseEnv is the environment every process in a host-template sandbox starts with.
 func baseEnv(sb *runtime.Sandbox) []string {
+	path := HomeDir + "/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	host := hostPath(sb)
+	if len(host) > 0 {
+		path += ":" + strings.Join(host, ":")
+	}
 	env := []string{
-		"PATH=" + HomeDir + "/.local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"PATH=" + path,
 		"HOME=" + HomeDir, "USER=root", "LOGNAME=root", "HOSTNAME=" + sb.Spec.Hostname,
 		"SHELL=/bin/sh", "LANG=C.UTF-8",
 		// /usr is read-only: user-level installs go to the persistent home.
@@ -254,7 +260,49 @@ func baseEnv(sb *runtime.Sandbox) []string {
 	if _, err := os.Stat("/bin/bash"); err == nil {
 		env[5] = "SHELL=/bin/bash"
 	}
+	if len(host) > 0 {
+		// A login shell's /etc/profile resets PATH; the home's .profile adds these back.
+		env = append(env, HostPathEnv+"="+strings.Join(host, ":"))
+	}
 	return append(append(runtime.WithAgentEnv(sb.Spec, env), egressEnv(sb)...), sb.Spec.Env...)
+}
+
+// HostPathEnv holds, in a host-template sandbox, the folders of the user's PATH it shows.
+const HostPathEnv = "PADDOCK_HOST_PATH"
+
+// standardPath is in every sandbox's PATH already.
+var standardPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// hostPath is the folders of the user's PATH that the host template shows, in the user's order:
+// those under the host's system folders (/usr, /opt, ...) or a workspace, that exist. Folders of
+// the user's home (the sandbox has its own), relative entries and anything the sandbox does not
+// show are left out.
+func hostPath(sb *runtime.Sandbox) []string {
+	if IsOCI(sb) {
+		return nil
+	}
+	var out []string
+	for _, d := range sb.Spec.HostPath {
+		if !filepath.IsAbs(d) || strings.ContainsAny(d, ":\n") {
+			continue
+		}
+		d = filepath.Clean(d)
+		if slices.Contains(standardPath, d) || slices.Contains(out, d) {
+			continue
+		}
+		top, _, _ := strings.Cut(strings.TrimPrefix(d, "/"), "/")
+		shown := top != "etc" && slices.Contains(hostSystemDirs, top)
+		for _, mt := range sb.Spec.Mounts {
+			if mt.Kind == "workspace" && (d == mt.Target || strings.HasPrefix(d, mt.Target+"/")) {
+				shown = true
+			}
+		}
+		if st, err := os.Stat(d); !shown || err != nil || !st.IsDir() {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // egressEnv points the sandbox's tools at the egress proxy (none without one).

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/paddockhq/paddock/internal/fsutil"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
 func readJSON(path string, v any) error {

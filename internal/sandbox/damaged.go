@@ -1,0 +1,94 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/fsutil"
+	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/store"
+)
+
+// A sandbox whose record (record.json) cannot be read is still a sandbox: its processes may run
+// and its folder is some workspace's. The backend that made it recognises its own files
+// (runtime.Salvager), so that rm -f stops it before deleting its state, and a run in its
+// workspace does not silently make a second one.
+
+// ErrDamaged: a sandbox's record cannot be read.
+var ErrDamaged = errors.New("damaged sandbox")
+
+// salvage finds which sandbox a damaged state folder holds, and its backend.
+func (m *Manager) salvage(ctx context.Context, dir string) (*runtime.Sandbox, runtime.Backend, error) {
+	// The supervisor's spec.json is the native backend's; anything else is the Docker backend's.
+	order := []string{"docker", "native"}
+	if _, err := fsutil.LstatBeneath(dir, "spec.json"); err == nil {
+		order = []string{"native", "docker"}
+	}
+	for _, name := range order {
+		be := m.Backends[name]
+		s, ok := be.(runtime.Salvager)
+		if !ok {
+			continue
+		}
+		sb, err := s.Salvage(ctx, dir)
+		if err == nil {
+			return sb, be, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, fs.ErrNotExist
+}
+
+// workspaceOf is the folder a salvaged sandbox works in.
+func workspaceOf(sb *runtime.Sandbox) string {
+	for _, mt := range sb.Spec.Mounts {
+		if mt.Kind == "workspace" {
+			return mt.Source
+		}
+	}
+	return sb.Spec.Workdir
+}
+
+// checkDamaged refuses to make a new sandbox for ws while a sandbox whose record is damaged works
+// in ws; one whose folder cannot be told is named in a warning.
+func (m *Manager) checkDamaged(ctx context.Context, bad []store.Corrupt, ws string) error {
+	for _, c := range bad {
+		id := filepath.Base(c.Dir)
+		sb, _, err := m.salvage(ctx, c.Dir)
+		switch {
+		case err == nil && workspaceOf(sb) == ws:
+			return fmt.Errorf("%w: the sandbox of this folder, %s (%s), has an unreadable record: remove it with `paddock rm -f %s` (its processes are stopped; the workspace is not touched), then run again; nothing was created",
+				ErrDamaged, sb.Name, id, id)
+		case err != nil && m.Progress != nil:
+			fmt.Fprintf(m.Progress, "paddock: warning: sandbox %s has a damaged record and its folder cannot be told (%v); if it was this folder's, remove it with `paddock rm -f %s`\n", id, c.Err, id)
+		}
+	}
+	return nil
+}
+
+// RemoveDamaged removes a sandbox whose record is damaged (rm -f): its backend stops it and
+// removes it when it can tell the sandbox from its own files; otherwise every paddock process
+// serving the folder (supervisor, egress host side) is ended before the folder is deleted.
+func (m *Manager) RemoveDamaged(ctx context.Context, dir string) error {
+	unlock, err := m.Store.Lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if sb, be, err := m.salvage(ctx, dir); err == nil {
+		if err := be.Stop(ctx, sb, 2*time.Second); err != nil {
+			return fmt.Errorf("stopping the sandbox in %s: %w", dir, err)
+		}
+		return be.Remove(ctx, sb)
+	}
+	if err := killServing(dir); err != nil {
+		return err
+	}
+	return fsutil.RemoveTree(dir)
+}
