@@ -171,7 +171,11 @@ func SplitTarget(t string) (string, int, error) {
 	if h == "" {
 		return "", 0, fmt.Errorf("%w: %q: no host", ErrBadRule, orig)
 	}
-	return strings.ToLower(h), port, nil
+	ch, err := CleanHost(h)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %s: not a host name or address", ErrBadRule, Printable(orig))
+	}
+	return ch, port, nil
 }
 
 func defaultSecret(home string) func(string) (string, bool) {

@@ -49,30 +49,63 @@ const PlaceholderPrefix = "paddock-placeholder-"
 // Placeholder is the value a sandbox gets instead of a stored secret's real key.
 func Placeholder(secret string) string { return PlaceholderPrefix + secret }
 
-// inject replaces the placeholder of a secret with its key in a request: in header values
-// (Basic credentials decoded), and in the query string. It reports whether it replaced any.
-func inject(r *http.Request, secret, key string) bool {
-	ph := Placeholder(secret)
+// inject replaces the placeholder of a service's secret with its key in the one header where
+// the service reads it (svc.Header; for "authorization", inside Bearer or Basic credentials),
+// and nowhere else: a placeholder in any other header, the URL or the body goes as it is, so
+// that no echo of those can bring the key back. It reports whether it replaced any.
+func inject(r *http.Request, svc Service, key string) bool {
+	ph := Placeholder(svc.Secret)
+	name := svc.Header
+	if name == "" {
+		name = "authorization"
+	}
+	vals := r.Header.Values(name)
 	done := false
-	for name, vals := range r.Header {
-		for i, v := range vals {
-			if strings.Contains(v, ph) {
-				vals[i] = strings.ReplaceAll(v, ph, key)
+	for i, v := range vals {
+		if strings.Contains(v, ph) {
+			vals[i] = strings.ReplaceAll(v, ph, key)
+			done = true
+			continue
+		}
+		if b64, ok := cutPrefixFold(v, "Basic "); ok && strings.EqualFold(name, "Authorization") {
+			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+			if err == nil && strings.Contains(string(raw), ph) {
+				vals[i] = "Basic " + base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(string(raw), ph, key)))
 				done = true
-				continue
-			}
-			if b64, ok := strings.CutPrefix(v, "Basic "); ok && strings.EqualFold(name, "Authorization") {
-				raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-				if err == nil && strings.Contains(string(raw), ph) {
-					vals[i] = "Basic " + base64.StdEncoding.EncodeToString([]byte(strings.ReplaceAll(string(raw), ph, key)))
-					done = true
-				}
 			}
 		}
 	}
-	if strings.Contains(r.URL.RawQuery, ph) {
-		r.URL.RawQuery = strings.ReplaceAll(r.URL.RawQuery, ph, url.QueryEscape(key))
-		done = true
-	}
 	return done
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+// secretForms are the forms in which a key sent in r's auth header could come back: the key,
+// URL-escaped, in base64, and the Basic credentials the proxy made with it.
+func secretForms(r *http.Request, svc Service, key string) []string {
+	forms := []string{key, url.QueryEscape(key), url.PathEscape(key), base64.StdEncoding.EncodeToString([]byte(key)),
+		base64.RawURLEncoding.EncodeToString([]byte(key))}
+	name := svc.Header
+	if name == "" {
+		name = "authorization"
+	}
+	for _, v := range r.Header.Values(name) {
+		if b64, ok := cutPrefixFold(v, "Basic "); ok {
+			if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64)); err == nil && strings.Contains(string(raw), key) {
+				forms = append(forms, strings.TrimSpace(b64))
+			}
+		}
+	}
+	out := forms[:0]
+	for _, f := range forms {
+		if len(f) >= 8 && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
