@@ -2,13 +2,13 @@ package egress
 
 import (
 	"bufio"
-	"log"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
