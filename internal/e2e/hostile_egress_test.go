@@ -217,10 +217,11 @@ func hostileEgress(t *testing.T, e *env, w *hegWorld, ws, name string, hostPid f
 		if len(reqs) != 1 {
 			t.Fatalf("the stand-in got %d requests", len(reqs))
 		}
-		// The key went where the service reads it, and nowhere else.
+		// The key went where the service reads it (x-api-key, and Authorization: Bearer as
+		// Claude Code also sends it), and nowhere else.
 		ph := egress.Placeholder("anthropic")
-		if s := reqs[0]; s.APIKey != key || s.Other != ph || s.Query != ph || s.Auth != "Bearer "+ph {
-			t.Errorf("the stand-in saw %+v; want the key in x-api-key only", s)
+		if s := reqs[0]; s.APIKey != key || s.Other != ph || s.Query != ph || s.Auth != "Bearer "+key {
+			t.Errorf("the stand-in saw %+v; want the key in the auth headers only", s)
 		}
 		r, m = run(probe + " get https://api.anthropic.com/v1/gzip")
 		if !strings.Contains(m["response"], "gzipped: your key is paddock-placeholder") {

@@ -256,3 +256,39 @@ func TestHostCheckEveryPort(t *testing.T) {
 		t.Fatalf("the endpoint's own request: %d %q", resp.StatusCode, b)
 	}
 }
+
+// The key goes only where each service reads it.
+func TestInjectOnlyWhereRead(t *testing.T) {
+	for _, c := range []struct {
+		svc       string
+		hdrs      map[string]string
+		query     string
+		wantHdrs  map[string]string
+		wantQuery string
+	}{
+		{"anthropic", map[string]string{"x-api-key": "PH", "Authorization": "Bearer PH", "X-Echo": "PH"}, "key=PH",
+			map[string]string{"x-api-key": "K", "Authorization": "Bearer K", "X-Echo": "PH"}, "key=PH"},
+		{"openai", map[string]string{"Authorization": "Bearer PH", "x-api-key": "PH"}, "",
+			map[string]string{"Authorization": "Bearer K", "x-api-key": "PH"}, ""},
+		{"google", map[string]string{"x-goog-api-key": "PH", "Authorization": "Bearer PH"}, "key=PH&q=PH",
+			map[string]string{"x-goog-api-key": "K", "Authorization": "Bearer PH"}, "key=K&q=PH"},
+	} {
+		svc, _ := ServiceFor(map[string]string{"anthropic": "api.anthropic.com", "openai": "api.openai.com", "google": "generativelanguage.googleapis.com"}[c.svc])
+		ph := Placeholder(c.svc)
+		r, _ := http.NewRequest("GET", "https://x/?"+strings.ReplaceAll(c.query, "PH", ph), nil)
+		for k, v := range c.hdrs {
+			r.Header.Set(k, strings.ReplaceAll(v, "PH", ph))
+		}
+		inject(r, svc, "sk-the-real-key")
+		for k, v := range c.wantHdrs {
+			want := strings.ReplaceAll(strings.ReplaceAll(v, "PH", ph), "K", "sk-the-real-key")
+			if got := r.Header.Get(k); got != want {
+				t.Errorf("%s: %s = %q, want %q", c.svc, k, got, want)
+			}
+		}
+		want := strings.ReplaceAll(strings.ReplaceAll(c.wantQuery, "PH", ph), "K", "sk-the-real-key")
+		if r.URL.RawQuery != want {
+			t.Errorf("%s: query %q, want %q", c.svc, r.URL.RawQuery, want)
+		}
+	}
+}

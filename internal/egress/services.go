@@ -14,10 +14,13 @@ import (
 type Service struct {
 	Secret string   // the stored secret's name (internal/credentials)
 	Hosts  []string // exact host names; HTTPS on port 443 only
-	// Header is where the service expects its key: "x-api-key", "authorization" (Bearer) or
-	// "x-goog-api-key". The placeholder is replaced wherever the client put it (any header,
-	// Basic credentials, the query string); Header documents the usual place.
+	// Header is where the service reads its key: "x-api-key", "authorization" (Bearer, or
+	// Basic credentials as git sends them) or "x-goog-api-key". The placeholder is replaced
+	// there, in Also (other headers the service reads it from, Bearer-style) and in the query
+	// parameter Query, and nowhere else.
 	Header string
+	Also   []string
+	Query  string
 	// Plain: the service is a plain-HTTP endpoint on loopback (see Endpoint), served without TLS
 	// inside a CONNECT tunnel.
 	Plain bool
@@ -26,9 +29,10 @@ type Service struct {
 // Services is the one table of services with stored keys. Custom endpoints (a secret with its
 // own host) are added here.
 var Services = []Service{
-	{Secret: "anthropic", Hosts: []string{"api.anthropic.com"}, Header: "x-api-key"},
+	// Claude Code sends an apiKeyHelper's key as both x-api-key and Authorization: Bearer.
+	{Secret: "anthropic", Hosts: []string{"api.anthropic.com"}, Header: "x-api-key", Also: []string{"authorization"}},
 	{Secret: "openai", Hosts: []string{"api.openai.com"}, Header: "authorization"},
-	{Secret: "google", Hosts: []string{"generativelanguage.googleapis.com"}, Header: "x-goog-api-key"},
+	{Secret: "google", Hosts: []string{"generativelanguage.googleapis.com"}, Header: "x-goog-api-key", Query: "key"},
 	{Secret: "github", Hosts: []string{"github.com", "api.github.com"}, Header: "authorization"},
 }
 
@@ -59,8 +63,26 @@ func inject(r *http.Request, svc Service, key string) bool {
 	if name == "" {
 		name = "authorization"
 	}
-	vals := r.Header.Values(name)
 	done := false
+	for _, also := range svc.Also {
+		for i, v := range r.Header.Values(also) {
+			if strings.Contains(v, ph) {
+				r.Header.Values(also)[i] = strings.ReplaceAll(v, ph, key)
+				done = true
+			}
+		}
+	}
+	if svc.Query != "" && strings.Contains(r.URL.RawQuery, ph) {
+		q := r.URL.Query()
+		if vs := q[svc.Query]; len(vs) > 0 {
+			for i, v := range vs {
+				vs[i] = strings.ReplaceAll(v, ph, key)
+			}
+			r.URL.RawQuery = q.Encode()
+			done = true
+		}
+	}
+	vals := r.Header.Values(name)
 	for i, v := range vals {
 		if strings.Contains(v, ph) {
 			vals[i] = strings.ReplaceAll(v, ph, key)
