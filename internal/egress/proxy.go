@@ -621,7 +621,7 @@ func (c *countConn) Write(b []byte) (int, error) {
 // placeholder.
 func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int, d Decision, rec Record, svc Service, key string) {
 	start := time.Now()
-	misdirected := 0
+	var misdirected atomic.Int32
 	cc := &countConn{Conn: c}
 	var tc net.Conn = cc
 	scheme, up := "http", p.plain
@@ -659,7 +659,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 	// made to, on every port and for upgrades alike: the key goes to that service only.
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !sameAuthority(r.Host, host, port, defPort) {
-			misdirected++
+			misdirected.Add(1)
 			http.Error(w, fmt.Sprintf("paddock: a request for %s on a connection to %s; refused (the key of %s goes to %s only)",
 				Printable(r.Host), hostPort(host, port), svc.Secret, hostPort(host, port)), http.StatusMisdirectedRequest)
 			return
@@ -669,8 +669,8 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: HeaderTimeout, IdleTimeout: HeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		ErrorLog: quietLog}
 	serveConn(ctx, srv, tc)
-	if misdirected > 0 {
-		rec.Error = fmt.Sprintf("%d requests for another host refused", misdirected)
+	if n := misdirected.Load(); n > 0 {
+		rec.Error = fmt.Sprintf("%d requests for another host refused", n)
 	}
 	rec.BytesOut, rec.BytesIn = cc.out.Load(), cc.in.Load()
 	if len(d.Addrs) > 0 {
