@@ -189,6 +189,7 @@ func scrubResponse(resp *http.Response, svc Service, key string) error {
 		resp.Header.Del("Content-Encoding")
 		resp.Header.Del("Content-Length")
 		resp.ContentLength = -1
+		resp.TransferEncoding = []string{"chunked"} // Response.Write keeps the connection
 	default:
 		return fmt.Errorf("the answer is encoded with %q, which the proxy cannot check for the key; refused", enc)
 	}
