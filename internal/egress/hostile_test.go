@@ -2,13 +2,16 @@ package egress
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -290,5 +293,40 @@ func TestInjectOnlyWhereRead(t *testing.T) {
 		if r.URL.RawQuery != want {
 			t.Errorf("%s: query %q, want %q", c.svc, r.URL.RawQuery, want)
 		}
+	}
+}
+
+// On the plain-HTTP side (a loopback endpoint), what the endpoint sends back is scrubbed too: a
+// header, Location, and a gzip body (decoded).
+func TestScrubPlainEndpoint(t *testing.T) {
+	const key = "sk-real-plain-0123456789"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k := r.Header.Get("x-api-key")
+		w.Header().Set("X-Echo", k)
+		w.Header().Set("Location", "http://evil.test/?k="+k)
+		w.Header().Set("Content-Encoding", "gzip")
+		gz := gzip.NewWriter(w)
+		fmt.Fprintf(gz, "your key is %s", k)
+		gz.Close()
+	}))
+	defer srv.Close()
+	f := newFixture(t, Balanced)
+	f.mu.Lock()
+	f.secrets["anthropic"] = key
+	f.mu.Unlock()
+	f.setEndpoint("anthropic", srv.URL)
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/x", nil)
+	req.Header.Set("x-api-key", Placeholder("anthropic"))
+	req.Header.Set("Accept-Encoding", "gzip")
+	tr := &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "http", Host: f.addr}), DisableCompression: true}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	dump := fmt.Sprint(resp.Header) + string(b)
+	if strings.Contains(dump, key) || string(b) != "your key is "+(Placeholder("anthropic") + "xxxxxxxx")[:len(key)] {
+		t.Fatalf("the client got %s", dump)
 	}
 }
