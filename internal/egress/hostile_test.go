@@ -182,8 +182,10 @@ func TestConnBound(t *testing.T) {
 		t.Fatalf("connection %d: %v, want closed", MaxConns+1, err)
 	}
 	found := false
-	for _, r := range f.audit() {
-		found = found || strings.HasPrefix(r.Reason, "too many connections")
+	for end := time.Now().Add(5 * time.Second); !found && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		for _, r := range f.audit() {
+			found = found || strings.HasPrefix(r.Reason, "too many connections")
+		}
 	}
 	if !found {
 		t.Fatalf("no audit record of the refused connection: %+v", f.audit())
