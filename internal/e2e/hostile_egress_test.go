@@ -78,10 +78,13 @@ func startHegWorld(t *testing.T, e *env) *hegWorld {
 			}
 			fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
 				base64.StdEncoding.EncodeToString(sum[:]), ext)
-			msg := "your key is " + key
+			// A JSON-like frame (its end cannot begin a key: the proxy holds nothing back), and
+			// the connection stays until the client is done.
+			msg := `{"echo":"your key is ` + key + `"}`
 			brw.Write(append([]byte{0x81, byte(len(msg))}, msg...))
 			brw.Flush()
-			time.Sleep(500 * time.Millisecond)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			brw.Read(make([]byte, 1))
 		case strings.HasSuffix(r.URL.Path, "/gzip"):
 			rw.Header().Set("Content-Encoding", "gzip")
 			gz := gzip.NewWriter(rw)
@@ -229,7 +232,7 @@ func hostileEgress(t *testing.T, e *env, w *hegWorld, ws, name string, hostPid f
 		}
 		noKey(t, "a gzip body", r)
 		r, m = run(probe + " ws https://api.anthropic.com/v1/ws")
-		if m["ws-status"] != "101" || m["ws-extensions"] != "" || !strings.HasPrefix(m["ws-frame"], "your key is paddock-placeholder") {
+		if m["ws-status"] != "101" || m["ws-extensions"] != "" || !strings.HasPrefix(m["ws-frame"], `{"echo":"your key is paddock-placeholder`) {
 			t.Errorf("WebSocket: %s", r)
 		}
 		noKey(t, "a WebSocket frame", r)
