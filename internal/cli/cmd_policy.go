@@ -260,8 +260,11 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 				if r.Error != "" {
 					why = strings.TrimSpace(why + " " + r.Error)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), dash(r.Sandbox), r.Proto,
-					r.Host, r.Port, r.Decision, dash(r.Rule), r.BytesOut, r.BytesIn, dash(why))
+				// Every field a sandbox could have chosen is escaped: one record, one line, no
+				// terminal sequences (the log is written by the proxy, but names come from inside).
+				q := egress.Printable
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), q(dash(r.Sandbox)), q(r.Proto),
+					q(dash(r.Host)), r.Port, q(r.Decision), q(dash(r.Rule)), r.BytesOut, r.BytesIn, q(dash(why)))
 				if follow {
 					return tw.Flush()
 				}
@@ -371,9 +374,9 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 			} else if v.Decision == "allow" {
 				fmt.Fprintf(f.IO.Out, "allow %s:%d by rule %s (%s)\n", v.Host, v.Port, v.Rule, v.Source)
 			} else {
-				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", v.Host, v.Port, v.Reason)
-				if rec.Spec.Egress != nil && !strings.HasPrefix(v.Reason, "denied by rule") {
-					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", egress.AllowCommand(v.Host, v.Port, rec.Name))
+				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", egress.Printable(v.Host), v.Port, egress.Printable(v.Reason))
+				if cmd := egress.AllowCommand(v.Host, v.Port, rec.Name); cmd != "" && rec.Spec.Egress != nil && !strings.HasPrefix(v.Reason, "denied by rule") {
+					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", cmd)
 				}
 			}
 			if v.Decision != "allow" {
@@ -411,9 +414,10 @@ func egressNotices(f *Factory, stateDir, name string, raw, hold bool) func() {
 			return
 		}
 		seen[key] = true
-		msg := fmt.Sprintf("paddock: blocked %s (%s)", key, r.Reason)
-		if !strings.HasPrefix(r.Reason, "denied by rule") && !strings.Contains(r.Reason, "not supported") {
-			msg += "; to allow it: " + egress.AllowCommand(r.Host, r.Port, name)
+		msg := fmt.Sprintf("paddock: blocked %s (%s)", egress.Printable(key), egress.Printable(r.Reason))
+		if cmd := egress.AllowCommand(r.Host, r.Port, name); cmd != "" && !strings.HasPrefix(r.Reason, "denied by rule") &&
+			!strings.Contains(r.Reason, "not supported") && !strings.HasPrefix(r.Reason, "too many") {
+			msg += "; to allow it: " + cmd
 		}
 		if hold {
 			held = append(held, msg)

@@ -27,6 +27,10 @@ type Record struct {
 	Rule     string    `json:"rule,omitempty"`
 	Source   string    `json:"source,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
+	// DNS: the proxy asked the host's resolver for Host (only names a rule allows); Resolved
+	// is what it answered.
+	DNS      bool     `json:"dns,omitempty"`
+	Resolved []string `json:"resolved,omitempty"`
 	// Credential names the stored secret the proxy put into the requests (TLS intercepted).
 	Credential string `json:"credential,omitempty"`
 	BytesOut   int64  `json:"bytes_out"` // sandbox -> outside

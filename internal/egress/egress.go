@@ -21,7 +21,10 @@
 // registries and git hosts; open: "*"), then the global file (GlobalPolicyPath) and the
 // sandbox's own (SandboxPolicyPath), both re-read when they change, so edits apply to running
 // sandboxes at once. A deny rule wins; otherwise an allow rule must match, else the connection
-// is refused. The proxy resolves names itself and checks every address: loopback, private,
+// is refused. A name is looked up only when an allow rule names it at that port (never just
+// because a range rule exists: the query would carry the name out), and each lookup is logged.
+// Names from a sandbox are canonicalised (CleanHost: IDNA, no control characters) before
+// anything judges, logs or prints them. The proxy resolves names itself and checks every address: loopback, private,
 // link-local, carrier-grade NAT, cloud metadata and the host's own addresses are refused unless
 // an allow rule names their range (so DNS rebinding cannot reach the host's services, and
 // "open" means the public Internet).
@@ -171,7 +174,11 @@ func SplitTarget(t string) (string, int, error) {
 	if h == "" {
 		return "", 0, fmt.Errorf("%w: %q: no host", ErrBadRule, orig)
 	}
-	return strings.ToLower(h), port, nil
+	ch, err := CleanHost(h)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: %s: not a host name or address", ErrBadRule, Printable(orig))
+	}
+	return ch, port, nil
 }
 
 func defaultSecret(home string) func(string) (string, bool) {

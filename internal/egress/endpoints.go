@@ -185,24 +185,15 @@ func (p *Proxy) serveEndpoints(ctx context.Context, c net.Conn, br *bufio.Reader
 			up = p.tlsUp
 		}
 		hostPort := net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port))
-		rp := &httputil.ReverseProxy{
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.Out.URL.Scheme, pr.Out.URL.Host = ep.Scheme, hostPort
-				pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+tail, ""
-				pr.Out.Host = hostPort
-				if hasKey {
-					inject(pr.Out, secret, key)
-				}
-			},
-			Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-				return up.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
-			}),
-			FlushInterval: -1,
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				rec.Error = err.Error()
-				http.Error(w, "paddock: "+hostPort+": "+err.Error(), http.StatusBadGateway)
-			},
+		svc := serviceOf(ep)
+		if !hasKey {
+			key = ""
 		}
+		rp := p.keyProxy(svc, &key, &d, up, func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = ep.Scheme, hostPort
+			pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+tail, ""
+			pr.Out.Host = hostPort
+		})
 		rp.ServeHTTP(w, r)
 		if len(d.Addrs) > 0 {
 			rec.Addr = d.Addrs[0].String()
@@ -210,6 +201,6 @@ func (p *Proxy) serveEndpoints(ctx context.Context, c net.Conn, br *bufio.Reader
 		rec.DurationMS = time.Since(start).Milliseconds()
 		p.audit.write(rec)
 	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Minute}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: HeaderTimeout, IdleTimeout: HeaderTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: quietLog}
 	serveConn(ctx, srv, &bufConn{Conn: c, r: br})
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +32,16 @@ func (f *fixture) setEndpoint(secret, url string) {
 // request, an HTTPS one through interception on its own port. With the locked preset it is not
 // allowed, and an http endpoint that is not loopback is ignored.
 func TestEndpoints(t *testing.T) {
+	// The server's view, kept here: its echo comes back to the client with the key masked.
+	var mu sync.Mutex
+	var saw string
 	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "path=%s key=%s auth=%s", r.URL.Path, r.Header.Get("x-api-key"), r.Header.Get("Authorization"))
+		mu.Lock()
+		saw = fmt.Sprintf("path=%s key=%s auth=%s", r.URL.Path, r.Header.Get("x-api-key"), r.Header.Get("Authorization"))
+		mu.Unlock()
+		io.WriteString(w, saw)
 	})
+	seen := func() string { mu.Lock(); defer mu.Unlock(); return saw }
 	plain := httptest.NewServer(echo)
 	defer plain.Close()
 	f := newFixture(t, Balanced)
@@ -61,8 +69,8 @@ func TestEndpoints(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(b) != "path=/anthropic/v1/messages key=sk-real-ant auth=" {
-		t.Fatalf("plain endpoint: %d %q", resp.StatusCode, b)
+	if seen() != "path=/anthropic/v1/messages key=sk-real-ant auth=" || string(b) != "path=/anthropic/v1/messages key=paddock-pla auth=" {
+		t.Fatalf("plain endpoint: the server saw %q, the client got %d %q", seen(), resp.StatusCode, b)
 	}
 	if r := f.auditWhere("127.0.0.1", func(r Record) bool { return r.Decision == "allow" }); r.Credential != "anthropic" || r.Decision != "allow" || r.Source != "endpoint:anthropic" {
 		t.Fatalf("audit %+v", r)
@@ -96,8 +104,8 @@ func TestEndpoints(t *testing.T) {
 	}
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(b) != "path=/openai/v1/responses key= auth=Bearer sk-real-oai" {
-		t.Fatalf("https endpoint: %d %q", resp.StatusCode, b)
+	if seen() != "path=/openai/v1/responses key= auth=Bearer sk-real-oai" || string(b) != "path=/openai/v1/responses key= auth=Bearer paddock-pla" {
+		t.Fatalf("https endpoint: the server saw %q, the client got %d %q", seen(), resp.StatusCode, b)
 	}
 
 	// Locked: endpoints are not allowed.

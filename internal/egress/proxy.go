@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,6 +33,52 @@ type Proxy struct {
 	plain  *http.Transport // plain-HTTP requests
 	tlsUp  *http.Transport // intercepted HTTPS requests
 	closed atomic.Bool
+	conns  chan struct{} // one token per open connection (MaxConns)
+	full   atomic.Bool   // the last connection was refused for MaxConns (logged once)
+}
+
+// The bounds of what one sandbox can make its proxy hold (with the connection's own buffers:
+// bufio 4 KiB, two copy buffers of 32 KiB, TLS records of 16 KiB each way when intercepted).
+// README states them (Network, "Bounds").
+const (
+	// MaxConns is how many connections one sandbox may have open through its proxy at once;
+	// more are closed at once (and logged once).
+	MaxConns = 256
+	// MaxHeaderBytes bounds a request's header (the request line included): CONNECT, plain
+	// HTTP, and each request of an intercepted connection. A longer one gets 431.
+	MaxHeaderBytes = 64 << 10
+	// MaxResponseHeaderBytes bounds a response's header from upstream.
+	MaxResponseHeaderBytes = 256 << 10
+	// HandshakeTimeout bounds the start of a connection: its first byte, the SOCKS5
+	// handshake, the TLS handshake of an intercepted connection.
+	HandshakeTimeout = 30 * time.Second
+	// HeaderTimeout bounds the wait for a request's header, from the end of the previous
+	// request (an idle kept-alive connection is closed after it).
+	HeaderTimeout = 2 * time.Minute
+)
+
+var errHeaderTooLarge = errors.New("request header too large")
+
+// limitConn bounds the bytes read from a connection while n >= 0 (a request's header); n < 0
+// reads without bound (bodies, tunnels).
+type limitConn struct {
+	net.Conn
+	n int64
+}
+
+func (l *limitConn) Read(b []byte) (int, error) {
+	if l.n < 0 {
+		return l.Conn.Read(b)
+	}
+	if l.n == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(b)) > l.n {
+		b = b[:l.n]
+	}
+	n, err := l.Conn.Read(b)
+	l.n -= int64(n)
+	return n, err
 }
 
 type decisionKey struct{}
@@ -66,7 +113,7 @@ func New(o Options) (*Proxy, error) {
 		return nil, fmt.Errorf("egress audit log: %w", err)
 	}
 	p := &Proxy{o: o, pol: &livePolicy{home: o.Home, stateDir: o.StateDir, preset: o.Preset}, res: newResolver(o.HostsFile),
-		audit: audit, ca: ca, log: o.Logger}
+		audit: audit, ca: ca, log: o.Logger, conns: make(chan struct{}, MaxConns)}
 	if _, err := p.pol.get(); err != nil {
 		p.log.Warn("egress policy", "err", err)
 	}
@@ -78,9 +125,9 @@ func New(o Options) (*Proxy, error) {
 		return dialAddrs(ctx, d.Addrs)
 	}
 	p.plain = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second,
-		DisableCompression: true, ResponseHeaderTimeout: 0}
+		DisableCompression: true, ResponseHeaderTimeout: 0, MaxResponseHeaderBytes: MaxResponseHeaderBytes}
 	p.tlsUp = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second,
-		DisableCompression: true, ForceAttemptHTTP2: true,
+		DisableCompression: true, ForceAttemptHTTP2: true, MaxResponseHeaderBytes: MaxResponseHeaderBytes,
 		TLSClientConfig: &tls.Config{RootCAs: o.UpstreamRoots, MinVersion: tls.VersionTLS12}}
 	return p, nil
 }
@@ -120,27 +167,58 @@ func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		tempDelay = 0
-		go p.handle(ctx, c)
+		select {
+		case p.conns <- struct{}{}:
+			p.full.Store(false)
+			go func() {
+				defer func() { <-p.conns }()
+				p.handle(ctx, c)
+			}()
+		default:
+			c.Close()
+			if !p.full.Swap(true) {
+				p.log.Warn("egress: too many connections", "sandbox", p.o.Sandbox, "limit", MaxConns)
+				p.audit.write(Record{Time: time.Now().UTC(), Sandbox: p.o.Sandbox, Proto: "tcp", Decision: "deny",
+					Reason: fmt.Sprintf("too many connections at once (the limit is %d); closed until some end", MaxConns)})
+			}
+		}
 	}
 }
 
 func (p *Proxy) handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(c)
+	c.SetReadDeadline(time.Now().Add(HandshakeTimeout))
+	lc := &limitConn{Conn: c, n: MaxHeaderBytes}
+	br := bufio.NewReader(lc)
 	first, err := br.Peek(1)
 	if err != nil {
 		return
 	}
 	if first[0] == 0x05 {
-		p.socks(ctx, c, br)
+		p.socks(ctx, c, lc, br)
 		return
 	}
 	if isEndpointConn(br) {
+		lc.n = -1
 		p.serveEndpoints(ctx, c, br)
 		return
 	}
-	p.httpProxy(ctx, c, br)
+	p.httpProxy(ctx, c, lc, br)
+}
+
+// target is the canonical name of a host a sandbox asked for; a name that is not one is refused
+// (and logged, escaped) here.
+func (p *Proxy) target(proto, raw string, port int) (string, bool) {
+	h, err := CleanHost(raw)
+	if err == nil {
+		return h, true
+	}
+	if len(raw) > 256 {
+		raw = raw[:256] + "..."
+	}
+	p.audit.write(Record{Time: time.Now().UTC(), Sandbox: p.o.Sandbox, Proto: proto, Host: strconv.QuoteToASCII(raw),
+		Port: port, Decision: "deny", Reason: "not a valid host name"})
+	return "", false
 }
 
 // decide judges host:port against the current policy, resolving the name when a rule could
@@ -149,11 +227,7 @@ func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) 
 	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
 	_, litErr := netip.ParseAddr(host)
 	need := litErr == nil
-	hasRanges := false
 	for _, e := range pol.Entries {
-		if e.Rule.IsRange() {
-			hasRanges = true
-		}
 		if e.Deny && e.Rule.MatchName(host, port) {
 			return Decision{Rule: e.Rule.String(), Source: e.Source, Reason: "denied by rule " + e.Rule.String()}
 		}
@@ -161,18 +235,29 @@ func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) 
 			need = true
 		}
 	}
-	if !need && !hasRanges {
+	// A name no host rule allows at this port is never looked up in DNS, even with range rules
+	// present: the query itself would carry what the sandbox put in the name out through the
+	// host's resolver. (The test hosts map is read, not asked.)
+	if !need && !p.res.mapped(host, port) {
 		return Decision{Reason: "no rule allows " + hostPort(host, port)}
 	}
-	addrs, trusted, err := p.res.resolve(ctx, host, port)
+	addrs, trusted, looked, err := p.res.resolve(ctx, host, port)
 	if err != nil {
 		d := pol.Decide(host, port, nil, false, SpecialKind)
 		if d.Rule == "" || !strings.HasPrefix(d.Reason, "denied") {
 			d.Allow, d.Reason = false, "cannot resolve "+host+": "+shortErr(err)
 		}
+		d.Looked = looked
 		return d
 	}
-	return pol.Decide(host, port, addrs, trusted, SpecialKind)
+	d := pol.Decide(host, port, addrs, trusted, SpecialKind)
+	if looked {
+		d.Looked = true
+		for _, a := range addrs {
+			d.Resolved = append(d.Resolved, a.Addr().String())
+		}
+	}
+	return d
 }
 
 func shortErr(err error) string {
@@ -204,7 +289,7 @@ func dialAddrs(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
 
 func (p *Proxy) record(proto, host string, port int, d Decision) Record {
 	r := Record{Time: time.Now().UTC(), Sandbox: p.o.Sandbox, Proto: proto, Host: host, Port: port,
-		Rule: d.Rule, Source: d.Source, Decision: "deny"}
+		Rule: d.Rule, Source: d.Source, Decision: "deny", DNS: d.Looked, Resolved: d.Resolved}
 	if d.Allow {
 		r.Decision = "allow"
 	} else {
@@ -215,33 +300,47 @@ func (p *Proxy) record(proto, host string, port int, d Decision) Record {
 
 // denialText is what a refused client is told.
 func (p *Proxy) denialText(host string, port int, d Decision) string {
-	return fmt.Sprintf("paddock: %s refused (%s); to allow it: %s\n", hostPort(host, port), d.Reason, AllowCommand(host, port, p.o.Sandbox))
+	msg := fmt.Sprintf("paddock: %s refused (%s)", Printable(hostPort(host, port)), Printable(d.Reason))
+	if cmd := AllowCommand(host, port, p.o.Sandbox); cmd != "" && !strings.HasPrefix(d.Reason, "denied by rule") {
+		msg += "; to allow it: " + cmd
+	}
+	return msg + "\n"
 }
 
-// AllowCommand is the command that would allow host:port for a sandbox.
+// AllowCommand is the command that would allow host:port for a sandbox, each word quoted for a
+// shell where it needs to be; "" when host is not a host name or address (nothing to allow).
 func AllowCommand(host string, port int, sandbox string) string {
-	rule := host
-	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
-		rule = "[" + host + "]"
+	h, err := CleanHost(host)
+	if err != nil || h != strings.Trim(host, "[]") {
+		return ""
+	}
+	rule := h
+	if a, err := netip.ParseAddr(h); err == nil && a.Is6() {
+		rule = "[" + h + "]"
 	}
 	if port != 443 && port != 80 {
 		rule += ":" + strconv.Itoa(port)
 	}
-	cmd := "paddock policy allow " + rule
+	cmd := "paddock policy allow " + ShellQuote(rule)
 	if sandbox != "" {
-		cmd += " --sandbox " + sandbox
+		cmd += " --sandbox " + ShellQuote(sandbox)
 	}
 	return cmd
 }
 
 // --- HTTP: CONNECT and plain requests ---
 
-func (p *Proxy) httpProxy(ctx context.Context, c net.Conn, br *bufio.Reader) {
+func (p *Proxy) httpProxy(ctx context.Context, c net.Conn, lc *limitConn, br *bufio.Reader) {
 	for {
-		c.SetReadDeadline(time.Now().Add(5 * time.Minute))
+		c.SetReadDeadline(time.Now().Add(HeaderTimeout))
+		lc.n = MaxHeaderBytes
 		req, err := http.ReadRequest(br)
+		lc.n = -1
 		if err != nil {
-			if err != io.EOF && !errors.Is(err, net.ErrClosed) {
+			switch {
+			case errors.Is(err, errHeaderTooLarge):
+				writeStatus(c, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("paddock: the request's header is longer than %d bytes\n", MaxHeaderBytes))
+			case err != io.EOF && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded):
 				writeStatus(c, http.StatusBadRequest, "paddock: not an HTTP proxy request\n")
 			}
 			return
@@ -273,7 +372,11 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 		writeStatus(c, http.StatusBadRequest, "paddock: bad port in CONNECT\n")
 		return
 	}
-	host = strings.ToLower(host)
+	host, ok := p.target("connect", host, port)
+	if !ok {
+		writeStatus(c, http.StatusBadRequest, "paddock: CONNECT to something that is not a host name or address\n")
+		return
+	}
 	pol, _ := p.pol.get()
 	d := p.decide(ctx, pol, host, port)
 	rec := p.record("connect", host, port, d)
@@ -372,7 +475,6 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 		writeStatus(c, http.StatusBadRequest, "paddock: the proxy takes absolute http:// URLs and CONNECT\n")
 		return false
 	}
-	host := strings.ToLower(req.URL.Hostname())
 	port := 80
 	if ps := req.URL.Port(); ps != "" {
 		n, err := strconv.Atoi(ps)
@@ -381,6 +483,11 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 			return false
 		}
 		port = n
+	}
+	host, ok := p.target("http", req.URL.Hostname(), port)
+	if !ok {
+		writeStatus(c, http.StatusBadRequest, "paddock: a request for something that is not a host name or address\n")
+		return false
 	}
 	pol, _ := p.pol.get()
 	d := p.decide(ctx, pol, host, port)
@@ -394,6 +501,7 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 	start := time.Now()
 	removeHopHeaders(req.Header)
 	req.RequestURI = ""
+	var scrubKey func(*http.Response) error
 	var body *countReader
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &countReader{r: req.Body}
@@ -402,7 +510,10 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 	if ep, ok := p.endpointFor("http", host, port); ok {
 		// A plain-HTTP endpoint (loopback only): the key goes into the request here.
 		if key, ok := p.o.Secret(ep.Secret); ok {
-			inject(req, ep.Secret, key)
+			svc := serviceOf(ep)
+			inject(req, svc, key)
+			prepareScrubbed(req)
+			scrubKey = func(resp *http.Response) error { return scrubResponse(resp, svc, key) }
 			rec.Credential = ep.Secret
 		}
 	}
@@ -416,10 +527,21 @@ func (p *Proxy) forward(ctx context.Context, c net.Conn, req *http.Request) bool
 		req.Header["User-Agent"] = []string{""} // as the client sent it: none (net/http adds its own)
 	}
 	resp, err := p.plain.RoundTrip(req.WithContext(context.WithValue(ctx, decisionKey{}, &d)))
+	if err == nil && scrubKey != nil {
+		if err = scrubKey(resp); err != nil {
+			resp.Body.Close()
+		}
+	}
 	if err != nil {
-		rec.Error = err.Error()
+		msg := err.Error()
+		if scrubKey != nil {
+			// A transport error may quote the request.
+			key, _ := p.o.Secret(rec.Credential)
+			msg = newScrubber(rec.Credential, secretForms(req, serviceOf(Endpoint{Secret: rec.Credential}), key)).string(msg)
+		}
+		rec.Error = msg
 		p.audit.write(rec)
-		writeStatus(c, http.StatusBadGateway, fmt.Sprintf("paddock: %s: %v\n", hostPort(host, port), err))
+		writeStatus(c, http.StatusBadGateway, fmt.Sprintf("paddock: %s: %s\n", hostPort(host, port), Printable(msg)))
 		return false
 	}
 	defer resp.Body.Close()
@@ -499,6 +621,7 @@ func (c *countConn) Write(b []byte) (int, error) {
 // placeholder.
 func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int, d Decision, rec Record, svc Service, key string) {
 	start := time.Now()
+	var misdirected atomic.Int32
 	cc := &countConn{Conn: c}
 	var tc net.Conn = cc
 	scheme, up := "http", p.plain
@@ -510,7 +633,7 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 			return
 		}
 		ts := tls.Server(cc, &tls.Config{Certificates: []tls.Certificate{*leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
-		ts.SetDeadline(time.Now().Add(30 * time.Second))
+		ts.SetDeadline(time.Now().Add(HandshakeTimeout))
 		if err := ts.HandshakeContext(ctx); err != nil {
 			rec.Error = "TLS handshake with the sandbox: " + err.Error()
 			p.audit.write(rec)
@@ -520,41 +643,103 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 		tc, scheme, up = ts, "https", p.tlsUp
 	}
 	rec.Credential = svc.Secret
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = scheme
-			pr.Out.URL.Host = pr.In.Host
-			if port != 443 {
-				pr.Out.URL.Host = net.JoinHostPort(host, strconv.Itoa(port))
-			}
-			pr.Out.Host = pr.In.Host
-			// The key the proxy holds now (a `secret set` meanwhile applies).
-			if k, ok := p.o.Secret(svc.Secret); ok {
-				key = k
-			}
-			inject(pr.Out, svc.Secret, key)
-		},
-		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			// The Host header must name the intercepted host: no request may be steered elsewhere.
-			if h := strings.ToLower(r.URL.Hostname()); h != host {
-				return nil, fmt.Errorf("request for %s on a connection to %s", h, host)
-			}
-			return up.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
-		}),
-		FlushInterval: -1,
-		ErrorLog:      nil,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "paddock: "+err.Error(), http.StatusBadGateway)
-		},
+	defPort := map[string]int{"https": 443, "http": 80}[scheme]
+	authority := host
+	if strings.Contains(host, ":") {
+		authority = "[" + host + "]"
 	}
-	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 5 * time.Minute, IdleTimeout: 10 * time.Minute, ErrorLog: nil}
+	if port != defPort {
+		authority = net.JoinHostPort(host, strconv.Itoa(port))
+	}
+	rp := p.keyProxy(svc, &key, &d, up, func(pr *httputil.ProxyRequest) {
+		pr.Out.URL.Scheme, pr.Out.URL.Host = scheme, authority
+		pr.Out.Host = authority
+	})
+	// Each request's Host (or absolute URL) must name the host and port the connection was
+	// made to, on every port and for upgrades alike: the key goes to that service only.
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !sameAuthority(r.Host, host, port, defPort) {
+			misdirected.Add(1)
+			http.Error(w, fmt.Sprintf("paddock: a request for %s on a connection to %s; refused (the key of %s goes to %s only)",
+				Printable(r.Host), hostPort(host, port), svc.Secret, hostPort(host, port)), http.StatusMisdirectedRequest)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: HeaderTimeout, IdleTimeout: HeaderTimeout, MaxHeaderBytes: MaxHeaderBytes,
+		ErrorLog: quietLog}
 	serveConn(ctx, srv, tc)
+	if n := misdirected.Load(); n > 0 {
+		rec.Error = fmt.Sprintf("%d requests for another host refused", n)
+	}
 	rec.BytesOut, rec.BytesIn = cc.out.Load(), cc.in.Load()
 	if len(d.Addrs) > 0 {
 		rec.Addr = d.Addrs[0].String()
 	}
 	rec.DurationMS = time.Since(start).Milliseconds()
 	p.audit.write(rec)
+}
+
+// keyProxy is the reverse proxy of a service's requests: target points each at the service,
+// the key goes into the service's auth header only (the key the proxy holds at that request: a
+// `secret set` meanwhile applies), and every form of it is masked in what comes back (header,
+// body, trailers, WebSocket frames, the proxy's own error messages).
+func (p *Proxy) keyProxy(svc Service, key *string, d *Decision, up http.RoundTripper, target func(*httputil.ProxyRequest)) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			target(pr)
+			if k, ok := p.o.Secret(svc.Secret); ok {
+				*key = k
+			}
+			if *key != "" {
+				inject(pr.Out, svc, *key)
+				prepareScrubbed(pr.Out)
+			}
+		},
+		Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return up.RoundTrip(r.WithContext(context.WithValue(r.Context(), decisionKey{}, d)))
+		}),
+		ModifyResponse: func(resp *http.Response) error {
+			if *key == "" {
+				return nil
+			}
+			return scrubResponse(resp, svc, *key)
+		},
+		FlushInterval: -1,
+		ErrorLog:      quietLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			msg := err.Error()
+			if *key != "" {
+				msg = newScrubber(svc.Secret, secretForms(r, svc, *key)).string(msg)
+			}
+			http.Error(w, "paddock: "+Printable(msg), http.StatusBadGateway)
+		},
+	}
+}
+
+// quietLog drops net/http's own messages (a sandbox's bad requests are not the host's news).
+var quietLog = log.New(io.Discard, "", 0)
+
+// sameAuthority reports whether a request's authority (Host header or absolute URL) names host
+// and port (the port may be left out when it is the scheme's default).
+func sameAuthority(authority, host string, port, defPort int) bool {
+	h, ps := authority, ""
+	if i := strings.LastIndexByte(authority, ':'); i >= 0 && !strings.HasSuffix(authority, "]") {
+		h, ps = authority[:i], authority[i+1:]
+		if !strings.HasPrefix(h, "[") && strings.Contains(h, ":") {
+			h, ps = authority, "" // a bare IPv6 address
+		}
+	}
+	want := defPort
+	if ps != "" {
+		n, err := strconv.Atoi(ps)
+		if err != nil {
+			return false
+		}
+		want = n
+	}
+	c, err := CleanHost(h)
+	return err == nil && want == port && (c == host || sameLoopback(c, host))
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -612,7 +797,7 @@ func (l *oneConnListener) Addr() net.Addr { return &net.TCPAddr{} }
 
 // --- SOCKS5 (RFC 1928), CONNECT only, no authentication ---
 
-func (p *Proxy) socks(ctx context.Context, c net.Conn, br *bufio.Reader) {
+func (p *Proxy) socks(ctx context.Context, c net.Conn, lc *limitConn, br *bufio.Reader) {
 	var hdr [2]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil {
 		return
@@ -656,7 +841,7 @@ func (p *Proxy) socks(ctx context.Context, c net.Conn, br *bufio.Reader) {
 		if _, err := io.ReadFull(br, b); err != nil {
 			return
 		}
-		host = strings.ToLower(string(b))
+		host = string(b)
 	default:
 		socksReply(c, 8)
 		return
@@ -667,6 +852,12 @@ func (p *Proxy) socks(ctx context.Context, c net.Conn, br *bufio.Reader) {
 	}
 	port := int(binary.BigEndian.Uint16(pb[:]))
 	c.SetReadDeadline(time.Time{})
+	lc.n = -1
+	host, ok = p.target("socks5", host, port)
+	if !ok {
+		socksReply(c, 1)
+		return
+	}
 	if req[1] != 1 {
 		what := map[byte]string{2: "BIND", 3: "UDP ASSOCIATE"}[req[1]]
 		if what == "" {

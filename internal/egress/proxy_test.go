@@ -390,8 +390,16 @@ func TestCredentialInjection(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(b), "host=api.anthropic.com key=sk-real-KEY q=sk-real-KEY auth=Basic eDpzay1yZWFsLUtFWQ==") {
-		t.Fatalf("upstream saw %q", b)
+	// The key goes into the service's auth header only (x-api-key here): not the query, not
+	// another header; and the echo comes back masked.
+	mu.Lock()
+	got := seen[len(seen)-1]
+	mu.Unlock()
+	if got.Get("x-api-key") != "sk-real-KEY" || got.Get("Authorization") != "Basic eDpwYWRkb2NrLXBsYWNlaG9sZGVyLWFudGhyb3BpYw==" {
+		t.Fatalf("upstream saw %v", got)
+	}
+	if string(b) != "host=api.anthropic.com key=paddock-pla q=paddock-placeholder-anthropic auth=Basic eDpwYWRkb2NrLXBsYWNlaG9sZGVyLWFudGhyb3BpYw==" {
+		t.Fatalf("the client got %q", b)
 	}
 	if r := f.lastAudit("api.anthropic.com"); r.Credential != "anthropic" || r.Decision != "allow" {
 		t.Fatalf("audit %+v", r)
@@ -416,7 +424,7 @@ func TestCredentialInjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadGateway {
+	if resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Fatalf("steered request: %d", resp.StatusCode)
 	}
 	// Without a stored key, the connection is a plain tunnel: the sandbox must trust the real

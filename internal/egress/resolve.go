@@ -61,37 +61,50 @@ func (r *resolver) hostsMap() map[string]string {
 	return m
 }
 
-// resolve returns the addresses of host at port, and whether they came from the hosts map.
-func (r *resolver) resolve(ctx context.Context, host string, port int) ([]netip.AddrPort, bool, error) {
+// mapped reports whether the hosts map names host (at port): resolving it asks no one.
+func (r *resolver) mapped(host string, port int) bool {
+	m := r.hostsMap()
+	if m == nil {
+		return false
+	}
+	_, a := m[host+":"+strconv.Itoa(port)]
+	_, b := m[host]
+	return a || b
+}
+
+// resolve returns the addresses of host at port, whether they came from the hosts map, and
+// whether it asked the host's resolver (DNS).
+func (r *resolver) resolve(ctx context.Context, host string, port int) (addrs []netip.AddrPort, trusted, looked bool, err error) {
 	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
 	if a, err := netip.ParseAddr(host); err == nil {
-		return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), uint16(port))}, false, nil
+		return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), uint16(port))}, false, false, nil
 	}
 	if m := r.hostsMap(); m != nil {
+		// The errors name no path: they reach the sandbox in the proxy's answers.
 		if to, ok := m[host+":"+strconv.Itoa(port)]; ok {
 			ap, err := netip.ParseAddrPort(to)
 			if err != nil {
-				return nil, false, fmt.Errorf("%s: bad entry %q for %s:%d", r.hostsFile, to, host, port)
+				return nil, false, false, fmt.Errorf("bad entry %q for %s:%d in the egress hosts file", to, host, port)
 			}
-			return []netip.AddrPort{ap}, true, nil
+			return []netip.AddrPort{ap}, true, false, nil
 		}
 		if to, ok := m[host]; ok {
 			a, err := netip.ParseAddr(to)
 			if err != nil {
-				return nil, false, fmt.Errorf("%s: bad entry %q for %s", r.hostsFile, to, host)
+				return nil, false, false, fmt.Errorf("bad entry %q for %s in the egress hosts file", to, host)
 			}
-			return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), uint16(port))}, true, nil
+			return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), uint16(port))}, true, false, nil
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	addrs, err := r.lookup(ctx, host)
+	as, err := r.lookup(ctx, host)
 	if err != nil {
-		return nil, false, err
+		return nil, false, true, err
 	}
-	out := make([]netip.AddrPort, 0, len(addrs))
-	for _, a := range addrs {
+	out := make([]netip.AddrPort, 0, len(as))
+	for _, a := range as {
 		out = append(out, netip.AddrPortFrom(a.Unmap(), uint16(port)))
 	}
-	return out, false, nil
+	return out, false, true, nil
 }

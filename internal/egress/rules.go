@@ -269,6 +269,9 @@ type Decision struct {
 	Reason string // why a connection was refused
 	// Addrs are the addresses the proxy may dial (allowed only).
 	Addrs []netip.AddrPort
+	// Looked: the proxy asked the host's resolver (DNS) for the name; Resolved is its answer.
+	Looked   bool
+	Resolved []string
 }
 
 // Policy is the rules in force for one sandbox.

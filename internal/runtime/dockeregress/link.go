@@ -138,11 +138,34 @@ func ping(s *yamux.Session, timeout time.Duration) error {
 type sessionListener struct{ s *yamux.Session }
 
 func (l sessionListener) Accept() (net.Conn, error) {
-	c, err := l.s.Accept()
+	c, err := l.s.AcceptStream()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", net.ErrClosed, err)
 	}
-	return c, nil
+	return streamConn{c}, nil
+}
+
+// streamConn is a link stream whose deadline errors are the standard library's: yamux's own
+// is not Temporary, and crypto/tls takes a deadline error that is not as the end of the
+// connection. net/http sets a deadline in the past to stop its background read when a handler
+// hijacks a connection (a WebSocket through an intercepted connection), which then broke.
+type streamConn struct{ *yamux.Stream }
+
+func (c streamConn) Read(b []byte) (int, error) {
+	n, err := c.Stream.Read(b)
+	return n, deadlineErr(err)
+}
+
+func (c streamConn) Write(b []byte) (int, error) {
+	n, err := c.Stream.Write(b)
+	return n, deadlineErr(err)
+}
+
+func deadlineErr(err error) error {
+	if err == yamux.ErrTimeout {
+		return os.ErrDeadlineExceeded
+	}
+	return err
 }
 func (l sessionListener) Close() error   { return l.s.Close() }
 func (l sessionListener) Addr() net.Addr { return l.s.Addr() }
