@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/hostpath"
 )
 
 // Error categories, checked with errors.Is.
@@ -27,6 +29,23 @@ type Mount struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only"`
+	// ID is the source's identity (device and inode), recorded when the user gave it: each start
+	// opens the source without following symlinks and refuses a folder that is not this one.
+	ID hostpath.ID `json:"id,omitzero"`
+	// Why says why paddock added a mount the user did not name (a git worktree's repository).
+	Why string `json:"why,omitempty"`
+}
+
+// Recorded reports whether the mount's source was named by the user, so that it is identified
+// when given and checked at every start (workspaces, -v folders, a worktree's git folder).
+func (m Mount) Recorded() bool {
+	return m.Kind == "workspace" || m.Kind == "bind" || m.Kind == "gitdir"
+}
+
+// SameMount compares two mounts as the user described them (not their recorded identities).
+func SameMount(a, b Mount) bool {
+	a.ID, b.ID = hostpath.ID{}, hostpath.ID{}
+	return a == b
 }
 
 // Limits are the resource limits requested for a sandbox. Zero means unlimited.
