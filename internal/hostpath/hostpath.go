@@ -22,10 +22,21 @@ var (
 	ErrTooLarge = errors.New("too large")
 )
 
-// ID identifies a file or folder on the host: its device and inode.
+// ID identifies a file or folder on the host: its device and inode, and its birth time where the
+// filesystem keeps one (an inode number freed by a removal is soon given to a new folder).
 type ID struct {
-	Dev uint64 `json:"dev"`
-	Ino uint64 `json:"ino"`
+	Dev   uint64 `json:"dev"`
+	Ino   uint64 `json:"ino"`
+	Birth int64  `json:"birth,omitempty"` // nanoseconds since 1970 (0: unknown)
+}
+
+// Matches reports whether have is the file recorded as id (a birth time unknown to either side
+// is not compared).
+func (id ID) Matches(have ID) bool {
+	if id.Dev != have.Dev || id.Ino != have.Ino {
+		return false
+	}
+	return id.Birth == 0 || have.Birth == 0 || id.Birth == have.Birth
 }
 
 // Zero reports whether the ID was never recorded.
@@ -56,7 +67,7 @@ func OpenSame(path string, want ID) (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	if have != want {
+	if !want.Matches(have) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, ErrChanged)
 	}

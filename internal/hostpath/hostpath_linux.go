@@ -65,11 +65,15 @@ func walk(path string) (*os.File, error) {
 }
 
 func idOf(f *os.File) (ID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
 		return ID{}, err
 	}
-	return ID{Dev: uint64(st.Dev), Ino: st.Ino}, nil
+	id := ID{Dev: unix.Mkdev(st.Dev_major, st.Dev_minor), Ino: st.Ino}
+	if st.Mask&unix.STATX_BTIME != 0 {
+		id.Birth = st.Btime.Sec*1e9 + int64(st.Btime.Nsec)
+	}
+	return id, nil
 }
 
 func openFileNoFollow(path string) (*os.File, error) {

@@ -114,7 +114,6 @@ func worktreeRepo(ws, state string) (common, name string, err error) {
 	return common, filepath.Base(gitdir), nil
 }
 
-
 // gitConfigMax bounds what paddock reads of a submodule's git config.
 const gitConfigMax = 64 << 10
 

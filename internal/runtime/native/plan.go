@@ -195,9 +195,12 @@ func mountOps(sb *runtime.Sandbox) []boxinit.Op {
 		}
 		// Resolved on the host: an OCI sandbox's init reaches sources from inside its new root,
 		// where an absolute symlink on the way would point into the image.
+		// A folder the user named (recorded) is opened without following symlinks at all.
 		src := m.Source
-		if r, err := filepath.EvalSymlinks(src); err == nil {
-			src = r
+		if m.ID.Zero() {
+			if r, err := filepath.EvalSymlinks(src); err == nil {
+				src = r
+			}
 		}
 		st, err := os.Stat(src)
 		target := m.Target
@@ -205,7 +208,7 @@ func mountOps(sb *runtime.Sandbox) []boxinit.Op {
 			target = DockerSocketPath // /var/run is a link to /run
 		}
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target,
-			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != "docker-socket"})
+			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != "docker-socket", ID: m.ID})
 	}
 	for _, h := range sb.Spec.Hide {
 		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: h})

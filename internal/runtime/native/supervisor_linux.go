@@ -26,6 +26,7 @@ import (
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/memtrim"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
@@ -528,9 +529,16 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			continue
 		}
 		userns := ns
+		// The user's folders: opened without following symlinks, and that folder is mounted.
+		src, err := openSource(op)
+		if err != nil {
+			closeFiles(files)
+			return nil, err
+		}
 		if op.OwnerIsUser && user != nil {
 			var st unix.Stat_t
-			if err := unix.Stat(op.Source, &st); err != nil {
+			if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+				src.Close()
 				closeFiles(files)
 				return nil, fmt.Errorf("%s: %w", op.Source, err)
 			}
@@ -540,6 +548,7 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			} else if owned[key] == nil {
 				f, err := ownerUserns(key[0], key[1], user.UID, user.GID)
 				if err != nil {
+					src.Close()
 					closeFiles(files)
 					return nil, err
 				}
@@ -553,7 +562,8 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 		if op.Shallow {
 			rec = 0
 		}
-		fd, err := unix.OpenTree(unix.AT_FDCWD, op.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|uint(rec))
+		fd, err := unix.OpenTree(int(src.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|uint(rec))
+		src.Close()
 		if err != nil {
 			closeFiles(files)
 			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
@@ -568,6 +578,19 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 		op.FD = len(files)
 	}
 	return files, nil
+}
+
+// openSource opens a bind's source as an O_PATH descriptor: a folder the user named without
+// following symlinks in any component, refused unless it is the one recorded (see boxinit.Op.ID).
+func openSource(op *boxinit.Op) (*os.File, error) {
+	if op.ID.Zero() {
+		f, err := os.OpenFile(op.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op.Source, err)
+		}
+		return f, nil
+	}
+	return hostpath.OpenSame(op.Source, op.ID)
 }
 
 // ownerUserns returns a user namespace for an idmapped mount on which disk uid w (gid wg) is the

@@ -1,0 +1,163 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// What a sandbox can make paddock itself do on the host through what it writes: the workspace's
+// .git, the folders it mounts. Each probe runs on the native backend (root and rootless) and,
+// where the Docker backend reads the same input, on it too.
+
+// hwBackends runs fn on the native backend as root and as an ordinary user, then on the Docker
+// backend; pre are the flags that choose the backend.
+func hwBackends(t *testing.T, fn func(t *testing.T, e *env, pre []string)) {
+	forEachMode(t, func(t *testing.T, e *env) { fn(t, e, nil) })
+	t.Run("docker", func(t *testing.T) {
+		e, _ := dockerEnv(t)
+		fn(t, e, []string{"--backend", "docker"})
+	})
+}
+
+func hwArgs(pre []string, args ...string) []string { return append(append([]string{}, pre...), args...) }
+
+// hwSecret makes a host folder outside the workspace holding a secret.
+func hwSecret(t *testing.T, e *env) (dir, secret string) {
+	dir = e.mkdir(filepath.Join(e.dir, "private"))
+	secret = "secret-" + hosRandom()
+	e.writeFile(filepath.Join(dir, "key"), secret)
+	return dir, secret
+}
+
+// A .git file the sandbox plants never chooses a host mount: the next create (here rm + run)
+// ignores it, says so, and shows nothing of the folder it names.
+func TestHostileWorkspaceGitdir(t *testing.T) {
+	hwBackends(t, func(t *testing.T, e *env, pre []string) {
+		ws := e.workspace("proj")
+		priv, secret := hwSecret(t, e)
+		e.ok(ws, hwArgs(pre, "run", "shell", "-c", "printf 'gitdir: "+priv+"\\n' > .git")...)
+		e.ok("", "rm", "-f", "shell-proj")
+		r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "cat "+priv+"/key; echo done")...)
+		if r.code != 0 || strings.Contains(r.stdout, secret) || !strings.Contains(r.stdout, "done") {
+			t.Fatalf("the planted .git mounted %s: %s", priv, r)
+		}
+		if !strings.Contains(r.stderr, "not mounting the git folder") {
+			t.Errorf("no note about the planted .git: %s", r.stderr)
+		}
+		if out := e.ok("", "inspect", "shell-proj"); strings.Contains(out, priv) {
+			t.Fatalf("inspect shows %s mounted:\n%s", priv, out)
+		}
+	})
+}
+
+// A real worktree keeps working, and inspect says why its repository is mounted.
+func TestHostileWorkspaceRealWorktree(t *testing.T) {
+	hwBackends(t, func(t *testing.T, e *env, pre []string) {
+		repo := e.mkdir(filepath.Join(e.dir, "repo"))
+		git := func(args ...string) {
+			t.Helper()
+			cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=T", "-c", "user.email=t@x", "-c", "init.defaultBranch=main"}, args...)...)
+			cmd.Env = []string{"HOME=" + e.home, "PATH=/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM=1"}
+			if e.mode == asRootless {
+				cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(e.uid), Gid: uint32(e.gid)}}
+			}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v\n%s", args, err, out)
+			}
+		}
+		git("init", "-q")
+		git("commit", "-q", "--allow-empty", "-m", "init")
+		wt := filepath.Join(e.dir, "wt")
+		git("worktree", "add", "-q", wt)
+		r := e.run(wt, hwArgs(pre, "run", "shell", "-c", "git -c safe.directory='*' log --oneline | wc -l")...)
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "1" {
+			t.Fatalf("git in the worktree: %s", r)
+		}
+		var v []struct {
+			Mounts struct {
+				Extra []struct{ Kind, Source, Why string } `json:"extra"`
+			} `json:"mounts"`
+		}
+		if err := json.Unmarshal([]byte(e.ok("", "inspect", "shell-wt")), &v); err != nil || len(v) != 1 {
+			t.Fatalf("inspect: %v", err)
+		}
+		if ex := v[0].Mounts.Extra; len(ex) != 1 || ex[0].Source != filepath.Join(repo, ".git") || !strings.Contains(ex[0].Why, "worktree") {
+			t.Fatalf("inspect's mounts: %+v", v[0].Mounts)
+		}
+	})
+}
+
+// A -v folder inside the workspace that the sandbox replaces by a symlink is refused at the next
+// start, in one line, instead of being followed.
+func TestHostileWorkspaceMountSwap(t *testing.T) {
+	hwBackends(t, func(t *testing.T, e *env, pre []string) {
+		ws := e.workspace("proj")
+		data := e.mkdir(filepath.Join(ws, "data"))
+		priv, secret := hwSecret(t, e)
+		e.ok(ws, hwArgs(pre, "run", "-v", data+":/mnt/data", "shell", "-c", "rm -rf "+data+" && ln -s "+priv+" "+data)...)
+		e.ok("", "stop", "shell-proj")
+		r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "cat /mnt/data/key")...)
+		if r.code == 0 || strings.Contains(r.stdout, secret) {
+			t.Fatalf("the swapped source was followed: %s", r)
+		}
+		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no longer the folder") {
+			t.Fatalf("want one line saying the folder changed: %s", r)
+		}
+		// Put back as a folder of its own, it is still not the one the user named.
+		os.Remove(data)
+		e.mkdir(data)
+		if r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "true")...); r.code == 0 {
+			t.Fatalf("a new folder at the path was mounted: %s", r)
+		}
+	})
+}
+
+// No setuid or setgid file can be made in the workspace, on either backend.
+func TestHostileWorkspaceSetuid(t *testing.T) {
+	hwBackends(t, func(t *testing.T, e *env, pre []string) {
+		ws := e.workspace("proj")
+		r := e.run(ws, hwArgs(pre, "run", "shell", "-c",
+			`cp /bin/sh s; chmod 4755 s; echo u=$?; chmod 2755 s; echo g=$?; `+
+				`mknod f p 2>/dev/null; touch t; chmod u+s t; echo t=$?`)...)
+		if r.code != 0 {
+			t.Fatalf("probe: %s", r)
+		}
+		for _, f := range []string{"s", "t"} {
+			st, err := os.Stat(filepath.Join(ws, f))
+			if err != nil {
+				t.Fatalf("%v: %s", err, r)
+			}
+			if st.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+				t.Errorf("%s is %v on the host", f, st.Mode())
+			}
+		}
+		if !strings.Contains(r.stdout, "u=1") || !strings.Contains(r.stdout, "g=1") || !strings.Contains(r.stdout, "t=1") {
+			t.Errorf("chmod did not fail: %s", r)
+		}
+	})
+}
+
+// A FIFO at .git, a .git leading to /dev/zero or a huge .git: the next create neither blocks nor
+// reads without bound.
+func TestHostileWorkspaceGitFIFO(t *testing.T) {
+	hwBackends(t, func(t *testing.T, e *env, pre []string) {
+		ws := e.workspace("proj")
+		for _, plant := range []string{"mkfifo .git", "ln -s /dev/zero .git", "dd if=/dev/zero of=.git bs=1 count=0 seek=2000000000 2>/dev/null"} {
+			e.ok(ws, hwArgs(pre, "run", "shell", "-c", "rm -f .git; "+plant)...)
+			e.ok("", "rm", "-f", "shell-proj")
+			start := time.Now()
+			if r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "echo ok")...); r.code != 0 || r.stdout != "ok\n" {
+				t.Fatalf("%s: %s", plant, r)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("%s: run took %v", plant, d)
+			}
+		}
+	})
+}
