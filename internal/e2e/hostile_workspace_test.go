@@ -161,3 +161,23 @@ func TestHostileWorkspaceGitFIFO(t *testing.T) {
 		}
 	})
 }
+
+// The host's boot id does not reach the sandbox (native backend; Docker shows the host's to
+// every container, and its runtime refuses a mount there).
+func TestHostileBootID(t *testing.T) {
+	host, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachMode(t, func(t *testing.T, e *env) {
+		ws := e.workspace("proj")
+		in := e.ok(ws, "run", "shell", "-c", "cat /proc/sys/kernel/random/boot_id")
+		if in == string(host) || len(strings.TrimSpace(in)) != 36 {
+			t.Fatalf("boot id inside %q, host's %q", in, host)
+		}
+		e.ok("", "stop", "shell-proj")
+		if again := e.ok(ws, "run", "shell", "-c", "cat /proc/sys/kernel/random/boot_id"); again == in {
+			t.Errorf("the same boot id after a restart: %q", again)
+		}
+	})
+}

@@ -1,6 +1,8 @@
 package native
 
 import (
+	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -57,6 +59,7 @@ func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json
 func (l layout) state() string          { return filepath.Join(l.dir, "runtime.json") }
 func (l layout) supervisorLock() string { return filepath.Join(l.dir, "supervisor.lock") }
 func (l layout) log() string            { return filepath.Join(l.dir, "supervisor.log") }
+func (l layout) bootID() string         { return filepath.Join(l.dir, "etc", "boot_id") }
 func (l layout) caBundle() string       { return filepath.Join(l.dir, "egress", "ca-bundle.pem") }
 
 // DefaultPids is the process limit of a sandbox when none is asked for.
@@ -133,7 +136,7 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
 		}
 	}
-	ops = append(ops, kernelOps()...)
+	ops = append(append(ops, kernelOps()...), bootIDOp(l))
 	if !rootWS {
 		ops = append(ops,
 			boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
@@ -149,6 +152,24 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 	)
 	ops = append(ops, egressOps(sb)...)
 	return append(ops, mountOps(sb)...)
+}
+
+// bootIDOp shows the sandbox its own boot id (a new one at each start) instead of the host's.
+func bootIDOp(l layout) boxinit.Op {
+	return boxinit.Op{Op: boxinit.OpBind, Source: l.bootID(), Target: bootIDPath, ReadOnly: true, File: true, Idmap: true}
+}
+
+const bootIDPath = "/proc/sys/kernel/random/boot_id"
+
+// writeBootID gives a sandbox a new boot id (a random UUID, as the kernel's) for the start.
+func writeBootID(l layout) error {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x\n", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	return os.WriteFile(l.bootID(), []byte(id), 0o644)
 }
 
 // kernelOps are the kernel-facing folders of every sandbox: a private /dev (a few host device
