@@ -20,6 +20,12 @@ var (
 	ErrStartFailed = errors.New("sandbox failed to start")
 )
 
+// NoDiskLimit says why no backend limits a sandbox's disk use: a sandbox can fill the
+// filesystem holding PADDOCK_HOME (its blocks and its inodes). Limits need project quotas (XFS,
+// or ext4 with the project feature) or a filesystem image per sandbox, which paddock does not
+// set up yet.
+const NoDiskLimit = "paddock cannot limit a sandbox's disk use on this host yet (no project quotas or per-sandbox filesystem set up)"
+
 // Mount is one host folder made visible inside the sandbox.
 type Mount struct {
 	// "workspace", "gitdir" or "bind"; paddock-managed (refreshed at each start, never drift):

@@ -73,6 +73,9 @@ type Options struct {
 	Network    string
 	NetworkSet bool
 
+	// DiskBytes is --disk: refused (never ignored) until a backend can enforce it.
+	DiskBytes int64
+
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
 
@@ -215,6 +218,10 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	if err := CheckAgentOptions(o); err != nil {
 		return nil, false, err
+	}
+	if o.DiskBytes != 0 {
+		return nil, false, badInput("--disk %s: %s; run without --disk, and keep PADDOCK_HOME on a filesystem of its own",
+			FormatBytes(o.DiskBytes), runtime.NoDiskLimit)
 	}
 	if o.Network != "" {
 		if err := egress.CheckPreset(o.Network); err != nil {
