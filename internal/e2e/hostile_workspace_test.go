@@ -25,7 +25,9 @@ func hwBackends(t *testing.T, fn func(t *testing.T, e *env, pre []string)) {
 	})
 }
 
-func hwArgs(pre []string, args ...string) []string { return append(append([]string{}, pre...), args...) }
+func hwArgs(pre []string, args ...string) []string {
+	return append(append([]string{}, pre...), args...)
+}
 
 // hwSecret makes a host folder outside the workspace holding a secret.
 func hwSecret(t *testing.T, e *env) (dir, secret string) {
