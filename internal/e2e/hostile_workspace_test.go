@@ -95,27 +95,54 @@ func TestHostileWorkspaceRealWorktree(t *testing.T) {
 	})
 }
 
-// A -v folder inside the workspace that the sandbox replaces by a symlink is refused at the next
-// start, in one line, instead of being followed.
+// A -v folder inside the workspace, or a nested extra workspace, that the sandbox replaces by a
+// symlink is refused at the next start, in one line, instead of being followed; so is a new
+// folder made at its path.
 func TestHostileWorkspaceMountSwap(t *testing.T) {
 	hwBackends(t, func(t *testing.T, e *env, pre []string) {
-		ws := e.workspace("proj")
-		data := e.mkdir(filepath.Join(ws, "data"))
-		priv, secret := hwSecret(t, e)
-		e.ok(ws, hwArgs(pre, "run", "-v", data+":/mnt/data", "shell", "-c", "rm -rf "+data+" && ln -s "+priv+" "+data)...)
-		e.ok("", "stop", "shell-proj")
-		r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "cat /mnt/data/key")...)
-		if r.code == 0 || strings.Contains(r.stdout, secret) {
-			t.Fatalf("the swapped source was followed: %s", r)
-		}
-		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no longer the folder") {
-			t.Fatalf("want one line saying the folder changed: %s", r)
-		}
-		// Put back as a folder of its own, it is still not the one the user named.
-		os.Remove(data)
-		e.mkdir(data)
-		if r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "true")...); r.code == 0 {
-			t.Fatalf("a new folder at the path was mounted: %s", r)
+		for _, tc := range []struct {
+			name   string
+			create func(ws, inner string)
+		}{
+			{"-v", func(ws, inner string) {
+				e.ok(ws, hwArgs(pre, "run", "-v", inner+":/mnt/data", "shell", "-c", "true")...)
+			}},
+			{"nested workspace", func(ws, inner string) {
+				e.ok(e.dir, hwArgs(pre, "create", "shell", ws, inner)...)
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				se := *e
+				se.t = t
+				e := &se
+				proj := "proj-" + strings.ReplaceAll(strings.Trim(tc.name, "-"), " ", "-")
+				ws := e.workspace(proj)
+				defer e.run("", "rm", "-f", "shell-"+proj)
+				// The folder is ws/a/data; the sandbox swaps a for a symlink to a host folder
+				// with a data/key of its own (a component on the way, not the mount point).
+				inner := e.mkdir(filepath.Join(ws, "a", "data"))
+				priv := e.mkdir(filepath.Join(e.dir, "private-"+strings.ReplaceAll(tc.name, " ", "-")))
+				e.mkdir(filepath.Join(priv, "data"))
+				secret := "secret-" + hosRandom()
+				e.writeFile(filepath.Join(priv, "data", "key"), secret)
+				tc.create(ws, inner)
+				a := filepath.Join(ws, "a")
+				e.ok(ws, hwArgs(pre, "run", "shell", "-c", "mv "+a+" "+a+".old && ln -s "+priv+" "+a)...)
+				e.ok("", "stop", "shell-"+proj)
+				r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "cat /mnt/data/key "+inner+"/key")...)
+				if r.code == 0 || strings.Contains(r.stdout, secret) {
+					t.Fatalf("the swapped source was followed: %s", r)
+				}
+				if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "no longer the folder") {
+					t.Fatalf("want one line saying the folder changed: %s", r)
+				}
+				// Put back as a folder of its own, it is still not the one the user named.
+				os.Remove(a)
+				e.mkdir(inner)
+				if r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "true")...); r.code == 0 {
+					t.Fatalf("a new folder at the path was mounted: %s", r)
+				}
+			})
 		}
 	})
 }
