@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -54,6 +55,45 @@ func TestHostileWorkspaceGitdir(t *testing.T) {
 		}
 		if out := e.ok("", "inspect", "shell-proj"); strings.Contains(out, priv) {
 			t.Fatalf("inspect shows %s mounted:\n%s", priv, out)
+		}
+	})
+}
+
+// A repository mount recorded before paddock checked worktrees (here written into the record)
+// is checked again at the next start and dropped, with a note, when nothing validates it.
+func TestHostileWorkspaceGitdirRecorded(t *testing.T) {
+	hwBackends(t, func(t *testing.T, e *env, pre []string) {
+		ws := e.workspace("proj")
+		priv, secret := hwSecret(t, e)
+		e.ok(ws, hwArgs(pre, "run", "shell", "-c", "printf 'gitdir: "+priv+"\\n' > .git")...)
+		e.ok("", "stop", "shell-proj")
+		dirs := e.sandboxDirs()
+		if len(dirs) != 1 {
+			t.Fatalf("sandboxes: %v", dirs)
+		}
+		path := filepath.Join(e.phome, "sandboxes", dirs[0], "record.json")
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rec map[string]any
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(&rec); err != nil {
+			t.Fatal(err)
+		}
+		spec := rec["spec"].(map[string]any)
+		spec["mounts"] = append(spec["mounts"].([]any), map[string]any{"kind": "gitdir", "source": priv, "target": priv, "read_only": false})
+		b, _ = json.Marshal(rec)
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run(ws, hwArgs(pre, "run", "shell", "-c", "cat "+priv+"/key; echo done")...)
+		if r.code != 0 || strings.Contains(r.stdout, secret) || !strings.Contains(r.stderr, "no longer mounting "+priv) {
+			t.Fatalf("the recorded repository mount was not checked again: %s", r)
+		}
+		if out := e.ok("", "inspect", "shell-proj"); strings.Contains(out, priv) {
+			t.Fatalf("inspect still shows %s:\n%s", priv, out)
 		}
 	})
 }

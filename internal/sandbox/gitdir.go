@@ -22,19 +22,19 @@ const gitFileMax = 4096
 // worktrees/NAME/gitdir points back at this workspace), outside paddock's state folder and the
 // system folders. Nothing is followed, blocked on or read without bound. note says, when not
 // empty, why a .git file was not followed.
-func worktreeMounts(ws, state string) (ms []runtime.Mount, note string) {
+func worktreeMounts(ws, state string) (ms []runtime.Mount, why string) {
 	common, name, err := worktreeRepo(ws, state)
 	switch {
 	case errors.Is(err, errNotWorktree):
 		return nil, ""
 	case err != nil:
-		return nil, fmt.Sprintf("not mounting the git folder named by %s: %v", filepath.Join(ws, ".git"), err)
+		return nil, err.Error()
 	case common == "":
 		return nil, ""
 	}
 	id, err := hostpath.Identify(common)
 	if err != nil {
-		return nil, fmt.Sprintf("not mounting the git folder named by %s: %v", filepath.Join(ws, ".git"), err)
+		return nil, err.Error()
 	}
 	return []runtime.Mount{{Kind: "gitdir", Source: common, Target: common, ID: id,
 		Why: "the workspace is the git worktree " + name + " of this repository (its worktrees/" + name + "/gitdir names the workspace)"}}, ""

@@ -211,11 +211,6 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 			return nil, false, err
 		}
 	}
-	// Read before the store is locked: the workspace's .git is the sandbox's to plant.
-	git, note := worktreeMounts(ws, m.stateRoot())
-	if note != "" && m.Progress != nil {
-		fmt.Fprintf(m.Progress, "paddock: %s\n", note)
-	}
 	if err := CheckAgentOptions(o); err != nil {
 		return nil, false, err
 	}
@@ -236,11 +231,21 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	// The backend of the sandbox: the existing one's, else the chosen one.
 	be := m.Backend
+	existing := false
 	if recs, _, err := m.Store.List(); err == nil {
 		for _, r := range recs {
 			if r.Workspace == ws && r.Agent == o.Agent {
-				be = m.For(r)
+				be, existing = m.For(r), true
 			}
+		}
+	}
+	// A worktree's repository, for a new sandbox or new mounts: read before the store is locked
+	// (the workspace's .git is the sandbox's to plant).
+	var git []runtime.Mount
+	if !existing || o.MountsSet {
+		var why string
+		if git, why = worktreeMounts(ws, m.stateRoot()); why != "" && m.Progress != nil {
+			fmt.Fprintf(m.Progress, "paddock: not mounting the git folder named by %s: %s\n", filepath.Join(ws, ".git"), why)
 		}
 	}
 	if be.Name() != m.Backend.Name() && m.BackendChosen && m.Progress != nil {
@@ -704,7 +709,7 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 // symlinks and checks again as it mounts them). A record from before identities were kept gets
 // them now.
 func (m *Manager) checkSources(rec *store.Record) error {
-	missing := false
+	missing := m.recheckWorktree(rec)
 	for _, mt := range rec.Spec.Mounts {
 		if !mt.Recorded() {
 			if _, err := os.Stat(mt.Source); err != nil {
@@ -733,6 +738,40 @@ func (m *Manager) checkSources(rec *store.Record) error {
 		}
 	}
 	return nil
+}
+
+// recheckWorktree validates a worktree's repository mount again at each start (the workspace's
+// .git may have changed, and a record made before paddock checked worktrees may hold a folder a
+// planted .git named): one that no longer validates is dropped, with a note. It reports whether
+// the record changed.
+func (m *Manager) recheckWorktree(rec *store.Record) bool {
+	changed := false
+	ms := slices.Clone(rec.Spec.Mounts)
+	for i := 0; i < len(ms); i++ {
+		if ms[i].Kind != "gitdir" {
+			continue
+		}
+		git, why := worktreeMounts(rec.Workspace, m.stateRoot())
+		if len(git) == 1 && git[0].Source == ms[i].Source {
+			if ms[i].Why == "" {
+				ms[i].Why, changed = git[0].Why, true
+			}
+			continue
+		}
+		if why == "" {
+			why = "the workspace's .git no longer names it"
+		}
+		if m.Progress != nil {
+			fmt.Fprintf(m.Progress, "paddock: sandbox %s: no longer mounting %s: %s\n", rec.Name, ms[i].Source, why)
+		}
+		ms = slices.Delete(ms, i, i+1)
+		i--
+		changed = true
+	}
+	if changed {
+		rec.Spec.Mounts = ms
+	}
+	return changed
 }
 
 // startable is the sandbox as its backend starts it: with what it needs from the host now.
