@@ -48,9 +48,10 @@ func (m Mount) Recorded() bool {
 	return m.Kind == "workspace" || m.Kind == "bind" || m.Kind == "gitdir"
 }
 
-// SameMount compares two mounts as the user described them (not their recorded identities).
+// SameMount compares two mounts as the user described them (not their recorded identities, nor
+// the reasons paddock gives).
 func SameMount(a, b Mount) bool {
-	a.ID, b.ID = hostpath.ID{}, hostpath.ID{}
+	a.ID, b.ID, a.Why, b.Why = hostpath.ID{}, hostpath.ID{}, "", ""
 	return a == b
 }
 
