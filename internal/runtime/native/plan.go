@@ -154,15 +154,19 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 	return append(ops, mountOps(sb)...)
 }
 
-// bootIDOp shows the sandbox its own boot id (a new one at each start) instead of the host's.
+// bootIDOp shows the sandbox its own boot id instead of the host's.
 func bootIDOp(l layout) boxinit.Op {
 	return boxinit.Op{Op: boxinit.OpBind, Source: l.bootID(), Target: bootIDPath, ReadOnly: true, File: true, Idmap: true}
 }
 
 const bootIDPath = "/proc/sys/kernel/random/boot_id"
 
-// writeBootID gives a sandbox a new boot id (a random UUID, as the kernel's) for the start.
+// writeBootID gives a sandbox its boot id (a random UUID, as the kernel's), once: rewriting a
+// file at every start would cost ext4's flush on truncation (about a millisecond here).
 func writeBootID(l layout) error {
+	if _, err := os.Lstat(l.bootID()); err == nil {
+		return nil
+	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return err
