@@ -266,5 +266,9 @@ func TestHostileDiskLimit(t *testing.T) {
 		if out := e.run("", "doctor", "--json").stdout; !strings.Contains(out, "per-sandbox disk limit") {
 			t.Errorf("doctor says nothing about disk limits:\n%s", out)
 		}
+		e.ok(ws, hwArgs(pre, "run", "shell", "-c", "true")...)
+		if out := e.ok("", "inspect", "shell-proj"); !strings.Contains(out, `"disk": "not limited: `) {
+			t.Errorf("inspect says nothing about the disk limit:\n%s", out)
+		}
 	})
 }
