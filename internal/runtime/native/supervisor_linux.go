@@ -535,9 +535,13 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			closeFiles(files)
 			return nil, err
 		}
+		dirfd, path, empty := unix.AT_FDCWD, op.Source, 0
+		if src != nil {
+			dirfd, path, empty = int(src.Fd()), "", unix.AT_EMPTY_PATH
+		}
 		if op.OwnerIsUser && user != nil {
 			var st unix.Stat_t
-			if err := unix.Fstat(int(src.Fd()), &st); err != nil {
+			if err := unix.Fstatat(dirfd, path, &st, empty); err != nil {
 				src.Close()
 				closeFiles(files)
 				return nil, fmt.Errorf("%s: %w", op.Source, err)
@@ -562,7 +566,7 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 		if op.Shallow {
 			rec = 0
 		}
-		fd, err := unix.OpenTree(int(src.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|uint(rec))
+		fd, err := unix.OpenTree(dirfd, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|uint(empty)|uint(rec))
 		src.Close()
 		if err != nil {
 			closeFiles(files)
@@ -580,15 +584,12 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 	return files, nil
 }
 
-// openSource opens a bind's source as an O_PATH descriptor: a folder the user named without
-// following symlinks in any component, refused unless it is the one recorded (see boxinit.Op.ID).
+// openSource opens the source of a bind marked with the identity of a folder the user named, as
+// an O_PATH descriptor, without following symlinks in any component, and refuses it unless it is
+// still that folder (see boxinit.Op.ID). Other sources (paddock's own) are cloned by path: nil.
 func openSource(op *boxinit.Op) (*os.File, error) {
 	if op.ID.Zero() {
-		f, err := os.OpenFile(op.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op.Source, err)
-		}
-		return f, nil
+		return nil, nil
 	}
 	return hostpath.OpenSame(op.Source, op.ID)
 }
