@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/memtrim"
 )
 
@@ -355,6 +356,10 @@ func bind(target string, op Op, fds []int) error {
 		if err := unix.MoveMount(fds[op.FD-1], "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 			return fmt.Errorf("move_mount: %w", err)
 		}
+	} else if !op.ID.Zero() {
+		if err := bindOpened(target, op); err != nil {
+			return err
+		}
 	} else {
 		flags := uintptr(unix.MS_BIND | unix.MS_REC)
 		if op.Shallow {
@@ -370,6 +375,29 @@ func bind(target string, op Op, fds []int) error {
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 	if err := unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &attr); err != nil {
 		return fmt.Errorf("making it read-only: %w", err)
+	}
+	return nil
+}
+
+// bindOpened mounts the folder (or file) op names, opened without following symlinks and checked
+// to be the one recorded: a clone of what was opened is mounted, not the path looked up again.
+func bindOpened(target string, op Op) error {
+	f, err := hostpath.OpenSame(op.Source, op.ID)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if !op.Shallow {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(int(f.Fd()), "", flags)
+	if err != nil {
+		return fmt.Errorf("cloning %s: %w", op.Source, err)
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
 }

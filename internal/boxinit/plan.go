@@ -2,6 +2,8 @@
 // mount plan, then reaps orphans and serves exec requests until it is told to stop.
 package boxinit
 
+import "github.com/paddockhq/paddock/internal/hostpath"
+
 // Op kinds of a mount plan, executed in order before pivot_root.
 const (
 	OpTmpfs   = "tmpfs"   // Target, Mode, Data
@@ -36,6 +38,10 @@ type Op struct {
 	// that the source's owner on disk appear as that user inside, and the user's files be
 	// written as that owner on disk.
 	OwnerIsUser bool `json:"owner_is_user,omitempty"`
+	// ID, when set, is the identity the user's folder had when they named it: Source is opened
+	// without following symlinks in any component, refused unless it is still that folder, and
+	// the folder opened is what gets mounted (never the path again).
+	ID hostpath.ID `json:"id,omitzero"`
 }
 
 // Config is what the supervisor sends the init before it builds the root.

@@ -174,6 +174,8 @@ type inspectLimits struct {
 	Requested   runtime.Limits       `json:"requested"`
 	Enforced    *runtime.Enforcement `json:"enforced,omitempty"`
 	DefaultPids int64                `json:"default_pids"`
+	// Disk says that the sandbox's disk use is not limited, and why (--disk is refused).
+	Disk string `json:"disk"`
 }
 
 // backendOf is the backend of a record (records from before backends were recorded: native).
@@ -259,7 +261,8 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 			v.Paths[p.name] = src
 		}
 	}
-	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids}
+	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids,
+		Disk: "not limited: " + runtime.NoDiskLimit}
 	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }

@@ -24,6 +24,7 @@ type sandboxFlags struct {
 	env        []string
 	envFiles   []string
 	volumes    []string
+	disk       string
 	cpus       string
 	memory     string
 	pids       int64
@@ -46,6 +47,7 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.cpus, "cpus", "", "CPU limit, e.g. 1.5")
 	fs.StringVarP(&s.memory, "memory", "m", "", "memory limit, e.g. 2g")
 	fs.Int64Var(&s.pids, "pids-limit", 0, "process limit (default 4096, best effort)")
+	fs.StringVar(&s.disk, "disk", "", "disk limit of the sandbox's own files, e.g. 20g (refused where the host cannot enforce it: see paddock doctor)")
 	fs.StringVarP(&s.template, "template", "t", "", "root filesystem: host (default) or an OCI image, e.g. debian:bookworm")
 	fs.StringVar(&s.pull, "pull", "missing", "when to pull the template image: always, missing or never")
 	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
@@ -93,6 +95,11 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 	}
 	if s.memory != "" {
 		if o.Limits.MemoryBytes, err = sandbox.ParseMemory(s.memory); err != nil {
+			return o, err
+		}
+	}
+	if s.disk != "" {
+		if o.DiskBytes, err = sandbox.ParseDisk(s.disk); err != nil {
 			return o, err
 		}
 	}

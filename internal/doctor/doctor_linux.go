@@ -40,6 +40,7 @@ func Run(ctx context.Context, home string) Report {
 		r.add(subidCheck())
 	}
 	r.add(diskCheck(home))
+	r.add(diskLimitCheck(home))
 	trial, prot := trialSandbox(ctx, home)
 	r.add(trial)
 	r.Protections = prot
@@ -194,6 +195,12 @@ func diskCheck(home string) Check {
 		c.Fix = "free some space, or point PADDOCK_HOME at a larger filesystem"
 	}
 	return c
+}
+
+// diskLimitCheck says that a sandbox's disk use is not limited here (--disk is refused).
+func diskLimitCheck(home string) Check {
+	return Check{Name: "per-sandbox disk limit (--disk)", Detail: runtime.NoDiskLimit + ": a sandbox can fill the blocks and inodes of the filesystem of " + home,
+		Fix: "keep PADDOCK_HOME on a filesystem of its own (a partition or volume), so that a full sandbox cannot fill the host's"}
 }
 
 // trialSandbox starts a real, throwaway sandbox and reports what it runs under.

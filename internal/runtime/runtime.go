@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/hostpath"
 )
 
 // Error categories, checked with errors.Is.
@@ -17,6 +19,12 @@ var (
 	ErrUnsupported = errors.New("not supported on this host")
 	ErrStartFailed = errors.New("sandbox failed to start")
 )
+
+// NoDiskLimit says why no backend limits a sandbox's disk use: a sandbox can fill the
+// filesystem holding PADDOCK_HOME (its blocks and its inodes). Limits need project quotas (XFS,
+// or ext4 with the project feature) or a filesystem image per sandbox, which paddock does not
+// set up yet.
+const NoDiskLimit = "paddock cannot limit a sandbox's disk use on this host yet (no project quotas or per-sandbox filesystem set up)"
 
 // Mount is one host folder made visible inside the sandbox.
 type Mount struct {
@@ -27,6 +35,24 @@ type Mount struct {
 	Source   string `json:"source"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"read_only"`
+	// ID is the source's identity (device and inode), recorded when the user gave it: each start
+	// opens the source without following symlinks and refuses a folder that is not this one.
+	ID hostpath.ID `json:"id,omitzero"`
+	// Why says why paddock added a mount the user did not name (a git worktree's repository).
+	Why string `json:"why,omitempty"`
+}
+
+// Recorded reports whether the mount's source was named by the user, so that it is identified
+// when given and checked at every start (workspaces, -v folders, a worktree's git folder).
+func (m Mount) Recorded() bool {
+	return m.Kind == "workspace" || m.Kind == "bind" || m.Kind == "gitdir"
+}
+
+// SameMount compares two mounts as the user described them (not their recorded identities, nor
+// the reasons paddock gives).
+func SameMount(a, b Mount) bool {
+	a.ID, b.ID, a.Why, b.Why = hostpath.ID{}, hostpath.ID{}, "", ""
+	return a == b
 }
 
 // Limits are the resource limits requested for a sandbox. Zero means unlimited.

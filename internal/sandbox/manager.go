@@ -18,6 +18,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/exe"
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
@@ -72,6 +73,9 @@ type Options struct {
 	// Network is the egress preset (--network locked|balanced|open; default balanced).
 	Network    string
 	NetworkSet bool
+
+	// DiskBytes is --disk: refused (never ignored) until a backend can enforce it.
+	DiskBytes int64
 
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
@@ -198,8 +202,22 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 		}
 		o.Extra[i].Source, o.Extra[i].Target = src, src
 	}
+	// Each folder is identified as the user gives it: every start checks it is still that one.
+	wsID, err := hostpath.Identify(ws)
+	if err != nil {
+		return nil, false, badInput("workspace %s: %v", ws, err)
+	}
+	for _, ms := range [][]runtime.Mount{o.Extra, o.Volumes} {
+		if err := identify(ms); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := CheckAgentOptions(o); err != nil {
 		return nil, false, err
+	}
+	if o.DiskBytes != 0 {
+		return nil, false, badInput("--disk %s: %s; run without --disk, and keep PADDOCK_HOME on a filesystem of its own",
+			FormatBytes(o.DiskBytes), runtime.NoDiskLimit)
 	}
 	if o.Network != "" {
 		if err := egress.CheckPreset(o.Network); err != nil {
@@ -214,11 +232,21 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	// The backend of the sandbox: the existing one's, else the chosen one.
 	be := m.Backend
+	existing := false
 	if recs, _, err := m.Store.List(); err == nil {
 		for _, r := range recs {
 			if r.Workspace == ws && r.Agent == o.Agent {
-				be = m.For(r)
+				be, existing = m.For(r), true
 			}
+		}
+	}
+	// A worktree's repository, for a new sandbox or new mounts: read before the store is locked
+	// (the workspace's .git is the sandbox's to plant).
+	var git []runtime.Mount
+	if !existing || o.MountsSet {
+		var why string
+		if git, why = worktreeMounts(ws, m.stateRoot()); why != "" && m.Progress != nil {
+			fmt.Fprintf(m.Progress, "paddock: not mounting the git folder named by %s: %s\n", filepath.Join(ws, ".git"), why)
 		}
 	}
 	// Once per command: paddock may hand the command over to paddock-oci after saying it.
@@ -273,12 +301,12 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 		}
 	}
 	if found != nil {
-		return m.reuse(ctx, found, o, img)
+		return m.reuse(ctx, found, o, img, git)
 	}
 	if err := m.checkDamaged(ctx, bad, ws); err != nil {
 		return nil, false, err
 	}
-	rec, err := m.create(ctx, recs, ws, o, img)
+	rec, err := m.create(ctx, recs, runtime.Mount{Kind: "workspace", Source: ws, Target: ws, ID: wsID}, git, o, img)
 	return rec, err == nil, err
 }
 
@@ -323,7 +351,8 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, 
 	return img, nil
 }
 
-func (m *Manager) create(ctx context.Context, recs []*store.Record, ws string, o Options, img *runtime.Image) (*store.Record, error) {
+func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount runtime.Mount, git []runtime.Mount, o Options, img *runtime.Image) (*store.Record, error) {
+	ws := wsMount.Source
 	id, err := m.Store.NewID()
 	if err != nil {
 		return nil, err
@@ -338,7 +367,7 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, ws string, o
 		AgentVersion: pinned(o.AgentVersion), AgentConfig: agentConfig(o.AgentConfig),
 		Spec: runtime.Spec{
 			Template: o.Template, Image: img, Hostname: name, Workdir: ws,
-			Mounts: append(append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, gitDirMounts(ws)...), mounts(o)...),
+			Mounts: append(append([]runtime.Mount{wsMount}, git...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
 			Egress: egressSpec(o.Network),
 		},
@@ -387,32 +416,19 @@ func (m *Manager) hidden(ms []runtime.Mount) []string {
 	return nil
 }
 
-// gitDirMounts keeps a workspace that is a git worktree working: its .git file points into the
-// main repository's .git folder, which is mounted at its own path too.
-func gitDirMounts(ws string) []runtime.Mount {
-	b, err := os.ReadFile(filepath.Join(ws, ".git"))
-	if err != nil {
-		return nil
-	}
-	gitdir, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
-	if !ok {
-		return nil
-	}
-	if !filepath.IsAbs(gitdir) {
-		gitdir = filepath.Join(ws, gitdir)
-	}
-	common := gitdir
-	if c, err := os.ReadFile(filepath.Join(gitdir, "commondir")); err == nil {
-		common = strings.TrimSpace(string(c))
-		if !filepath.IsAbs(common) {
-			common = filepath.Join(gitdir, common)
+// identify records the identity of each folder the user named.
+func identify(ms []runtime.Mount) error {
+	for i, mt := range ms {
+		if !mt.Recorded() || !mt.ID.Zero() {
+			continue
 		}
+		id, err := hostpath.Identify(mt.Source)
+		if err != nil {
+			return badInput("%s: %v", mt.Source, err)
+		}
+		ms[i].ID = id
 	}
-	common, err = filepath.EvalSymlinks(filepath.Clean(common))
-	if err != nil || within(ws, common) || reservedTarget(common) {
-		return nil
-	}
-	return []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
+	return nil
 }
 
 func mounts(o Options) []runtime.Mount {
@@ -431,13 +447,13 @@ func checkMounts(ms []runtime.Mount) error {
 	return nil
 }
 
-func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *runtime.Image) (*store.Record, bool, error) {
+func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *runtime.Image, git []runtime.Mount) (*store.Record, bool, error) {
 	want := rec.Spec
 	if o.EnvSet {
 		want.Env = o.Env
 	}
 	if o.MountsSet {
-		want.Mounts = append(append([]runtime.Mount{rec.Spec.Mounts[0]}, gitDirMounts(rec.Workspace)...), mounts(o)...)
+		want.Mounts = append(append([]runtime.Mount{rec.Spec.Mounts[0]}, git...), mounts(o)...)
 		want.Mounts = append(want.Mounts, slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), isUserMount)...)
 		// -v describes the folders; the Docker socket has its own flag and stays.
 		for _, mt := range rec.Spec.Mounts {
@@ -562,7 +578,7 @@ func Diff(have, want runtime.Spec) []string {
 	}
 	// Paddock-managed mounts (the agent, its volumes) are refreshed at each start, never drift.
 	hms, wms := slices.DeleteFunc(slices.Clone(have.Mounts), runtime.Mount.Managed), slices.DeleteFunc(slices.Clone(want.Mounts), runtime.Mount.Managed)
-	if !slices.Equal(hms, wms) {
+	if !slices.EqualFunc(hms, wms, runtime.SameMount) {
 		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(tail(hms)), describeMounts(tail(wms))))
 	}
 	if have.Limits.CPUs != want.Limits.CPUs {
@@ -684,16 +700,83 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 	if err := m.refreshAgent(ctx, rec); err != nil {
 		return false, err
 	}
-	for _, mt := range rec.Spec.Mounts {
-		if _, err := os.Stat(mt.Source); err != nil {
-			return false, fmt.Errorf("%w: %s of sandbox %s no longer exists; restore it, or remove the sandbox with `paddock rm %s`",
-				ErrBadInput, mt.Source, rec.Name, rec.Name)
-		}
+	if err := m.checkSources(rec); err != nil {
+		return false, err
 	}
 	if err := m.For(rec).Start(ctx, m.startable(rec)); err != nil {
 		return false, fmt.Errorf("starting sandbox %s: %w", rec.Name, err)
 	}
 	return true, nil
+}
+
+// checkSources refuses to start a sandbox whose folders are gone or are no longer the folders the
+// user named (replaced, or a symlink put on the way: the backend opens them without following
+// symlinks and checks again as it mounts them). A record from before identities were kept gets
+// them now.
+func (m *Manager) checkSources(rec *store.Record) error {
+	missing := m.recheckWorktree(rec)
+	for _, mt := range rec.Spec.Mounts {
+		if !mt.Recorded() {
+			if _, err := os.Stat(mt.Source); err != nil {
+				return fmt.Errorf("%w: %s of sandbox %s no longer exists; restore it, or remove the sandbox with `paddock rm %s`",
+					ErrBadInput, mt.Source, rec.Name, rec.Name)
+			}
+			continue
+		}
+		missing = missing || mt.ID.Zero()
+		f, err := hostpath.OpenSame(mt.Source, mt.ID)
+		switch {
+		case errors.Is(err, hostpath.ErrChanged) || errors.Is(err, hostpath.ErrSymlink):
+			return fmt.Errorf("%w: %s of sandbox %s is no longer the folder it was created with (replaced, or a symlink on the way); "+
+				"restore it, or re-create the sandbox with `paddock rm %s` and run", ErrBadInput, mt.Source, rec.Name, rec.Name)
+		case err != nil:
+			return fmt.Errorf("%w: %s of sandbox %s no longer exists; restore it, or remove the sandbox with `paddock rm %s`",
+				ErrBadInput, mt.Source, rec.Name, rec.Name)
+		}
+		f.Close()
+	}
+	if missing {
+		ms := slices.Clone(rec.Spec.Mounts)
+		if identify(ms) == nil {
+			rec.Spec.Mounts = ms
+			return m.Store.Save(rec)
+		}
+	}
+	return nil
+}
+
+// recheckWorktree validates a worktree's repository mount again at each start (the workspace's
+// .git may have changed, and a record made before paddock checked worktrees may hold a folder a
+// planted .git named): one that no longer validates is dropped, with a note. It reports whether
+// the record changed.
+func (m *Manager) recheckWorktree(rec *store.Record) bool {
+	changed := false
+	ms := slices.Clone(rec.Spec.Mounts)
+	for i := 0; i < len(ms); i++ {
+		if ms[i].Kind != "gitdir" {
+			continue
+		}
+		git, why := worktreeMounts(rec.Workspace, m.stateRoot())
+		if len(git) == 1 && git[0].Source == ms[i].Source {
+			if ms[i].Why == "" {
+				ms[i].Why, changed = git[0].Why, true
+			}
+			continue
+		}
+		if why == "" {
+			why = "the workspace's .git no longer names it"
+		}
+		if m.Progress != nil {
+			fmt.Fprintf(m.Progress, "paddock: sandbox %s: no longer mounting %s: %s\n", rec.Name, ms[i].Source, why)
+		}
+		ms = slices.Delete(ms, i, i+1)
+		i--
+		changed = true
+	}
+	if changed {
+		rec.Spec.Mounts = ms
+	}
+	return changed
 }
 
 // startable is the sandbox as its backend starts it: with what it needs from the host now.

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -161,12 +163,24 @@ func TestGitDirMountsRealWorktree(t *testing.T) {
 
 	got := gitDirMounts(wt)
 	want := []runtime.Mount{{Kind: "gitdir", Source: filepath.Join(mainRepo, ".git"), Target: filepath.Join(mainRepo, ".git")}}
+	if ms, _ := worktreeMounts(wt, tmp+"/state"); len(ms) != 1 || ms[0].ID.Zero() || !strings.Contains(ms[0].Why, "worktree wt") {
+		t.Fatalf("worktreeMounts(worktree) = %+v, want the repository with its identity and why", ms)
+	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("gitDirMounts(worktree) = %+v, want %+v", got, want)
 	}
 	if got := gitDirMounts(mainRepo); len(got) != 0 {
 		t.Fatalf("gitDirMounts(main checkout) = %+v, want none", got)
 	}
+}
+
+// gitDirMounts is worktreeMounts as the user describes mounts (no identities, no reasons).
+func gitDirMounts(ws string) []runtime.Mount {
+	ms, _ := worktreeMounts(ws, filepath.Join(filepath.Dir(ws), "state"))
+	for i := range ms {
+		ms[i].ID, ms[i].Why = hostpath.ID{}, ""
+	}
+	return ms
 }
 
 func TestGitDirMounts(t *testing.T) {
@@ -182,6 +196,7 @@ func TestGitDirMounts(t *testing.T) {
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
 				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
@@ -193,6 +208,7 @@ func TestGitDirMounts(t *testing.T) {
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
 				ws := mustMkdir(t, filepath.Join(tmp, "nested", "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: ../../main/.git/worktrees/wt\n")
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
 				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
@@ -204,6 +220,7 @@ func TestGitDirMounts(t *testing.T) {
 				mustWrite(t, filepath.Join(gd, "commondir"), common+"\n")
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd)
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
 				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
@@ -216,6 +233,7 @@ func TestGitDirMounts(t *testing.T) {
 				mustSymlink(t, filepath.Join(tmp, "real"), filepath.Join(tmp, "alias"))
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+filepath.Join(tmp, "alias", ".git", "worktrees", "wt")+"\n")
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
 				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
@@ -225,7 +243,71 @@ func TestGitDirMounts(t *testing.T) {
 				gd := mustMkdir(t, filepath.Join(tmp, "super", ".git", "modules", "sub"))
 				ws := mustMkdir(t, filepath.Join(tmp, "sub"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
+				mustWrite(t, filepath.Join(gd, "config"), "[core]\n\tbare = false\n\tworktree = ../../../../sub\n")
 				return ws, []runtime.Mount{{Kind: "gitdir", Source: gd, Target: gd}}
+			},
+		},
+		{
+			name: "planted: a folder without the repository's back-pointer",
+			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+				secret := mustMkdir(t, filepath.Join(tmp, "secret"))
+				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
+				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+secret+"\n")
+				return ws, nil
+			},
+		},
+		{
+			name: "planted: a worktree entry of another folder",
+			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+				common := mustMkdir(t, filepath.Join(tmp, "main", ".git"))
+				gd := mustMkdir(t, filepath.Join(common, "worktrees", "other"))
+				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(tmp, "other", ".git")+"\n")
+				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
+				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
+				return ws, nil
+			},
+		},
+		{
+			name: "planted: commondir leading elsewhere",
+			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+				mustMkdir(t, filepath.Join(tmp, "home", "worktrees"))
+				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
+				gd := mustMkdir(t, filepath.Join(ws, "fake"))
+				mustWrite(t, filepath.Join(gd, "commondir"), filepath.Join(tmp, "home")+"\n")
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
+				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: fake\n")
+				return ws, nil
+			},
+		},
+		{
+			name: "planted: inside paddock's state folder",
+			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+				common := mustMkdir(t, filepath.Join(tmp, "state", "repo.git"))
+				gd := mustMkdir(t, filepath.Join(common, "worktrees", "ws"))
+				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
+				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
+				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
+				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
+				return ws, nil
+			},
+		},
+		{
+			name: "planted: .git a FIFO",
+			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
+				if err := syscall.Mkfifo(filepath.Join(ws, ".git"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return ws, nil
+			},
+		},
+		{
+			name: "planted: .git a symlink to /dev/zero",
+			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
+				mustSymlink(t, "/dev/zero", filepath.Join(ws, ".git"))
+				return ws, nil
 			},
 		},
 		{
@@ -271,8 +353,13 @@ func TestGitDirMounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ws, want := tt.setup(t, realTempDir(t))
-			got := gitDirMounts(ws)
+			tmp := realTempDir(t)
+			ws, want := tt.setup(t, tmp)
+			ms, _ := worktreeMounts(ws, filepath.Join(tmp, "state"))
+			for i := range ms {
+				ms[i].ID, ms[i].Why = hostpath.ID{}, ""
+			}
+			got := ms
 			if !slices.Equal(got, want) {
 				t.Fatalf("gitDirMounts(%s) = %+v, want %+v", ws, got, want)
 			}

@@ -207,6 +207,15 @@ func ParseMemory(s string) (int64, error) {
 	return n, nil
 }
 
+// ParseDisk parses --disk: a size such as 20g.
+func ParseDisk(s string) (int64, error) {
+	n, err := ParseMemory(s)
+	if err != nil {
+		return 0, badInput("--disk %q: expected a size such as 20g", s)
+	}
+	return n, nil
+}
+
 // ParseCPUs parses --cpus: a positive number no larger than the host's CPU count.
 func ParseCPUs(s string) (float64, error) {
 	f, err := strconv.ParseFloat(s, 64)

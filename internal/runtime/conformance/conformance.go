@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
@@ -49,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 		{"GitIdentity", testGitIdentity},
 		{"LimitsEnforced", testLimits},
 		{"ManagedVolume", testVolume},
+		{"RecordedSourceNotFollowed", testRecordedSource},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -325,6 +327,38 @@ func testVolume(t *testing.T, s *suite) {
 	s.b.Remove(s.ctx, s.sb)
 	if b, err := os.ReadFile(filepath.Join(vol, "state")); err != nil || string(b) != "kept\n" {
 		t.Fatalf("volume content after rm: %q, %v", b, err)
+	}
+}
+
+// testRecordedSource: a folder recorded with its identity is refused by the backend itself (the
+// manager checks first, but a swap can come between) when a symlink is on its path or another
+// folder stands at it.
+func testRecordedSource(t *testing.T, s *suite) {
+	root := filepath.Dir(s.ws)
+	data := filepath.Join(root, "data")
+	os.MkdirAll(data, 0o755)
+	id, err := hostpath.Identify(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(root, filepath.Join(root, "link"))
+	base := s.sb.Spec.Mounts
+	for _, tc := range []struct {
+		name, source string
+		swap         func()
+	}{
+		{"symlink on the way", filepath.Join(root, "link", "data"), func() {}},
+		{"another folder at the path", data, func() {
+			os.Rename(data, data+".old")
+			os.Mkdir(data, 0o755)
+		}},
+	} {
+		tc.swap()
+		s.sb.Spec.Mounts = append(append([]runtime.Mount{}, base...), runtime.Mount{Kind: "bind", Source: tc.source, Target: "/mnt/data", ID: id})
+		if err := s.b.Start(s.ctx, s.sb); err == nil {
+			t.Errorf("%s: started", tc.name)
+			s.b.Stop(s.ctx, s.sb, 2*time.Second)
+		}
 	}
 }
 

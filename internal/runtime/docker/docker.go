@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
 
@@ -339,8 +341,38 @@ func (b *Backend) configHash(sb *runtime.Sandbox) string {
 		Workdir  string
 		Egress   []string
 		V        int
-	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, sb.Spec.Mounts, sb.Spec.Hide, sb.Spec.Workdir, b.mainProcess(sb), 2})
+	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, described(sb.Spec.Mounts), sb.Spec.Hide, sb.Spec.Workdir, b.mainProcess(sb), 3})
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// described is mounts as the user described them: a recorded identity does not change the
+// container.
+func described(ms []runtime.Mount) []runtime.Mount {
+	out := make([]runtime.Mount, len(ms))
+	for i, m := range ms {
+		m.ID, m.Why = hostpath.ID{}, ""
+		out[i] = m
+	}
+	return out
+}
+
+// checkSources refuses a folder the user named that is no longer the one recorded (replaced, or
+// a symlink on the way), as late as paddock can: the engine mounts it by its path.
+func checkSources(sb *runtime.Sandbox) error {
+	for _, m := range sb.Spec.Mounts {
+		if !m.Recorded() || m.ID.Zero() {
+			continue
+		}
+		f, err := hostpath.OpenSame(m.Source, m.ID)
+		if errors.Is(err, hostpath.ErrChanged) || errors.Is(err, hostpath.ErrSymlink) {
+			return fmt.Errorf("%w: %s is no longer the folder sandbox %s was created with (replaced, or a symlink on the way)",
+				runtime.ErrStartFailed, m.Source, sb.Name)
+		}
+		if err == nil {
+			f.Close()
+		}
+	}
+	return nil
 }
 
 // Start implements runtime.Backend: it creates the container on first start (or when its
@@ -441,6 +473,9 @@ func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *runt
 		if err := b.copyIn(ctx, c, sb, ci.ID); err != nil {
 			return fmt.Errorf("%w: %v", runtime.ErrStartFailed, err)
 		}
+	}
+	if err := checkSources(sb); err != nil {
+		return err
 	}
 	if err := c.ContainerStart(ctx, ContainerName(sb), container.StartOptions{}); err != nil {
 		return fmt.Errorf("%w: %v", runtime.ErrStartFailed, firstLine(err))
@@ -569,10 +604,16 @@ func (b *Backend) create(ctx context.Context, c *client.Client, sb *runtime.Sand
 	if ii.Config != nil {
 		cfg.Env = ii.Config.Env
 	}
+	secopt := []string{"no-new-privileges"}
+	if prof, err := seccompProfile(); err == nil {
+		secopt = append(secopt, "seccomp="+prof)
+	} else if goruntime.GOOS == "linux" {
+		return fmt.Errorf("%w: the seccomp profile of sandbox %s: %v", runtime.ErrStartFailed, sb.Name, err)
+	}
 	hc := &container.HostConfig{
 		NetworkMode: "none", Init: &init, Mounts: mounts, Tmpfs: tmpfs,
 		Resources:   b.limits(ctx, c, sb),
-		SecurityOpt: []string{"no-new-privileges"},
+		SecurityOpt: secopt,
 		// Docker's default capabilities, less the ones a coding agent has no use for.
 		CapDrop:       []string{"NET_RAW", "MKNOD", "AUDIT_WRITE", "SETFCAP", "NET_BIND_SERVICE", "SYS_CHROOT"},
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyDisabled},

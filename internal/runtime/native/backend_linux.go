@@ -275,6 +275,9 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if b.waitRunning(ctx, l) {
 		return nil
 	}
+	if err := writeBootID(l); err != nil {
+		return fmt.Errorf("%w: preparing its state: %w", runtime.ErrStartFailed, err)
+	}
 	if eg := sb.Spec.Egress; eg != nil {
 		if eg.Home == "" || eg.ProxyPort < 1 || eg.ProxyPort > 65535 {
 			return fmt.Errorf("%w: its egress proxy settings are incomplete (home %q, port %d)", runtime.ErrStartFailed, eg.Home, eg.ProxyPort)

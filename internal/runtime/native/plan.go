@@ -1,6 +1,8 @@
 package native
 
 import (
+	"crypto/rand"
+	"fmt"
 	"os"
 	"path/filepath"
 	goruntime "runtime"
@@ -58,6 +60,7 @@ func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json
 func (l layout) state() string          { return filepath.Join(l.dir, "runtime.json") }
 func (l layout) supervisorLock() string { return filepath.Join(l.dir, "supervisor.lock") }
 func (l layout) log() string            { return filepath.Join(l.dir, "supervisor.log") }
+func (l layout) bootID() string         { return filepath.Join(l.dir, "etc", "boot_id") }
 func (l layout) caBundle() string       { return filepath.Join(l.dir, "egress", "ca-bundle.pem") }
 
 // DefaultPids is the process limit of a sandbox when none is asked for.
@@ -134,7 +137,7 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
 		}
 	}
-	ops = append(ops, kernelOps()...)
+	ops = append(append(ops, kernelOps()...), bootIDOp(l))
 	if !rootWS {
 		ops = append(ops,
 			boxinit.Op{Op: boxinit.OpTmpfs, Target: "/home", Mode: 0o755},
@@ -150,6 +153,28 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 	)
 	ops = append(ops, egressOps(sb)...)
 	return append(ops, mountOps(sb)...)
+}
+
+// bootIDOp shows the sandbox its own boot id instead of the host's.
+func bootIDOp(l layout) boxinit.Op {
+	return boxinit.Op{Op: boxinit.OpBind, Source: l.bootID(), Target: bootIDPath, ReadOnly: true, File: true, Idmap: true}
+}
+
+const bootIDPath = "/proc/sys/kernel/random/boot_id"
+
+// writeBootID gives a sandbox its boot id (a random UUID, as the kernel's), once: rewriting a
+// file at every start would cost ext4's flush on truncation (about a millisecond here).
+func writeBootID(l layout) error {
+	if _, err := os.Lstat(l.bootID()); err == nil {
+		return nil
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return err
+	}
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x\n", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	return os.WriteFile(l.bootID(), []byte(id), 0o644)
 }
 
 // kernelOps are the kernel-facing folders of every sandbox: a private /dev (a few host device
@@ -196,9 +221,12 @@ func mountOps(sb *runtime.Sandbox) []boxinit.Op {
 		}
 		// Resolved on the host: an OCI sandbox's init reaches sources from inside its new root,
 		// where an absolute symlink on the way would point into the image.
+		// A folder the user named (recorded) is opened without following symlinks at all.
 		src := m.Source
-		if r, err := filepath.EvalSymlinks(src); err == nil {
-			src = r
+		if m.ID.Zero() {
+			if r, err := filepath.EvalSymlinks(src); err == nil {
+				src = r
+			}
 		}
 		st, err := os.Stat(src)
 		target := m.Target
@@ -206,7 +234,7 @@ func mountOps(sb *runtime.Sandbox) []boxinit.Op {
 			target = DockerSocketPath // /var/run is a link to /run
 		}
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target,
-			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != "docker-socket"})
+			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != "docker-socket", ID: m.ID})
 	}
 	for _, h := range sb.Spec.Hide {
 		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: h})

@@ -29,7 +29,7 @@ func ociPlan(sb *runtime.Sandbox) []boxinit.Op {
 			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
 		}
 	}
-	ops = append(ops, kernelOps()...)
+	ops = append(append(ops, kernelOps()...), bootIDOp(l))
 	ops = append(ops, egressOps(sb)...)
 	return append(ops, mountOps(sb)...)
 }

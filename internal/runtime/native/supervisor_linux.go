@@ -26,6 +26,7 @@ import (
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/memtrim"
 	"github.com/paddockhq/paddock/internal/runtime"
 )
@@ -528,9 +529,20 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			continue
 		}
 		userns := ns
+		// The user's folders: opened without following symlinks, and that folder is mounted.
+		src, err := openSource(op)
+		if err != nil {
+			closeFiles(files)
+			return nil, err
+		}
+		dirfd, path, empty := unix.AT_FDCWD, op.Source, 0
+		if src != nil {
+			dirfd, path, empty = int(src.Fd()), "", unix.AT_EMPTY_PATH
+		}
 		if op.OwnerIsUser && user != nil {
 			var st unix.Stat_t
-			if err := unix.Stat(op.Source, &st); err != nil {
+			if err := unix.Fstatat(dirfd, path, &st, empty); err != nil {
+				src.Close()
 				closeFiles(files)
 				return nil, fmt.Errorf("%s: %w", op.Source, err)
 			}
@@ -540,6 +552,7 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			} else if owned[key] == nil {
 				f, err := ownerUserns(key[0], key[1], user.UID, user.GID)
 				if err != nil {
+					src.Close()
 					closeFiles(files)
 					return nil, err
 				}
@@ -553,7 +566,8 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 		if op.Shallow {
 			rec = 0
 		}
-		fd, err := unix.OpenTree(unix.AT_FDCWD, op.Source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|uint(rec))
+		fd, err := unix.OpenTree(dirfd, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|uint(empty)|uint(rec))
+		src.Close()
 		if err != nil {
 			closeFiles(files)
 			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
@@ -568,6 +582,16 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 		op.FD = len(files)
 	}
 	return files, nil
+}
+
+// openSource opens the source of a bind marked with the identity of a folder the user named, as
+// an O_PATH descriptor, without following symlinks in any component, and refuses it unless it is
+// still that folder (see boxinit.Op.ID). Other sources (paddock's own) are cloned by path: nil.
+func openSource(op *boxinit.Op) (*os.File, error) {
+	if op.ID.Zero() {
+		return nil, nil
+	}
+	return hostpath.OpenSame(op.Source, op.ID)
 }
 
 // ownerUserns returns a user namespace for an idmapped mount on which disk uid w (gid wg) is the
