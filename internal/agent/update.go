@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// DefaultUpdateEvery is how often paddock asks the registry for a newer version of an agent that
+// follows the latest.
+const DefaultUpdateEvery = 24 * time.Hour
+
+func (in *Installer) checkedPath(agent string) string {
+	return filepath.Join(in.Root, agent, ".checked")
+}
+
+// LastChecked is when the registry was last asked for the agent's latest version (zero: never).
+func (in *Installer) LastChecked(agent string) time.Time {
+	st, err := os.Stat(in.checkedPath(agent))
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+func (in *Installer) touchChecked(agent string) {
+	p := in.checkedPath(agent)
+	if os.MkdirAll(filepath.Dir(p), 0o755) != nil {
+		return
+	}
+	now := time.Now()
+	if err := os.Chtimes(p, now, now); err != nil {
+		os.WriteFile(p, nil, 0o644)
+	}
+}
+
+// maybeUpdate starts a background update of the agent when its last check is older than
+// UpdateEvery. The mark is set first, so that the sandboxes starting meanwhile do not start one
+// each.
+func (in *Installer) maybeUpdate(agent, backend string) {
+	every := in.UpdateEvery
+	if every == 0 {
+		every = DefaultUpdateEvery
+	}
+	if every < 0 || in.Background == nil {
+		return
+	}
+	if time.Since(in.LastChecked(agent)) < every {
+		return
+	}
+	in.touchChecked(agent)
+	if err := in.Background(agent, backend); err != nil {
+		in.say("warning: cannot start the background update of %s: %v", agent, err)
+	}
+}
+
+// Update asks the registry for the agent's latest version and installs it when it is not
+// installed yet; it returns that version and whether it installed it.
+func (in *Installer) Update(ctx context.Context, a Agent, backend string) (Installed, bool, error) {
+	if a.Info().Package == "" {
+		return Installed{}, false, fmt.Errorf("agent %s comes with the template: nothing to update", a.Name())
+	}
+	in.touchChecked(a.Name())
+	v, err := in.view(ctx, a.Info().Package)
+	if err != nil {
+		return Installed{}, false, fmt.Errorf("cannot ask the npm registry for the latest %s: %w", a.Name(), err)
+	}
+	dir := filepath.Join(in.Root, a.Name(), v)
+	inst := Installed{Agent: a.Name(), Version: v, Dir: dir}
+	if isDir(dir) {
+		return inst, false, nil
+	}
+	if err := in.install(ctx, a, v, dir, backend); err != nil {
+		return Installed{}, false, err
+	}
+	return inst, true, nil
+}
