@@ -110,7 +110,7 @@ func (in *Installer) npm() (string, error) {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%w: paddock installs agents with the host's npm (the sandbox has no network); install Node.js and npm on this machine (e.g. apt-get install nodejs npm)", ErrNoNPM)
+		return "", fmt.Errorf("%w: paddock reads your npm settings and asks the registry for versions with the host's npm (the install itself runs in a sandbox); install Node.js and npm on this machine (e.g. apt-get install nodejs npm)", ErrNoNPM)
 	}
 	return p, nil
 }
@@ -152,10 +152,11 @@ func (in *Installer) EnsureOn(ctx context.Context, a Agent, want, backend string
 	if err := CheckVersion(want); err != nil {
 		return Installed{}, err
 	}
-	if want == "" || want == "latest" {
-		if cached := in.Cached(a.Name()); len(cached) > 0 {
+	latest := want == "" || want == "latest"
+	if latest {
+		if v := in.knownLatest(a.Name()); v != "" && isDir(filepath.Join(in.Root, a.Name(), v)) {
 			in.maybeUpdate(a.Name(), backend)
-			return cached[0], nil
+			return Installed{Agent: a.Name(), Version: v, Dir: filepath.Join(in.Root, a.Name(), v)}, nil
 		}
 	}
 	version, err := in.Resolve(ctx, a, want)
@@ -163,14 +164,16 @@ func (in *Installer) EnsureOn(ctx context.Context, a Agent, want, backend string
 		return Installed{}, err
 	}
 	dir := filepath.Join(in.Root, a.Name(), version)
-	if isDir(dir) {
-		return Installed{Agent: a.Name(), Version: version, Dir: dir}, nil
-	}
-	if want == "" || want == "latest" {
+	if latest {
 		in.touchChecked(a.Name())
 	}
-	if err := in.install(ctx, a, version, dir, backend); err != nil {
-		return Installed{}, err
+	if !isDir(dir) {
+		if err := in.install(ctx, a, version, dir, backend); err != nil {
+			return Installed{}, err
+		}
+	}
+	if latest {
+		in.setLatest(a.Name(), version)
 	}
 	return Installed{Agent: a.Name(), Version: version, Dir: dir}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -70,10 +71,31 @@ func (in *Installer) Update(ctx context.Context, a Agent, backend string) (Insta
 	dir := filepath.Join(in.Root, a.Name(), v)
 	inst := Installed{Agent: a.Name(), Version: v, Dir: dir}
 	if isDir(dir) {
+		in.setLatest(a.Name(), v)
 		return inst, false, nil
 	}
 	if err := in.install(ctx, a, v, dir, backend); err != nil {
 		return Installed{}, false, err
 	}
+	in.setLatest(a.Name(), v)
 	return inst, true, nil
+}
+
+// knownLatest is the version the registry last named the latest and that is installed ("" if
+// none): the version sandboxes that follow the latest start, without asking the registry.
+func (in *Installer) knownLatest(agent string) string {
+	b, err := os.ReadFile(filepath.Join(in.Root, agent, ".latest"))
+	v := strings.TrimSpace(string(b))
+	if err != nil || !exactRE().MatchString(v) {
+		return ""
+	}
+	return v
+}
+
+func (in *Installer) setLatest(agent, version string) {
+	p := filepath.Join(in.Root, agent, ".latest")
+	tmp := p + ".tmp"
+	if os.WriteFile(tmp, []byte(version+"\n"), 0o644) == nil {
+		os.Rename(tmp, p)
+	}
 }
