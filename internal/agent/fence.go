@@ -342,6 +342,9 @@ func signatures(code int, out []byte) (summary string, bad error) {
 		}
 		return "not offered by the registry (" + truncate(strings.TrimSpace(s), 120) + ")", nil
 	}
+	if strings.Contains(text, "no installed dependencies to audit") || strings.Contains(text, "installed from a supported registry") {
+		return "not offered by the registry", nil
+	}
 	if code != 0 {
 		return "not checked (npm audit signatures: " + truncate(strings.TrimSpace(npmError(text, fmt.Errorf("exit %d", code))), 160) + ")", nil
 	}

@@ -438,7 +438,7 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 	}
 	defer closeBox()
 	code, err := box.Run(sctx, []string{"npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--no-save",
-		"--loglevel=warn", spec}, out)
+		"--foreground-scripts", "--loglevel=warn", spec}, out)
 	sigSummary := "not checked"
 	var sigErr error
 	if err == nil && code == 0 && sctx.Err() == nil {
@@ -477,7 +477,11 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 			rec.Integrity = "FAILED"
 			return fail(fmt.Errorf("%w: installing %s %s: a package does not match the registry's integrity hash; kept what was installed (log: %s)", ErrRefused, a.Name(), version, rec.Log))
 		}
-		return fail(fmt.Errorf("installing %s %s failed: %s (log: %s)", a.Name(), version, npmError(text, fmt.Errorf("npm exited with %d", code)), rec.Log))
+		what := "npm failed"
+		if strings.Contains(text, "command failed") {
+			what = "an install script failed"
+		}
+		return fail(fmt.Errorf("installing %s %s failed: %s: %s (log: %s)", a.Name(), version, what, npmError(text, fmt.Errorf("npm exited with %d", code)), rec.Log))
 	}
 	rec.Integrity = "verified (sha512, by npm)"
 	if len(refused) > 0 {

@@ -45,17 +45,17 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
-	// Leftovers of install sandboxes whose paddock was killed: their supervisor is gone with
-	// their lock (the backend refuses to remove a running one).
+	// Leftovers of install sandboxes whose paddock was killed: their owner is gone.
 	if old, _ := os.ReadDir(root); len(old) > 0 {
 		for _, e := range old {
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > installTimeout {
-				if id, err := os.ReadFile(filepath.Join(root, e.Name(), ".id")); err == nil {
-					sb := &runtime.Sandbox{ID: string(id), Name: "install-" + e.Name(), Dir: filepath.Join(root, e.Name())}
-					be.Stop(ctx, sb, 0)
-					be.Remove(ctx, sb)
-				}
+			d := filepath.Join(root, e.Name())
+			id, err := os.ReadFile(filepath.Join(d, ".id"))
+			if err != nil || ownerAlive(d) {
+				continue
 			}
+			sb := &runtime.Sandbox{ID: string(id), Name: "install-" + e.Name(), Dir: d}
+			be.Stop(ctx, sb, 0)
+			be.Remove(ctx, sb)
 		}
 	}
 	var b [32]byte
@@ -65,6 +65,7 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, err
 	}
+	os.WriteFile(filepath.Join(dir, ".owner"), []byte(processMark(os.Getpid())), 0o600)
 	os.WriteFile(filepath.Join(dir, ".id"), []byte(id), 0o600)
 	ehome := filepath.Join(m.Store.Root, "install", "egress")
 	if err := os.MkdirAll(ehome, 0o700); err != nil {
@@ -249,4 +250,30 @@ func (b *installBox) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return b.be.Remove(ctx, b.sb)
+}
+
+// processMark names a process by its pid and start time (a pid alone may be reused).
+func processMark(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return fmt.Sprint(pid)
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		if f := strings.Fields(s[i+1:]); len(f) > 19 {
+			return fmt.Sprintf("%d %s", pid, f[19])
+		}
+	}
+	return fmt.Sprint(pid)
+}
+
+// ownerAlive reports whether the paddock that made an install sandbox still runs.
+func ownerAlive(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ".owner"))
+	if err != nil {
+		return false
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	return pid > 0 && processMark(pid) == string(b)
 }
