@@ -143,7 +143,7 @@ func (in *Installer) writeRecord(r *InstallRecord, output []byte) {
 		fmt.Fprintf(&b, "--- host %s:%d %s x%d\n", h.Host, h.Port, d, h.Count)
 	}
 	for _, s := range r.Strays {
-		fmt.Fprintf(&b, "--- wrote outside its folder: %s\n", s)
+		fmt.Fprintf(&b, "--- wrote outside its folder (in the install sandbox, discarded with it): %s\n", s)
 	}
 	fmt.Fprintf(&b, "--- integrity: %s\n--- signatures: %s\n", r.Integrity, r.Signatures)
 	if r.Error != "" {
@@ -387,4 +387,25 @@ func (in *Installer) LastFailed(agent string) *InstallRecord {
 		return nil
 	}
 	return last
+}
+
+// outsideWrites are the writes outside an install's folder that refuse the version. Every such
+// write lands in the install sandbox's own home or /tmp and is thrown away with it; those in the
+// per-user folders tools keep their caches, settings and state in (~/.cache, ~/.config,
+// ~/.local: OpenCode's postinstall makes its folders there) and in a temporary folder named after
+// the agent's command are only logged.
+func outsideWrites(strays []string, bin string) []string {
+	var out []string
+	for _, p := range strays {
+		tolerated := false
+		for _, t := range []string{"~/.cache", "~/.config", "~/.local", "~/.node-gyp", "/tmp/" + bin} {
+			if p == t || strings.HasPrefix(p, t+"/") {
+				tolerated = true
+			}
+		}
+		if !tolerated {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -87,7 +87,8 @@ func TestInstallRefused(t *testing.T) {
 		{"other host", []HostUse{{Host: "registry.npmjs.org", Port: 443, Allowed: true, Listed: true, Count: 3},
 			{Host: "evil.example", Port: 443, Reason: "no rule allows evil.example:443", Count: 1}}, nil, "reached for evil.example:443"},
 		{"listed but unresolvable is not refused", []HostUse{{Host: "github.com", Port: 443, Listed: true, Reason: "cannot resolve"}}, nil, ""},
-		{"wrote outside", nil, []string{"~/.bashrc", "/tmp/x"}, "wrote outside its folder (~/.bashrc, /tmp/x)"},
+		{"wrote outside", nil, []string{"~/.bashrc", "/tmp/x", "~/.config/fake", "/tmp/fake"}, "wrote outside its folder (~/.bashrc, /tmp/x)"},
+		{"tools' own folders are only logged", nil, []string{"~/.cache/x", "~/.local/share/fake", "/tmp/fake/y"}, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t)

@@ -487,8 +487,8 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 	if len(refused) > 0 {
 		return fail(fmt.Errorf("%w: installing %s %s: its install scripts reached for %s, which is not the registry (log: %s)", ErrRefused, a.Name(), version, strings.Join(refused, ", "), rec.Log))
 	}
-	if len(rec.Strays) > 0 {
-		return fail(fmt.Errorf("%w: installing %s %s: its install scripts wrote outside its folder (%s) (log: %s)", ErrRefused, a.Name(), version, truncate(strings.Join(rec.Strays, ", "), 120), rec.Log))
+	if bad := outsideWrites(rec.Strays, a.Info().Bin); len(bad) > 0 {
+		return fail(fmt.Errorf("%w: installing %s %s: its install scripts wrote outside its folder (%s) (log: %s)", ErrRefused, a.Name(), version, truncate(strings.Join(bad, ", "), 120), rec.Log))
 	}
 	if sigErr != nil {
 		return fail(fmt.Errorf("installing %s %s: %w (log: %s)", a.Name(), version, sigErr, rec.Log))

@@ -187,8 +187,8 @@ func (b *installBox) Hosts() []agent.HostUse {
 }
 
 // npmOwn are the paths below the sandbox's home, /tmp and /var that npm itself writes: its
-// cache and logs, and the build folders of native add-ons.
-var npmOwn = []string{"home/.npm", "home/.cache", "home/.node-gyp", "tmp/npm-", "tmp/node-compile-cache", "tmp/.npm", "tmp/prebuild"}
+// cache and logs.
+var npmOwn = []string{"home/.npm", "tmp/npm-", "tmp/node-compile-cache", "tmp/.npm"}
 
 // listPrivate lists what is in the native sandbox's private home, /tmp and /var, seen from the
 // host (never following what a script planted).
