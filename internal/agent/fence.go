@@ -87,17 +87,20 @@ type InstallSandbox interface {
 // InstallRecord is what paddock keeps of one install (AGENT/.log/VERSION.json beside the
 // output in VERSION.log).
 type InstallRecord struct {
-	Agent    string    `json:"agent"`
-	Version  string    `json:"version"`
-	Package  string    `json:"package"`
-	Time     time.Time `json:"time"`
-	Seconds  float64   `json:"seconds"`
-	OK       bool      `json:"ok"`
-	Error    string    `json:"error,omitempty"`
-	Registry string    `json:"registry"`
-	Allowed  []string  `json:"allowed_hosts"`
-	Hosts    []HostUse `json:"hosts"`
-	Strays   []string  `json:"written_outside,omitempty"`
+	Agent   string    `json:"agent"`
+	Version string    `json:"version"`
+	Package string    `json:"package"`
+	Time    time.Time `json:"time"`
+	Seconds float64   `json:"seconds"`
+	// NPMSeconds and SignaturesSeconds are the npm install's and the signature check's share.
+	NPMSeconds        float64   `json:"npm_seconds"`
+	SignaturesSeconds float64   `json:"signatures_seconds"`
+	OK                bool      `json:"ok"`
+	Error             string    `json:"error,omitempty"`
+	Registry          string    `json:"registry"`
+	Allowed           []string  `json:"allowed_hosts"`
+	Hosts             []HostUse `json:"hosts"`
+	Strays            []string  `json:"written_outside,omitempty"`
 	// Integrity: npm checked every tarball against the registry's integrity hash (sha512).
 	Integrity string `json:"integrity"`
 	// Signatures is what `npm audit signatures` found: "verified (N signatures, M attestations)",
