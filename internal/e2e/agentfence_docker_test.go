@@ -114,3 +114,55 @@ func TestDockerAgentInstallFence(t *testing.T) {
 		t.Fatalf("after the refusal: %s", r)
 	}
 }
+
+// TestDockerAgentsInstallFenced: the four real agents installed by the Docker backend's install
+// sandbox (a container of an image with this host's node and npm, reaching the registry through
+// the egress proxy), then run on the Docker backend.
+func TestDockerAgentsInstallFenced(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("this test needs node and npm on the host (scripts/test.sh installs them)")
+	}
+	npmImage := dockertest.ImageWithTrees(t, []string{node}, nil, []string{"/usr/lib/node_modules/npm"},
+		map[string]string{"usr/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"})
+	e := newEnv(t, asRoot)
+	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+npmImage)
+	for _, ac := range agCases {
+		t.Run(ac.name, func(t *testing.T) {
+			if r := e.run("", "--backend", "docker", "agents", "update", ac.name); r.code != 0 {
+				t.Fatalf("install on docker: %s", r)
+			}
+			versions := agVersions(filepath.Join(e.phome, "agents", ac.name))
+			if len(versions) != 1 {
+				t.Fatalf("installed %q", versions)
+			}
+			dir := filepath.Join(e.phome, "agents", ac.name, versions[0])
+			var rec struct{ Backend string }
+			b, _ := os.ReadFile(filepath.Join(e.phome, "agents", ac.name, ".log", versions[0]+".json"))
+			if json.Unmarshal(b, &rec); rec.Backend != "docker" {
+				t.Fatalf("install record: %s", b)
+			}
+			// Its native executables (Claude Code's, OpenCode's) need their libraries in the image.
+			var elves []string
+			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.Type().IsRegular() {
+					if f, err := os.Open(p); err == nil {
+						magic := make([]byte, 4)
+						f.Read(magic)
+						f.Close()
+						if string(magic) == "\x7fELF" {
+							elves = append(elves, p)
+						}
+					}
+				}
+				return nil
+			})
+			ref := dockertest.ImageWithLibs(t, []string{node}, elves)
+			ws := e.workspace("dinstall-" + ac.name)
+			r := e.run(ws, "--backend", "docker", "run", "-t", ref, ac.name, "--", "--version")
+			if m := ac.version.FindStringSubmatch(strings.TrimSpace(r.stdout)); r.code != 0 || m == nil || m[1] != versions[0] {
+				t.Fatalf("%s --version on docker: %s", ac.name, r)
+			}
+		})
+	}
+}
