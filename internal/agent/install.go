@@ -438,7 +438,9 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 	}
 	defer closeBox()
 	npmStart := time.Now()
-	code, err := box.Run(sctx, []string{"npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--no-save",
+	// Saved as the folder's dependency, so that `npm audit signatures` checks the agent's own
+	// package too (it audits what package.json depends on).
+	code, err := box.Run(sctx, []string{"npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--save-exact",
 		"--foreground-scripts", "--loglevel=warn", spec}, out)
 	rec.NPMSeconds = time.Since(npmStart).Seconds()
 	sigSummary := "not checked"

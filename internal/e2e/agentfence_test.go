@@ -12,8 +12,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -40,6 +45,10 @@ type fakeRegistry struct {
 	tarballs map[string][]byte
 	latest   string
 	requests []string
+	// key signs every version's "name@version:integrity" as the npm registry does; badSig
+	// versions get a signature over something else.
+	key    *ecdsa.PrivateKey
+	badSig map[string]bool
 }
 
 func startFakeRegistry(t *testing.T, pkg string) *fakeRegistry {
@@ -48,7 +57,12 @@ func startFakeRegistry(t *testing.T, pkg string) *fakeRegistry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &fakeRegistry{url: "http://" + ln.Addr().String() + "/", pkg: pkg, versions: map[string]json.RawMessage{}, tarballs: map[string][]byte{}}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRegistry{url: "http://" + ln.Addr().String() + "/", pkg: pkg, versions: map[string]json.RawMessage{},
+		tarballs: map[string][]byte{}, key: key, badSig: map[string]bool{}}
 	srv := &http.Server{Handler: r}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -66,6 +80,12 @@ func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		doc := map[string]any{"name": r.pkg, "dist-tags": map[string]string{"latest": r.latest}, "versions": r.versions}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(doc)
+	case path == "/-/npm/v1/keys":
+		der, _ := x509.MarshalPKIXPublicKey(&r.key.PublicKey)
+		sum := sha256.Sum256(der)
+		json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]any{{"expires": nil,
+			"keyid": "SHA256:" + base64.StdEncoding.EncodeToString(sum[:]), "keytype": "ecdsa-sha2-nistp256",
+			"scheme": "ecdsa-sha2-nistp256", "key": base64.StdEncoding.EncodeToString(der)}}})
 	case strings.HasPrefix(path, "/-/tarballs/"):
 		b, ok := r.tarballs[strings.TrimPrefix(path, "/-/tarballs/")]
 		if !ok {
@@ -109,8 +129,21 @@ func (r *fakeRegistry) publish(t *testing.T, version string, scripts map[string]
 	}
 	s1 := sha1.Sum(tgz)
 	name := "claude-code-" + version + ".tgz"
-	manifest["dist"] = map[string]string{"tarball": r.url + "-/tarballs/" + name,
-		"integrity": "sha512-" + base64.StdEncoding.EncodeToString(sum[:]), "shasum": hex.EncodeToString(s1[:])}
+	integrity := "sha512-" + base64.StdEncoding.EncodeToString(sum[:])
+	signed := r.pkg + "@" + version + ":" + integrity
+	if r.badSig[version] {
+		signed += "-tampered"
+	}
+	digest := sha256.Sum256([]byte(signed))
+	sig, err := ecdsa.SignASN1(rand.Reader, r.key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&r.key.PublicKey)
+	kid := sha256.Sum256(der)
+	manifest["dist"] = map[string]any{"tarball": r.url + "-/tarballs/" + name,
+		"integrity": integrity, "shasum": hex.EncodeToString(s1[:]),
+		"signatures": []map[string]string{{"keyid": "SHA256:" + base64.StdEncoding.EncodeToString(kid[:]), "sig": base64.StdEncoding.EncodeToString(sig)}}}
 	full, _ := json.Marshal(manifest)
 	r.mu.Lock()
 	r.versions[version] = full
@@ -387,6 +420,38 @@ func TestAgentInstallFence(t *testing.T) {
 		reg.mu.Unlock()
 		if len(asked) != 0 {
 			t.Errorf("run asked the registry on its hot path: %q", asked)
+		}
+
+		// A day later, a start launches the update in the background and does not wait for it:
+		// it runs the installed version; a later start runs the new one.
+		reg.publish(t, "1.2.0", map[string]string{"postinstall": "sleep 2"}, nil, false)
+		reg.setLatest("1.2.0")
+		old := time.Now().Add(-25 * time.Hour)
+		os.Chtimes(filepath.Join(e.phome, "agents", "claude", ".checked"), old, old)
+		e.ok(ws, "stop", "claude-fence")
+		if r := e.run(ws, "run", "claude", "--", "--version"); r.code != 0 || strings.TrimSpace(r.stdout) != "1.1.0 (Claude Code)" {
+			t.Fatalf("start with an update due: %s", r)
+		}
+		for end := time.Now().Add(50 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if b, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".latest")); strings.TrimSpace(string(b)) == "1.2.0" {
+				break
+			}
+		}
+		e.ok(ws, "stop", "claude-fence")
+		if r := e.run(ws, "run", "claude", "--", "--version"); r.code != 0 || strings.TrimSpace(r.stdout) != "1.2.0 (Claude Code)" {
+			b, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".log", "update.log"))
+			t.Fatalf("after the background update: %s\nupdate.log: %s", r, b)
+		}
+		// Updates off: a due check starts nothing.
+		e.extra = append(e.extra, "PADDOCK_AGENT_UPDATES=off")
+		reg.publish(t, "1.3.0", nil, nil, false)
+		reg.setLatest("1.3.0")
+		os.Chtimes(filepath.Join(e.phome, "agents", "claude", ".checked"), old, old)
+		e.ok(ws, "stop", "claude-fence")
+		e.ok(ws, "run", "claude", "--", "--version")
+		time.Sleep(3 * time.Second)
+		if _, err := os.Stat(filepath.Join(e.phome, "agents", "claude", "1.3.0")); err == nil {
+			t.Errorf("PADDOCK_AGENT_UPDATES=off, yet 1.3.0 was installed")
 		}
 	})
 }
