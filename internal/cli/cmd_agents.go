@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -81,7 +80,7 @@ func (f *Factory) wireInstaller(m *sandbox.Manager, cfg config.Config, home stri
 		fmt.Fprintf(logf, "%s paddock agents update %s (background)\n", time.Now().UTC().Format(time.RFC3339), name)
 		cmd := exec.Command(exe, "--backend", backend, "agents", "update", "--background", name)
 		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		cmd.SysProcAttr = detached()
 		if err := cmd.Start(); err != nil {
 			return err
 		}

@@ -76,7 +76,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 					failed = append(failed, err.Error())
 				}
 			}
-			for _, d := range []string{"volumes", "secrets", "agents", "egress"} {
+			for _, d := range []string{"volumes", "secrets", "agents", "egress", "install"} {
 				if err := fsutil.RemoveTree(filepath.Join(home, d)); err != nil {
 					failed = append(failed, err.Error())
 				}
