@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -162,6 +163,25 @@ type npmSettings struct {
 	Registry string
 	Lines    []string // npmrc lines
 	CA       []byte   // the cafile's content
+}
+
+// readConfig starts reading the user's npm settings and returns a function that waits for them.
+func (in *Installer) readConfig(ctx context.Context) func() (npmSettings, error) {
+	type result struct {
+		s   npmSettings
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := in.npmConfig(ctx)
+		ch <- result{s, err}
+	}()
+	var once sync.Once
+	var r result
+	return func() (npmSettings, error) {
+		once.Do(func() { r = <-ch })
+		return r.s, r.err
+	}
 }
 
 // carriedKeys are the npm settings taken from the user's configuration: where packages come

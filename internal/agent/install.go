@@ -159,6 +159,12 @@ func (in *Installer) EnsureOn(ctx context.Context, a Agent, want, backend string
 			return Installed{Agent: a.Name(), Version: v, Dir: filepath.Join(in.Root, a.Name(), v)}, nil
 		}
 	}
+	// Installing is likely from here on: the user's npm settings are read while the registry is
+	// asked for the version (two npm processes at once rather than one after the other).
+	var config func() (npmSettings, error)
+	if !exactRE().MatchString(strings.TrimPrefix(want, "v")) {
+		config = in.readConfig(ctx)
+	}
 	version, err := in.Resolve(ctx, a, want)
 	if err != nil {
 		return Installed{}, err
@@ -168,7 +174,7 @@ func (in *Installer) EnsureOn(ctx context.Context, a Agent, want, backend string
 		in.touchChecked(a.Name())
 	}
 	if !isDir(dir) {
-		if err := in.install(ctx, a, version, dir, backend); err != nil {
+		if err := in.install(ctx, a, version, dir, backend, config); err != nil {
 			return Installed{}, err
 		}
 	}
@@ -319,7 +325,7 @@ func truncate(s string, n int) string {
 // installing the same version waits, then finds it), in a temporary folder renamed into place
 // once complete, read-only. npm runs in an install sandbox (Sandbox): nothing a package's install
 // scripts do reaches the host beyond that folder, and its network reaches only the registry.
-func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend string) error {
+func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend string, config func() (npmSettings, error)) error {
 	if in.Sandbox == nil {
 		return fmt.Errorf("installing %s %s: no install sandbox (paddock never runs a package's install scripts on the host)", a.Name(), version)
 	}
@@ -346,7 +352,10 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 	}
 	pkg := a.Info().Package
 	spec := pkg + "@" + version
-	settings, err := in.npmConfig(ctx)
+	if config == nil {
+		config = in.readConfig(ctx)
+	}
+	settings, err := config()
 	if err != nil {
 		return fmt.Errorf("installing %s %s: %w", a.Name(), version, err)
 	}

@@ -64,6 +64,7 @@ func (in *Installer) Update(ctx context.Context, a Agent, backend string) (Insta
 		return Installed{}, false, fmt.Errorf("agent %s comes with the template: nothing to update", a.Name())
 	}
 	in.touchChecked(a.Name())
+	config := in.readConfig(ctx) // beside asking the registry: most updates install
 	v, err := in.view(ctx, a.Info().Package)
 	if err != nil {
 		return Installed{}, false, fmt.Errorf("cannot ask the npm registry for the latest %s: %w", a.Name(), err)
@@ -74,7 +75,7 @@ func (in *Installer) Update(ctx context.Context, a Agent, backend string) (Insta
 		in.setLatest(a.Name(), v)
 		return inst, false, nil
 	}
-	if err := in.install(ctx, a, v, dir, backend); err != nil {
+	if err := in.install(ctx, a, v, dir, backend, config); err != nil {
 		return Installed{}, false, err
 	}
 	in.setLatest(a.Name(), v)
