@@ -75,6 +75,17 @@ type Installer struct {
 	NPM string
 	// Timeout bounds asking the registry for the latest version (default 30s).
 	Timeout time.Duration
+	// Sandbox makes the install sandboxes npm runs in; without one nothing is installed.
+	Sandbox InstallSandbox
+	// AuthTokens carries the user's npm auth token for the registry into the install sandbox
+	// (a private registry); by default no credential enters it.
+	AuthTokens bool
+	// UpdateEvery is how often a sandbox that follows the latest version has the registry asked
+	// for a newer one (0: once a day; negative: never, only `paddock agents update`).
+	UpdateEvery time.Duration
+	// Background starts `paddock agents update AGENT` apart from this process (nil: no
+	// background updates).
+	Background func(agent, backend string) error
 
 	mu     sync.Mutex
 	latest map[string]string
@@ -99,7 +110,7 @@ func (in *Installer) npm() (string, error) {
 	}
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%w: paddock installs agents with the host's npm (the sandbox has no network); install Node.js and npm on this machine (e.g. apt-get install nodejs npm)", ErrNoNPM)
+		return "", fmt.Errorf("%w: paddock reads your npm settings and asks the registry for versions with the host's npm (the install itself runs in a sandbox); install Node.js and npm on this machine (e.g. apt-get install nodejs npm)", ErrNoNPM)
 	}
 	return p, nil
 }
@@ -127,6 +138,13 @@ func (in *Installer) Cached(agent string) []Installed {
 // Ensure returns the agent installed at the requested version ("" or "latest": the registry's
 // latest), installing it first when the cache lacks it.
 func (in *Installer) Ensure(ctx context.Context, a Agent, want string) (Installed, error) {
+	return in.EnsureOn(ctx, a, want, "")
+}
+
+// EnsureOn is Ensure with the install sandbox on the named backend. Following the latest with a
+// version installed starts that version without asking the registry; a check for a newer one
+// runs in the background at most every UpdateEvery.
+func (in *Installer) EnsureOn(ctx context.Context, a Agent, want, backend string) (Installed, error) {
 	info := a.Info()
 	if info.Package == "" {
 		return Installed{}, fmt.Errorf("agent %s is not installed from npm", a.Name())
@@ -134,16 +152,34 @@ func (in *Installer) Ensure(ctx context.Context, a Agent, want string) (Installe
 	if err := CheckVersion(want); err != nil {
 		return Installed{}, err
 	}
+	latest := want == "" || want == "latest"
+	if latest {
+		if v := in.knownLatest(a.Name()); v != "" && isDir(filepath.Join(in.Root, a.Name(), v)) {
+			in.maybeUpdate(a.Name(), backend)
+			return Installed{Agent: a.Name(), Version: v, Dir: filepath.Join(in.Root, a.Name(), v)}, nil
+		}
+	}
+	// Installing is likely from here on: the user's npm settings are read while the registry is
+	// asked for the version (two npm processes at once rather than one after the other).
+	var config func() (npmSettings, error)
+	if !exactRE().MatchString(strings.TrimPrefix(want, "v")) {
+		config = in.readConfig(ctx)
+	}
 	version, err := in.Resolve(ctx, a, want)
 	if err != nil {
 		return Installed{}, err
 	}
 	dir := filepath.Join(in.Root, a.Name(), version)
-	if isDir(dir) {
-		return Installed{Agent: a.Name(), Version: version, Dir: dir}, nil
+	if latest {
+		in.touchChecked(a.Name())
 	}
-	if err := in.install(ctx, a, version, dir); err != nil {
-		return Installed{}, err
+	if !isDir(dir) {
+		if err := in.install(ctx, a, version, dir, backend, config); err != nil {
+			return Installed{}, err
+		}
+	}
+	if latest {
+		in.setLatest(a.Name(), version)
 	}
 	return Installed{Agent: a.Name(), Version: version, Dir: dir}, nil
 }
@@ -287,11 +323,11 @@ func truncate(s string, n int) string {
 
 // install puts version of the agent at dir: under a per-version lock (a second paddock
 // installing the same version waits, then finds it), in a temporary folder renamed into place
-// once complete, read-only.
-func (in *Installer) install(ctx context.Context, a Agent, version, dir string) error {
-	npm, err := in.npm()
-	if err != nil {
-		return err
+// once complete, read-only. npm runs in an install sandbox (Sandbox): nothing a package's install
+// scripts do reaches the host beyond that folder, and its network reaches only the registry.
+func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend string, config func() (npmSettings, error)) error {
+	if in.Sandbox == nil {
+		return fmt.Errorf("installing %s %s: no install sandbox (paddock never runs a package's install scripts on the host)", a.Name(), version)
 	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
@@ -308,11 +344,26 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir string) 
 		return nil
 	}
 	// Leftovers of installs that were killed: nobody else works on this version (we hold its lock).
-	if old, _ := filepath.Glob(filepath.Join(parent, ".tmp-"+version+"-*")); len(old) > 0 {
+	for _, pat := range []string{".tmp-", ".npm-", ".out-"} {
+		old, _ := filepath.Glob(filepath.Join(parent, pat+version+"-*"))
 		for _, o := range old {
 			removeAll(o)
 		}
 	}
+	pkg := a.Info().Package
+	spec := pkg + "@" + version
+	if config == nil {
+		config = in.readConfig(ctx)
+	}
+	settings, err := config()
+	if err != nil {
+		return fmt.Errorf("installing %s %s: %w", a.Name(), version, err)
+	}
+	allow, _, err := registryRules(ctx, settings.Registry)
+	if err != nil {
+		return fmt.Errorf("installing %s %s: %w", a.Name(), version, err)
+	}
+	allow = append(allow, BinaryHosts...)
 	tmp, err := os.MkdirTemp(parent, ".tmp-"+version+"-")
 	if err != nil {
 		return fmt.Errorf("creating the agent cache: %w", err)
@@ -324,56 +375,166 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir string) 
 		}
 	}()
 	os.Chmod(tmp, 0o755)
-
-	// Ctrl-C, a hang-up or a stop request ends npm and cleans up rather than leaving a half install.
-	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer stop()
-	spec := a.Info().Package + "@" + version
-	// npm installs into the folder it runs in when that has a package.json: the same as
-	// --prefix, except that --prefix also moves npm's global config (PREFIX/etc/npmrc), so the
-	// host's registry, proxy and CA settings would be lost.
-	manifest := fmt.Sprintf("{\n  \"private\": true,\n  \"description\": \"paddock agent cache: %s\"\n}\n", spec)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(manifest), 0o644); err != nil {
+	cfg, err := os.MkdirTemp(parent, ".npm-"+version+"-")
+	if err != nil {
 		return fmt.Errorf("creating the agent cache: %w", err)
 	}
-	cmd := exec.CommandContext(sctx, npm, "install", "--no-audit", "--no-fund", "--no-update-notifier", "--no-save",
-		"--loglevel=warn", spec)
-	cmd.Dir = tmp
-	cmd.Env = npmEnv()
-	cmd.SysProcAttr = npmProcAttr()
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	defer removeAll(cfg)
+	os.Chmod(cfg, 0o755)
+	manifest := fmt.Sprintf("{\n  \"private\": true,\n  \"description\": \"paddock agent cache: %s\"\n}\n", spec)
+	npmrc := strings.Join(settings.Lines, "\n") + "\n"
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{filepath.Join(tmp, "package.json"), []byte(manifest)}, {filepath.Join(cfg, "npmrc"), []byte(npmrc)},
+		{filepath.Join(cfg, "global-npmrc"), nil}, {filepath.Join(cfg, "ca.pem"), settings.CA}} {
+		if err := os.WriteFile(f.path, f.data, 0o644); err != nil {
+			return fmt.Errorf("creating the agent cache: %w", err)
+		}
+	}
+	env := []string{"NPM_CONFIG_USERCONFIG=" + InstallConfigDir + "/npmrc", "NPM_CONFIG_GLOBALCONFIG=" + InstallConfigDir + "/global-npmrc",
+		"npm_config_update_notifier=false", "npm_config_fund=false", "npm_config_audit=false",
+		// The packages' install scripts run as their authors meant, inside the fence (npm 11.x
+		// otherwise skips those its allowScripts policy does not name; older npm ignores this).
+		"npm_config_dangerously_allow_all_scripts=true"}
+	if settings.CA != nil {
+		env = append(env, "NPM_CONFIG_CAFILE="+InstallConfigDir+"/ca.pem")
+	}
+	if isLoopbackHost(settings.Registry) {
+		// A registry on this machine's loopback is reached through the proxy, which dials it on
+		// the host side (inside, 127.0.0.1 is the sandbox's own).
+		env = append(env, "NO_PROXY=", "no_proxy=", "NPM_CONFIG_NOPROXY=")
+	}
+	rec := &InstallRecord{Agent: a.Name(), Version: version, Package: pkg, Time: time.Now().UTC().Truncate(time.Second),
+		Registry: settings.Registry, Allowed: allow, Backend: backend, Log: in.LogPath(a.Name(), version)}
+
+	// Ctrl-C, a hang-up or a stop request ends the install sandbox and cleans up rather than
+	// leaving a half install.
+	sctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
 	start := time.Now()
-	prog := in.startProgress(a.Name(), version, a.Info().Package, tmp, start)
-	err = cmd.Run()
-	prog(err == nil)
+	prog := in.startProgress(a.Name(), version, pkg, tmp, start)
+	out, outErr := os.CreateTemp(parent, ".out-"+version+"-")
+	if outErr != nil {
+		prog(false)
+		return fmt.Errorf("creating the agent cache: %w", outErr)
+	}
+	defer func() {
+		out.Close()
+		os.Remove(out.Name())
+	}()
+	fail := func(err error) error {
+		rec.Error = err.Error()
+		rec.Seconds = time.Since(start).Seconds()
+		in.writeRecord(rec, readAll(out))
+		return err
+	}
+	box, err := in.Sandbox.Open(sctx, InstallJob{Agent: a.Name(), Package: pkg, Version: version, Dir: tmp, Config: cfg,
+		Env: env, Allow: allow, Backend: backend})
+	if err != nil {
+		prog(false)
+		if sctx.Err() != nil {
+			return fmt.Errorf("installing %s %s: interrupted; nothing was installed", a.Name(), version)
+		}
+		return fail(fmt.Errorf("installing %s %s: cannot make the install sandbox: %w", a.Name(), version, err))
+	}
+	closed := false
+	closeBox := func() {
+		if !closed {
+			closed = true
+			box.Close()
+		}
+	}
+	defer closeBox()
+	npmStart := time.Now()
+	// Saved as the folder's dependency, so that `npm audit signatures` checks the agent's own
+	// package too (it audits what package.json depends on).
+	code, err := box.Run(sctx, []string{"npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--save-exact",
+		"--foreground-scripts", "--loglevel=warn", spec}, out)
+	rec.NPMSeconds = time.Since(npmStart).Seconds()
+	sigSummary := "not checked"
+	var sigErr error
+	if err == nil && code == 0 && sctx.Err() == nil {
+		sig, serr := os.CreateTemp(cfg, ".sig-")
+		if serr == nil {
+			// No retries: the check is reported, not waited for (Sigstore's trust root, where it
+			// cannot be reached, would cost npm's backoff, 10 s and more).
+			sigStart := time.Now()
+			scode, rerr := box.Run(sctx, []string{"npm", "audit", "signatures", "--json", "--fetch-retries=0"}, sig)
+			rec.SignaturesSeconds = time.Since(sigStart).Seconds()
+			if rerr == nil {
+				sigSummary, sigErr = signatures(scode, readAll(sig))
+			}
+			sig.Close()
+		}
+	}
+	rec.Hosts, rec.Strays = box.Hosts(), box.Strays()
+	closeBox()
+	prog(err == nil && code == 0)
+	rec.Integrity = "not checked"
+	rec.Signatures = sigSummary
 	if sctx.Err() != nil {
-		return fmt.Errorf("installing %s %s: interrupted; nothing was installed", a.Name(), version)
+		return fail(fmt.Errorf("installing %s %s: interrupted; nothing was installed", a.Name(), version))
 	}
 	if err != nil {
-		if npmNotFound(out.String()) {
-			return errorOf(ErrUnknownVersion, "npm has no version %q of %s (see `npm view %s versions`)", version, a.Info().Package, a.Info().Package)
+		return fail(fmt.Errorf("installing %s %s in the install sandbox: %w", a.Name(), version, err))
+	}
+	text := string(readAll(out))
+	var refused []string
+	for _, h := range rec.Hosts {
+		if !h.Allowed && !h.Listed {
+			refused = append(refused, hostRule(h.Host, strconv.Itoa(h.Port)))
 		}
-		return fmt.Errorf("installing %s %s with npm failed: %s", a.Name(), version, npmError(out.String(), err))
+	}
+	if code != 0 {
+		if npmNotFound(text) {
+			return fail(errorOf(ErrUnknownVersion, "npm has no version %q of %s (see `npm view %s versions`)", version, pkg, pkg))
+		}
+		if npmIntegrity(text) {
+			rec.Integrity = "FAILED"
+			return fail(fmt.Errorf("%w: installing %s %s: a package does not match the registry's integrity hash; kept what was installed (log: %s)", ErrRefused, a.Name(), version, rec.Log))
+		}
+		what := "npm failed"
+		if strings.Contains(text, "command failed") {
+			what = "an install script failed"
+		}
+		return fail(fmt.Errorf("installing %s %s failed: %s: %s (log: %s)", a.Name(), version, what, npmError(text, fmt.Errorf("npm exited with %d", code)), rec.Log))
+	}
+	rec.Integrity = "verified (sha512, by npm)"
+	if len(refused) > 0 {
+		return fail(fmt.Errorf("%w: installing %s %s: its install scripts reached for %s, which is not the registry (log: %s)", ErrRefused, a.Name(), version, strings.Join(refused, ", "), rec.Log))
+	}
+	if bad := outsideWrites(rec.Strays, a.Info().Bin); len(bad) > 0 {
+		return fail(fmt.Errorf("%w: installing %s %s: its install scripts wrote outside its folder (%s) (log: %s)", ErrRefused, a.Name(), version, truncate(strings.Join(bad, ", "), 120), rec.Log))
+	}
+	if sigErr != nil {
+		return fail(fmt.Errorf("installing %s %s: %w (log: %s)", a.Name(), version, sigErr, rec.Log))
 	}
 	bin := filepath.Join(tmp, "node_modules", ".bin", a.Info().Bin)
 	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("installing %s %s: npm did not install the %s command (%s)", a.Name(), version, a.Info().Bin, truncate(strings.TrimSpace(out.String()), 200))
+		return fail(fmt.Errorf("installing %s %s: npm did not install the %s command (log: %s)", a.Name(), version, a.Info().Bin, rec.Log))
 	}
 	if err := makeReadOnly(tmp); err != nil {
-		return err
+		return fail(err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("installing %s %s: %w", a.Name(), version, err)
+		return fail(fmt.Errorf("installing %s %s: %w", a.Name(), version, err))
 	}
 	done = true
 	if d, err := os.Open(parent); err == nil {
 		d.Sync()
 		d.Close()
 	}
+	rec.OK = true
+	rec.Seconds = time.Since(start).Seconds()
+	in.writeRecord(rec, readAll(out))
 	in.say("installed %s %s (%s) in %.1fs", a.Name(), version, formatSize(dirSize(dir)), time.Since(start).Seconds())
 	return nil
+}
+
+// npmIntegrity reports whether npm refused a tarball that does not match its integrity hash.
+func npmIntegrity(out string) bool {
+	return strings.Contains(out, "EINTEGRITY") || strings.Contains(out, "integrity checksum failed")
 }
 
 // startProgress shows the install going on: a live line on a terminal, one plain line otherwise.

@@ -27,6 +27,10 @@ const fakeNPM = `#!/bin/sh
 echo "$*" >> "$FAKE_NPM_LOG"
 for a; do spec=$a; done
 case "$1" in
+config)
+	echo '{"registry": "https://registry.npmjs.org/", "strict-ssl": true, "fund": false}' ;;
+audit)
+	echo '{"invalid": [], "missing": []}' ;;
 view)
 	spec=$2
 	if [ -n "$FAKE_NPM_OFFLINE" ]; then
@@ -79,7 +83,7 @@ func newFixture(t *testing.T) *npmFixture {
 	t.Setenv("FAKE_NPM_LOG", log)
 	t.Setenv("FAKE_NPM_OFFLINE", "")
 	t.Setenv("FAKE_NPM_SLEEP", "0")
-	return &npmFixture{in: &Installer{Root: filepath.Join(dir, "agents"), NPM: npm}, log: log}
+	return &npmFixture{in: &Installer{Root: filepath.Join(dir, "agents"), NPM: npm, Sandbox: &hostSandbox{npm: npm}}, log: log}
 }
 
 // calls counts npm invocations of a kind (view, install).
@@ -130,7 +134,7 @@ func TestInstallLatestOnceAndReadOnly(t *testing.T) {
 		return nil
 	})
 	// A second sandbox (a second installer: another paddock process) does not install again.
-	again := &Installer{Root: f.in.Root, NPM: f.in.NPM}
+	again := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox}
 	if got2, err := again.Ensure(ctx, fakeAgent{}, ""); err != nil || got2 != got {
 		t.Fatalf("second Ensure = %+v, %v", got2, err)
 	}
@@ -141,8 +145,8 @@ func TestInstallLatestOnceAndReadOnly(t *testing.T) {
 	if n := f.calls("install"); n != 1 {
 		t.Fatalf("npm install ran %d times, want 1", n)
 	}
-	if n := f.calls("view"); n != 2 {
-		t.Fatalf("npm view ran %d times, want 2 (once per process for the latest)", n)
+	if n := f.calls("view"); n != 1 {
+		t.Fatalf("npm view ran %d times, want 1 (an installed version starts without asking the registry)", n)
 	}
 	if err := f.in.Remove("fake", "1.1.0"); err != nil {
 		t.Fatal(err)
@@ -230,7 +234,7 @@ func TestInstallConcurrentOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := &Installer{Root: f.in.Root, NPM: f.in.NPM}
+			in := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox}
 			res[i], errs[i] = in.Ensure(context.Background(), fakeAgent{}, "1.0.0")
 		}()
 	}
@@ -264,10 +268,15 @@ func TestOfflineUsesNewestCached(t *testing.T) {
 	if !strings.Contains(progress.String(), "using the newest installed version, 1.10.0") {
 		t.Fatalf("no warning: %q", progress.String())
 	}
+	// From then on that version starts without asking the registry (the daily check aside).
+	views := f.calls("view")
+	if got, err := f.in.Ensure(context.Background(), fakeAgent{}, ""); err != nil || got.Version != "1.10.0" || f.calls("view") != views {
+		t.Fatalf("second start = %+v, %v (registry asked: %v)", got, err, f.calls("view") != views)
+	}
 }
 
 func TestNoNPM(t *testing.T) {
-	in := &Installer{Root: t.TempDir(), NPM: "/nonexistent/npm"}
+	in := &Installer{Root: t.TempDir(), NPM: "/nonexistent/npm", Sandbox: &hostSandbox{}}
 	if _, err := in.Ensure(context.Background(), fakeAgent{}, "1.0.0"); !errors.Is(err, ErrNoNPM) {
 		t.Fatalf("err = %v", err)
 	}

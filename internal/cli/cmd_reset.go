@@ -87,7 +87,7 @@ func newResetCmd(f *Factory) *cobra.Command {
 					}
 				}
 			}
-			for _, d := range []string{"volumes", "secrets", "agents", "egress", "images", "doctor"} {
+			for _, d := range []string{"volumes", "secrets", "agents", "egress", "install", "images", "doctor"} {
 				if err := fsutil.RemoveTree(filepath.Join(home, d)); err != nil {
 					failed = append(failed, err.Error())
 				}

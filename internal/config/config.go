@@ -24,12 +24,20 @@ type Config struct {
 	Backend string `json:"backend,omitempty"`
 	// DockerImage is the image of host-template sandboxes on the Docker backend.
 	DockerImage string `json:"docker_image,omitempty"`
+	// AgentUpdates is how often a newer agent version is looked for: a duration ("24h"), or
+	// "off" (only `paddock agents update`); "" for the default, once a day.
+	AgentUpdates string `json:"agent_updates,omitempty"`
+	// AgentNPMAuth carries the user's npm auth token for the registry into the agents' install
+	// sandbox ("true"; a private registry); by default no credential enters it.
+	AgentNPMAuth string `json:"agent_npm_auth,omitempty"`
 }
 
 // Keys paddock knows.
 var known = map[string]func(*Config, string){
-	"backend":      func(c *Config, v string) { c.Backend = v },
-	"docker_image": func(c *Config, v string) { c.DockerImage = v },
+	"backend":        func(c *Config, v string) { c.Backend = v },
+	"docker_image":   func(c *Config, v string) { c.DockerImage = v },
+	"agent_updates":  func(c *Config, v string) { c.AgentUpdates = v },
+	"agent_npm_auth": func(c *Config, v string) { c.AgentNPMAuth = v },
 }
 
 // DefaultPath is where the file is looked for.
@@ -90,7 +98,7 @@ func LoadFile(path string) (Config, error) {
 		}
 		set, ok := known[k]
 		if !ok {
-			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image)", ErrBadConfig, path, n, k)
+			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image, agent_updates, agent_npm_auth)", ErrBadConfig, path, n, k)
 		}
 		set(&c, v)
 	}

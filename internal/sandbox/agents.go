@@ -165,9 +165,9 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 	info := a.Info()
 	var managed []runtime.Mount
 	if info.Package != "" {
-		inst, err := m.Agents.Installer.Ensure(ctx, a, rec.AgentVersion)
+		inst, err := m.Agents.Installer.EnsureOn(ctx, a, rec.AgentVersion, m.For(rec).Name())
 		switch {
-		case errors.Is(err, agent.ErrUnknownVersion), errors.Is(err, agent.ErrBadVersion):
+		case errors.Is(err, agent.ErrUnknownVersion), errors.Is(err, agent.ErrBadVersion), errors.Is(err, agent.ErrRefused):
 			return badInput("%v", err)
 		case err != nil:
 			return err

@@ -61,6 +61,30 @@ func ImageWithLibs(t testing.TB, programs, libsOf []string) string {
 	return imageOf(t, programs, libsOf, "")
 }
 
+// ImageWithTrees is ImageWithLibs plus host folders copied whole (regular files and symlinks, at
+// their own paths) and symlinks (path in the image -> target): npm's folder and its command.
+func ImageWithTrees(t testing.TB, programs, libsOf, trees []string, links map[string]string) string {
+	t.Helper()
+	c := Require(t)
+	mu.Lock()
+	defer mu.Unlock()
+	var ls []string
+	for k, v := range links {
+		ls = append(ls, k+">"+v)
+	}
+	sort.Strings(ls)
+	key := strings.Join(programs, " ") + "|" + strings.Join(libsOf, " ") + "||" + strings.Join(trees, " ") + "|" + strings.Join(ls, " ")
+	if r, ok := images[key]; ok {
+		return r
+	}
+	r, err := buildWith(c, programs, libsOf, "", trees, links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	images[key] = r
+	return r
+}
+
 // ImageAsUser is Image whose USER is "agent" (uid 1000, home /home/agent, which holds a
 // .profile), as Docker's sandbox templates are.
 func ImageAsUser(t testing.TB) string { return imageOf(t, nil, nil, "agent") }
@@ -83,6 +107,10 @@ func imageOf(t testing.TB, programs, libsOf []string, user string) string {
 }
 
 func build(c *client.Client, programs, libsOf []string, user string) (string, error) {
+	return buildWith(c, programs, libsOf, user, nil, nil)
+}
+
+func buildWith(c *client.Client, programs, libsOf []string, user string, trees []string, links map[string]string) (string, error) {
 	files := map[string]string{} // path in image -> host path
 	const bb = "/bin/busybox"
 	if out, err := exec.Command("file", "-L", bb).Output(); err == nil && !strings.Contains(string(out), "statically linked") {
@@ -153,6 +181,51 @@ func build(c *client.Client, programs, libsOf []string, user string) (string, er
 		dir(filepath.Dir(p), 0o755)
 		tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(body)), ModTime: mtime})
 		tw.Write(body)
+	}
+	for _, tree := range trees {
+		err := filepath.WalkDir(tree, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel := strings.TrimPrefix(p, "/")
+			h.Write([]byte(rel))
+			switch {
+			case d.IsDir():
+				dir(rel, 0o755)
+			case d.Type()&os.ModeSymlink != 0:
+				target, err := os.Readlink(p)
+				if err != nil {
+					return err
+				}
+				dir(filepath.Dir(rel), 0o755)
+				tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeSymlink, Linkname: target, Mode: 0o777, ModTime: mtime})
+			case d.Type().IsRegular():
+				body, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				info, _ := d.Info()
+				h.Write(body)
+				dir(filepath.Dir(rel), 0o755)
+				tw.WriteHeader(&tar.Header{Name: rel, Typeflag: tar.TypeReg, Mode: int64(info.Mode().Perm()), Size: int64(len(body)), ModTime: mtime})
+				tw.Write(body)
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	linkPaths := make([]string, 0, len(links))
+	for at := range links {
+		linkPaths = append(linkPaths, at)
+	}
+	sort.Strings(linkPaths)
+	for _, at := range linkPaths {
+		target := links[at]
+		h.Write([]byte(at + ">" + target))
+		dir(filepath.Dir(at), 0o755)
+		tw.WriteHeader(&tar.Header{Name: at, Typeflag: tar.TypeSymlink, Linkname: target, Mode: 0o777, ModTime: mtime})
 	}
 	applets, _ := exec.Command(bb, "--list").Output()
 	for _, a := range strings.Fields(string(applets)) {
