@@ -324,6 +324,8 @@ type checkView struct {
 	Source   string   `json:"source,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
 	Addrs    []string `json:"addrs,omitempty"`
+	// AllowCommand would allow a refused connection (the narrowest rule that does).
+	AllowCommand string `json:"allow_command,omitempty"`
 }
 
 func newPolicyCheckCmd(f *Factory) *cobra.Command {
@@ -348,6 +350,7 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 				return withCode(ExitUsage, err)
 			}
 			v := checkView{Sandbox: rec.Name, Decision: "deny"}
+			var dec egress.Decision
 			if rec.Spec.Egress == nil {
 				v.Host, v.Port, _ = egress.SplitTarget(args[1])
 				v.Reason = "the sandbox has no network (made before egress existed; re-create it with --recreate --network balanced)"
@@ -360,12 +363,16 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 					return err
 				}
 				v.Host, v.Port, v.Rule, v.Source, v.Reason = host, port, d.Rule, d.Source, d.Reason
+				dec = d
 				if d.Allow {
 					v.Decision, v.Reason = "allow", ""
 				}
 				for _, a := range d.Addrs {
 					v.Addrs = append(v.Addrs, a.String())
 				}
+			}
+			if v.Decision != "allow" && rec.Spec.Egress != nil {
+				v.AllowCommand = egress.AllowHint(v.Host, v.Port, dec, rec.Name)
 			}
 			if asJSON {
 				if err := writeJSON(f.IO.Out, v); err != nil {
@@ -375,8 +382,8 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 				fmt.Fprintf(f.IO.Out, "allow %s:%d by rule %s (%s)\n", v.Host, v.Port, v.Rule, v.Source)
 			} else {
 				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", egress.Printable(v.Host), v.Port, egress.Printable(v.Reason))
-				if cmd := egress.AllowCommand(v.Host, v.Port, rec.Name); cmd != "" && rec.Spec.Egress != nil && !strings.HasPrefix(v.Reason, "denied by rule") {
-					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", cmd)
+				if v.AllowCommand != "" {
+					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", v.AllowCommand)
 				}
 			}
 			if v.Decision != "allow" {
@@ -415,8 +422,7 @@ func egressNotices(f *Factory, stateDir, name string, raw, hold bool) func() {
 		}
 		seen[key] = true
 		msg := fmt.Sprintf("paddock: blocked %s (%s)", egress.Printable(key), egress.Printable(r.Reason))
-		if cmd := egress.AllowCommand(r.Host, r.Port, name); cmd != "" && !strings.HasPrefix(r.Reason, "denied by rule") &&
-			!strings.Contains(r.Reason, "not supported") && !strings.HasPrefix(r.Reason, "too many") {
+		if cmd := egress.RecordHint(r, name); cmd != "" && !strings.Contains(r.Reason, "not supported") && !strings.HasPrefix(r.Reason, "too many") {
 			msg += "; to allow it: " + cmd
 		}
 		if hold {

@@ -284,3 +284,44 @@ func TestFirstHourBackendNote(t *testing.T) {
 		t.Fatalf("want the backend note once: %s", r)
 	}
 }
+
+// TestFirstHourAllowHint: a name the policy allows that resolves to a private address (a company
+// mirror, split-horizon DNS) is refused for its address, and the hint names the rule that allows
+// it: that one address, not the name again (which changed nothing) nor the whole range.
+func TestFirstHourAllowHint(t *testing.T) {
+	requireRoot(t)
+	const name = "paddock-e2e-mirror.test"
+	hosts, err := os.ReadFile("/etc/hosts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/etc/hosts", append(append([]byte{}, hosts...), []byte("\n10.255.0.7 "+name+"\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile("/etc/hosts", hosts, 0o644) })
+	forEachMode(t, func(t *testing.T, e *env) {
+		ws := e.workspace("mirror")
+		sb := strings.TrimSpace(e.ok(ws, "run", "-d", "shell"))
+		e.ok("", "policy", "allow", name, "--sandbox", sb)
+		r := e.run("", "policy", "check", sb, "https://"+name+"/pkg")
+		want := "paddock: to allow it: paddock policy allow 10.255.0.7:443 --sandbox " + sb + "\n"
+		if r.code != 1 || !strings.Contains(r.stdout, "10.255.0.7 is private") || r.stderr != want {
+			t.Fatalf("policy check of an allowed name with a private address: want the address's rule as the hint %q: %s", want, r)
+		}
+		var v struct {
+			AllowCommand string `json:"allow_command"`
+		}
+		json.Unmarshal([]byte(e.run("", "policy", "check", "--json", sb, "https://"+name+"/pkg").stdout), &v)
+		if v.AllowCommand != strings.TrimSuffix(strings.TrimPrefix(want, "paddock: to allow it: "), "\n") {
+			t.Fatalf("policy check --json: allow_command %q", v.AllowCommand)
+		}
+		// The hint, run, is what allows it; the range stays closed to other addresses.
+		e.ok("", "policy", "allow", "10.255.0.7:443", "--sandbox", sb)
+		if r := e.run("", "policy", "check", sb, "https://"+name+"/pkg"); r.code != 0 || !strings.HasPrefix(r.stdout, "allow ") {
+			t.Fatalf("after the hint: %s", r)
+		}
+		if r := e.run("", "policy", "check", sb, "https://10.255.0.8/"); r.code != 1 {
+			t.Fatalf("the hint opened more than the one address: %s", r)
+		}
+	})
+}

@@ -31,6 +31,9 @@ type Record struct {
 	// is what it answered.
 	DNS      bool     `json:"dns,omitempty"`
 	Resolved []string `json:"resolved,omitempty"`
+	// Refused: the addresses of an allowed name that no rule's range covers (a private or
+	// reserved address); a rule naming them is what would allow the connection.
+	Refused []string `json:"refused,omitempty"`
 	// Credential names the stored secret the proxy put into the requests (TLS intercepted).
 	Credential string `json:"credential,omitempty"`
 	BytesOut   int64  `json:"bytes_out"` // sandbox -> outside

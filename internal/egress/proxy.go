@@ -294,6 +294,9 @@ func (p *Proxy) record(proto, host string, port int, d Decision) Record {
 		r.Decision = "allow"
 	} else {
 		r.Reason = d.Reason
+		for _, a := range d.Refused {
+			r.Refused = append(r.Refused, a.String())
+		}
 	}
 	return r
 }
@@ -301,10 +304,47 @@ func (p *Proxy) record(proto, host string, port int, d Decision) Record {
 // denialText is what a refused client is told.
 func (p *Proxy) denialText(host string, port int, d Decision) string {
 	msg := fmt.Sprintf("paddock: %s refused (%s)", Printable(hostPort(host, port)), Printable(d.Reason))
-	if cmd := AllowCommand(host, port, p.o.Sandbox); cmd != "" && !strings.HasPrefix(d.Reason, "denied by rule") {
+	if cmd := AllowHint(host, port, d, p.o.Sandbox); cmd != "" {
 		msg += "; to allow it: " + cmd
 	}
 	return msg + "\n"
+}
+
+// AllowHint is the command that would allow a refused connection, "" when no rule would (a deny
+// rule refused it, or the name is not one): for a name that resolves into a private or reserved
+// range no rule names, a rule for each of those addresses (the name itself is allowed already,
+// and naming it again changes nothing); otherwise a rule for the name.
+func AllowHint(host string, port int, d Decision, sandbox string) string {
+	if d.Allow || strings.HasPrefix(d.Reason, "denied by rule") {
+		return ""
+	}
+	if len(d.Refused) == 0 {
+		return AllowCommand(host, port, sandbox)
+	}
+	var rules []string
+	for _, a := range d.Refused {
+		r := a.String()
+		if a.Is6() {
+			r = "[" + r + "]"
+		}
+		rules = append(rules, ShellQuote(r+":"+strconv.Itoa(port)))
+	}
+	cmd := "paddock policy allow " + strings.Join(rules, " ")
+	if sandbox != "" {
+		cmd += " --sandbox " + ShellQuote(sandbox)
+	}
+	return cmd
+}
+
+// RecordHint is AllowHint for a refusal read back from the audit log.
+func RecordHint(r Record, sandbox string) string {
+	d := Decision{Reason: r.Reason}
+	for _, s := range r.Refused {
+		if a, err := netip.ParseAddr(s); err == nil {
+			d.Refused = append(d.Refused, a)
+		}
+	}
+	return AllowHint(r.Host, r.Port, d, sandbox)
 }
 
 // AllowCommand is the command that would allow host:port for a sandbox, each word quoted for a

@@ -272,6 +272,9 @@ type Decision struct {
 	// Looked: the proxy asked the host's resolver (DNS) for the name; Resolved is its answer.
 	Looked   bool
 	Resolved []string
+	// Refused are the addresses of an allowed name that are in a special range no rule names:
+	// what a rule must name for the connection to go (see AllowHint).
+	Refused []netip.Addr
 }
 
 // Policy is the rules in force for one sandbox.
@@ -359,6 +362,7 @@ func (p *Policy) Decide(host string, port int, addrs []netip.AddrPort, trusted b
 		if !trusted && special != nil {
 			if kind := special(a.Addr()); kind != "" && rangeRule(a.Addr()) == nil {
 				refused = append(refused, a.Addr().String()+" is "+kind)
+				d.Refused = append(d.Refused, a.Addr())
 				continue
 			}
 		}
