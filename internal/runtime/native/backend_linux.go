@@ -539,6 +539,14 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
 	}
+	if os.Geteuid() == 0 {
+		// An earlier paddock let mounts made inside a root-mode sandbox propagate into its state
+		// folder on the host (a workspace under the sandbox's home): detach them, so that the
+		// removal below neither refuses nor ever reaches the user's files through them.
+		if err := fsutil.DetachBelow(sb.Dir); err != nil {
+			return err
+		}
+	}
 	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 && b.RemoveOwned != nil {
 		if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
 			return err

@@ -558,7 +558,9 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			closeFiles(files)
 			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
 		}
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+		// Private: a clone keeps the source's peer group, and mounts made on it inside the
+		// sandbox would propagate to the host (see boxinit's bind, which makes it so again).
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd()), Propagation: unix.MS_PRIVATE}
 		if err := unix.MountSetattr(fd, "", uint(unix.AT_EMPTY_PATH|rec), &attr); err != nil {
 			unix.Close(fd)
 			closeFiles(files)
