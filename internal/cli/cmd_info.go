@@ -174,6 +174,8 @@ type inspectLimits struct {
 	Requested   runtime.Limits       `json:"requested"`
 	Enforced    *runtime.Enforcement `json:"enforced,omitempty"`
 	DefaultPids int64                `json:"default_pids"`
+	// UnsafeNoLimits: the sandbox was started with --unsafe-no-limits, and keeps that choice.
+	UnsafeNoLimits bool `json:"unsafe_no_limits"`
 }
 
 // backendOf is the backend of a record (records from before backends were recorded: native).
@@ -259,7 +261,8 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 			v.Paths[p.name] = src
 		}
 	}
-	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids}
+	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids,
+		UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
 	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }

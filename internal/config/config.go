@@ -24,12 +24,21 @@ type Config struct {
 	Backend string `json:"backend,omitempty"`
 	// DockerImage is the image of host-template sandboxes on the Docker backend.
 	DockerImage string `json:"docker_image,omitempty"`
+	// UnsafeNoLimits: sandboxes start where the host cannot limit their memory and CPU, as with
+	// --unsafe-no-limits.
+	UnsafeNoLimits bool `json:"unsafe_no_limits,omitempty"`
 }
 
 // Keys paddock knows.
-var known = map[string]func(*Config, string){
-	"backend":      func(c *Config, v string) { c.Backend = v },
-	"docker_image": func(c *Config, v string) { c.DockerImage = v },
+var known = map[string]func(*Config, string) error{
+	"backend":      func(c *Config, v string) error { c.Backend = v; return nil },
+	"docker_image": func(c *Config, v string) error { c.DockerImage = v; return nil },
+	"unsafe_no_limits": func(c *Config, v string) (err error) {
+		if c.UnsafeNoLimits, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("unsafe_no_limits is true or false, not %q", v)
+		}
+		return nil
+	},
 }
 
 // DefaultPath is where the file is looked for.
@@ -90,9 +99,11 @@ func LoadFile(path string) (Config, error) {
 		}
 		set, ok := known[k]
 		if !ok {
-			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image)", ErrBadConfig, path, n, k)
+			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image, unsafe_no_limits)", ErrBadConfig, path, n, k)
 		}
-		set(&c, v)
+		if err := set(&c, v); err != nil {
+			return c, fmt.Errorf("%w: %s line %d: %v", ErrBadConfig, path, n, err)
+		}
 	}
 	return c, sc.Err()
 }

@@ -335,7 +335,8 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, ws string, o
 			Template: o.Template, Image: img, Hostname: name, Workdir: ws,
 			Mounts: append(append([]runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}, gitDirMounts(ws)...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
-			Egress: egressSpec(o.Network),
+			Egress:         egressSpec(o.Network),
+			UnsafeNoLimits: m.UnsafeNoLimits,
 		},
 	}
 	if o.DockerSocket {
@@ -676,6 +677,14 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		return false, err
 	}
 	*rec = *cur
+	if m.UnsafeNoLimits && !rec.Spec.UnsafeNoLimits {
+		// Started with --unsafe-no-limits: the choice stays with the sandbox (a later start
+		// without the flag must not be refused) and inspect shows it.
+		rec.Spec.UnsafeNoLimits = true
+		if err := m.Store.Save(rec); err != nil {
+			return false, err
+		}
+	}
 	if err := m.refreshAgent(ctx, rec); err != nil {
 		return false, err
 	}
@@ -701,7 +710,7 @@ func (m *Manager) startable(rec *store.Record) *runtime.Sandbox {
 		sb.Spec.Egress = &eg
 	}
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
-	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
+	sb.Spec.UnsafeNoLimits = rec.Spec.UnsafeNoLimits || m.UnsafeNoLimits
 	return sb
 }
 
