@@ -21,6 +21,7 @@ import (
 	"github.com/paddockhq/paddock/internal/execproto"
 	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/systemd"
 )
 
 // Backend is the native engine: namespaces, mounts and cgroups driven by paddock itself.
@@ -329,6 +330,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	case m := <-msg:
 		switch {
 		case m == "ok":
+			b.keepAfterLogout(ctx, sb)
 			return nil
 		case m == busy:
 			if b.waitRunning(ctx, l) {
@@ -349,7 +351,8 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 func supervisorEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || strings.HasPrefix(k, "PADDOCK_") || k == "XDG_RUNTIME_DIR" {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || strings.HasPrefix(k, "PADDOCK_") || k == "XDG_RUNTIME_DIR" ||
+			k == "DBUS_SESSION_BUS_ADDRESS" {
 			env = append(env, kv)
 		}
 	}
@@ -401,7 +404,7 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 	out := runtime.State{Status: "stopped", Rootless: st.Rootless, UIDMap: st.UIDMap, StartedAt: st.StartedAt,
 		FinishedAt: st.FinishedAt, ExitReason: st.ExitReason}
 	if e := st.Enforced; e.Driver != "" {
-		en := &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason}
+		en := &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason, Scope: e.Scope}
 		if e.CPU {
 			en.CPUs = st.Applied.CPUs
 		}
@@ -553,4 +556,27 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 		}
 	}
 	return fsutil.RemoveTree(sb.Dir)
+}
+
+// keepAfterLogout makes a rootless sandbox in the user's systemd manager outlive the user's last
+// login session, which would otherwise stop the manager and every sandbox in it: logind's
+// lingering is switched on for the user where the host lets the user do so itself; where it
+// does not, the user is told the command that does.
+func (b *Backend) keepAfterLogout(ctx context.Context, sb *runtime.Sandbox) {
+	if os.Geteuid() == 0 {
+		return
+	}
+	if st, _ := b.readState(sb); st.Enforced.Scope == "" {
+		return
+	}
+	on, user := systemd.Lingering()
+	if on {
+		return
+	}
+	if err := systemd.EnableLinger(ctx); err == nil {
+		fmt.Fprintf(os.Stderr, "paddock: switched on lingering for %s, so that sandboxes outlive your login sessions (`loginctl disable-linger` undoes it)\n", user)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "paddock: warning: sandbox %s stops when your last login session ends: lingering is off for %s and this host does not let you switch it on; run `%s` once\n",
+		sb.Name, user, systemd.LingerFix(user))
 }
