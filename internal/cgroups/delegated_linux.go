@@ -99,3 +99,32 @@ func UnifiedV2() bool {
 	lay, err := readLayout()
 	return err == nil && lay.v2 != nil && !lay.usesV1()
 }
+
+// ProbeScope reports what a sandbox in a systemd scope of its own would get: the controllers the
+// manager (the system one as root, the user's own rootless, in user@UID.service) may hand to it.
+func ProbeScope() Enforcement {
+	lay, err := readLayout()
+	if err != nil || lay.v2 == nil || lay.usesV1() {
+		return nonePlan("the controllers are not all on the unified cgroup v2 hierarchy").enf
+	}
+	top := lay.v2.dir
+	if os.Geteuid() != 0 {
+		uid := strconv.Itoa(os.Geteuid())
+		top = filepath.Join(top, "user.slice", "user-"+uid+".slice", "user@"+uid+".service")
+	}
+	avail, err := readWords(filepath.Join(top, "cgroup.controllers"))
+	if err != nil {
+		return nonePlan(fmt.Sprintf("cannot read the controllers of %s: %v", top, err)).enf
+	}
+	e := Enforcement{Driver: DriverV2, CPU: avail["cpu"], Memory: avail["memory"], Pids: avail["pids"], Paths: []string{top}}
+	var why []string
+	for _, c := range v2Controllers {
+		if !avail[c] {
+			why = append(why, fmt.Sprintf("the %s controller is not delegated to %s", c, top))
+		}
+	}
+	if len(why) > 0 {
+		e.Reason = joinReasons(append(why, "add it with a drop-in for user@.service: [Service] Delegate=cpu memory pids")...)
+	}
+	return e
+}
