@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,4 +69,47 @@ func TestCgroupNamespaceEveryStart(t *testing.T) {
 			e.ok("", "stop", "shell-cg")
 		}
 	})
+}
+
+// TestSupervisorHasItsOwnLimit: the host side of a sandbox (its supervisor, which serves the
+// egress proxy) is in a cgroup of its own, limited to 256 MiB and 512 tasks, whatever the
+// sandbox does (issue 14).
+func TestSupervisorHasItsOwnLimit(t *testing.T) {
+	e := newEnv(t, asRoot)
+	ws := e.workspace("sup")
+	e.ok(ws, "run", "shell", "-c", "true")
+	var views []struct {
+		State struct {
+			SupervisorPID int `json:"supervisor_pid"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(e.ok("", "inspect", "shell-sup")), &views); err != nil || len(views) != 1 || views[0].State.SupervisorPID == 0 {
+		t.Fatalf("inspect: %v %+v", err, views)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", views[0].State.SupervisorPID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		switch {
+		case f[1] == "memory":
+			files[filepath.Join("/sys/fs/cgroup/memory", f[2], "memory.limit_in_bytes")] = "268435456"
+		case f[1] == "pids":
+			files[filepath.Join("/sys/fs/cgroup/pids", f[2], "pids.max")] = "512"
+		case f[0] == "0" && !strings.Contains(string(b), ":memory:"):
+			files[filepath.Join("/sys/fs/cgroup", f[2], "memory.max")] = "268435456"
+			files[filepath.Join("/sys/fs/cgroup", f[2], "pids.max")] = "512"
+		}
+	}
+	if len(files) == 0 {
+		t.Fatalf("no memory or pids cgroup for the supervisor:\n%s", b)
+	}
+	for file, want := range files {
+		got, err := os.ReadFile(file)
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s is %q (%v), want %s; the supervisor's cgroups:\n%s", file, got, err, want, b)
+		}
+	}
 }

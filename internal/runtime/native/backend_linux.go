@@ -490,6 +490,7 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 		if g, err := cgroups.Open(sb.ID); err == nil {
 			g.Remove()
 		}
+		cgroups.RemoveHost(sb.ID)
 		return nil
 	}
 	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
@@ -522,6 +523,7 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
 	}
+	cgroups.RemoveHost(sb.ID)
 	return nil
 }
 
@@ -544,6 +546,7 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
 	}
+	cgroups.RemoveHost(sb.ID)
 	if os.Geteuid() == 0 {
 		// An earlier paddock let mounts made inside a root-mode sandbox propagate into its state
 		// folder on the host (a workspace under the sandbox's home): detach them, so that the

@@ -451,7 +451,8 @@ func applyLimits(sb *runtime.Sandbox) (*cgroups.Group, cgroups.Limits, int64, er
 	}
 	create := func(l cgroups.Limits) (*cgroups.Group, error) { return cgroups.Create(sb.ID, l) }
 	why := func() string { return cgroups.Probe().Reason }
-	if scoped, err := startScope(sb); err != nil {
+	scoped, err := startScope(sb)
+	if err != nil {
 		slog.Warn("no systemd scope for the sandbox; its cgroup is made without one", "err", err)
 	} else if scoped {
 		// In its own scope with a delegated subtree: the supervisor goes to a leaf with the host
@@ -463,6 +464,14 @@ func applyLimits(sb *runtime.Sandbox) (*cgroups.Group, cgroups.Limits, int64, er
 			return g, err
 		}
 		why = func() string { return delegErr.Error() }
+	}
+	if !scoped {
+		// The host side's own limits, in a group beside the sandbox's (a scope has its own leaf).
+		if sup, err := cgroups.CreateHost(sb.ID, cgroups.HostLimits); err != nil {
+			slog.Warn("the supervisor runs without limits of its own", "err", err)
+		} else if err := sup.Add(os.Getpid()); err != nil {
+			slog.Warn("the supervisor runs without limits of its own", "err", err)
+		}
 	}
 	group, err := create(limits)
 	if errors.Is(err, cgroups.ErrUnavailable) && req.CPUs == 0 && req.MemoryBytes == 0 {
