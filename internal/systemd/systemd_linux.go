@@ -60,11 +60,14 @@ func StartScope(ctx context.Context, unit, description string, pid int) error {
 	for attempt := 0; ; attempt++ {
 		done := make(chan string, 1)
 		_, err = c.StartTransientUnitContext(ctx, unit, "fail", props, done)
-		if err != nil && attempt == 0 && strings.Contains(err.Error(), "already exists") {
-			// A scope of an earlier run that has not been collected yet.
-			c.ResetFailedUnitContext(ctx, unit)
-			c.StopUnitContext(ctx, unit, "replace", nil)
-			time.Sleep(100 * time.Millisecond)
+		if err != nil && attempt < 50 && strings.Contains(err.Error(), "already exists") {
+			// The scope of an earlier run (its supervisor has exited, or is exiting: the lock it
+			// held is free) that systemd has not collected yet.
+			if attempt == 0 {
+				c.ResetFailedUnitContext(ctx, unit)
+				c.StopUnitContext(ctx, unit, "replace", nil)
+			}
+			time.Sleep(50 * time.Millisecond)
 			continue
 		}
 		if err != nil {
