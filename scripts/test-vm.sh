@@ -129,7 +129,7 @@ sleep 15 # past the user manager's stop delay after the last session (10 s)
 if ! vm root 'pgrep -u dev -f paddock-supervisor >/dev/null'; then
 	say "FAIL: the detached sandbox did not outlive the session that started it (lingering on)"
 	status=1
-elif ! [ "$(vm dev 'paddock exec shell-det -- echo alive' 2>&1)" = alive ]; then
+elif ! [ "$(vm dev 'paddock exec shell-det echo alive' 2>&1)" = alive ]; then
 	say "FAIL: the detached sandbox does not answer after its session ended"
 	status=1
 fi
