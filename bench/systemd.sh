@@ -42,8 +42,8 @@ for v in base new; do
 	mkdir -p "$W/$v/ws"
 	(cd "$W/$v/ws" && PADDOCK_HOME=$W/$v/home "$W/$v/paddock" run shell -c true >/dev/null 2>&1)
 done
-median() { # hyperfine JSON -> median ms
-	python3 -c 'import json,sys; print("%.2f" % (json.load(open(sys.argv[1]))["results"][0]["median"]*1000))' "$1"
+median() { # hyperfine JSON -> "median wall ms/mean CPU (user+system) ms"
+	python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["results"][0]; print("%.2f/%.2f" % (r["median"]*1000, (r["user"]+r["system"])*1000))' "$1"
 }
 declare -A ms
 for what in exec run; do
@@ -53,16 +53,22 @@ for what in exec run; do
 		ms[$what-$v]="${ms[$what-$v]:-} $(median "$W/h.json")"
 	done
 done
-best() { printf '%s\n' $1 | sort -n | head -1; }
+best() { printf '%s\n' $1 | cut -d/ -f"$2" | sort -n | head -1; }
 init_us=$(GODEBUG=inittrace=1 "$W/new/paddock" --help 2>&1 >/dev/null | awk '/godbus|go-systemd/ { s += $5 * 1000 } END { printf "%.0f", s }')
 
+echo "Host load average while measuring: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs); best of two interleaved hyperfine runs of $RUNS each."
+echo
 echo "| host (this tree vs $BASE) | $BASE | this tree | difference |"
 echo "|---|---|---|---|"
 for what in exec run; do
-	b=$(best "${ms[$what-base]}") n=$(best "${ms[$what-new]}")
 	label="paddock exec (running sandbox)"
 	[[ $what == run ]] && label="paddock run reusing a running sandbox"
-	printf '| %s | %s ms | %s ms | %+.2f ms |\n' "$label" "$b" "$n" "$(echo "$n - $b" | bc -l)"
+	for f in 1 2; do
+		b=$(best "${ms[$what-base]}" $f) n=$(best "${ms[$what-new]}" $f)
+		kind="median wall time"
+		[[ $f == 2 ]] && kind="mean CPU time (user+system)"
+		printf '| %s, %s | %s ms | %s ms | %+.2f ms |\n' "$label" "$kind" "$b" "$n" "$(echo "$n - $b" | bc -l)"
+	done
 done
 echo
 echo "Package initialisation added by godbus and go-systemd in every paddock process: ${init_us} µs (GODEBUG=inittrace=1)."

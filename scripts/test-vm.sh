@@ -7,6 +7,7 @@
 # need several sessions (a detached sandbox outliving its session).
 #
 # Run as root. Under CI=true it fails, never skips, when the VM cannot be built or booted.
+# TEST_VM_KEEP=1 leaves the VM up afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LANE=$PWD/scripts/vmlane.sh
@@ -45,7 +46,8 @@ fi
 
 work=$(mktemp -d /tmp/paddock-vm.XXXXXX)
 cleanup() {
-	"$LANE" down || true
+	# TEST_VM_KEEP=1 leaves the VM running (for bench/systemd.sh); `scripts/vmlane.sh down` ends it.
+	[ "${TEST_VM_KEEP:-}" = 1 ] || "$LANE" down || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
