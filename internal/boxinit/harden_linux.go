@@ -59,6 +59,13 @@ func startForker(h Hardening) (*forker, Protections, error) {
 	var prot Protections
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the init
+		// A namespace is a property of the thread that enters it, and every sandbox process is
+		// forked from this one: it enters the cgroup namespace (after the supervisor placed the
+		// init in its cgroup), so that each sees its own cgroup as the root.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			ready <- fmt.Errorf("cgroup namespace: %w", err)
+			return
+		}
 		p, err := hardenThread(h)
 		prot = p
 		ready <- err

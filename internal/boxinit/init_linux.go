@@ -131,11 +131,6 @@ func setup(ctrl *execproto.Conn) (*Config, *os.File, error) {
 	if err := json.Unmarshal(m.Payload, &cfg); err != nil {
 		return nil, nil, fmt.Errorf("bad config: %w", err)
 	}
-	// The cgroup namespace is entered now, after the supervisor moved us into our cgroup,
-	// so that the sandbox sees its own cgroup as the root.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		return nil, nil, fmt.Errorf("cgroup namespace: %w", err)
-	}
 	if err := buildRoot(&cfg, fds); err != nil {
 		return nil, nil, err
 	}
@@ -248,6 +243,9 @@ func buildOverlayRoot(cfg *Config, fds []int) error {
 	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, cfg.Root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("placing the overlay root: %w", err)
+	}
+	if err := unix.Mount("", cfg.Root, "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making the overlay root private: %w", err)
 	}
 	if err := unix.Chdir(cfg.Root); err != nil {
 		return err
@@ -368,6 +366,12 @@ func bind(target string, op Op, fds []int) error {
 		if err := unix.Mount(op.Source, target, "", flags, ""); err != nil {
 			return err
 		}
+	}
+	// Private before anything is mounted on or below it: a clone of a folder on a shared host
+	// mount (root mode's idmapped binds) is a peer of that mount, and a workspace bound inside
+	// the sandbox's home would otherwise appear in the host's mount table, under its state.
+	if err := unix.Mount("", target, "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making it private: %w", err)
 	}
 	if !op.ReadOnly {
 		return nil

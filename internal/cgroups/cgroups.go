@@ -39,6 +39,7 @@ type Enforcement struct {
 	Pids   bool     `json:"pids"`
 	Reason string   `json:"reason,omitempty"` // plain words: why something is not enforced and what to do
 	Paths  []string `json:"paths,omitempty"`  // cgroup dirs used
+	Scope  string   `json:"scope,omitempty"`  // the systemd scope unit holding the group, if any
 }
 
 // Stats is a group's current usage.

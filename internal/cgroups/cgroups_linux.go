@@ -91,6 +91,11 @@ func (p plan) existing(id string) (*Group, bool) {
 		if g, ok := openV2(filepath.Join(top, v2Slice, id), id); ok {
 			return g, true
 		}
+		// A sandbox in its own systemd scope (see CreateDelegated).
+		if g, ok := openV2(filepath.Join(top, v2Slice, ScopeUnit(id), SandboxLeaf), id); ok {
+			g.enf.Scope = ScopeUnit(id)
+			return g, true
+		}
 	}
 	return nil, false
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	goruntime "runtime"
 	"strings"
@@ -12,7 +13,7 @@ import (
 )
 
 func newDoctorCmd(f *Factory) *cobra.Command {
-	var asJSON bool
+	var asJSON, apparmor bool
 	cmd := &cobra.Command{
 		Use:   "doctor [--json]",
 		Short: "Check what this host gives a sandbox, with the fix for each problem",
@@ -21,6 +22,16 @@ kernel and free disk, starts a throwaway sandbox, and lists the protections a sa
 It exits non-zero when a sandbox could not be run safely.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if apparmor {
+				if err := doctor.InstallAppArmorProfile(cmd.Context()); errors.Is(err, doctor.ErrNoProfileNeeded) {
+					fmt.Fprintln(f.IO.Err, "paddock: "+err.Error())
+					return nil
+				} else if err != nil {
+					return err
+				}
+				fmt.Fprintf(f.IO.Err, "paddock: installed and loaded %s: paddock may make user namespaces\n", doctor.AppArmorProfilePath)
+				return nil
+			}
 			home, err := store.DefaultHome()
 			if err != nil {
 				return err
@@ -45,6 +56,8 @@ It exits non-zero when a sandbox could not be run safely.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&apparmor, "install-apparmor-profile", false,
+		"as root: install an AppArmor profile granting user namespaces to paddock (hosts restricting them, e.g. Ubuntu 24.04)")
 	return cmd
 }
 

@@ -176,6 +176,8 @@ type inspectLimits struct {
 	DefaultPids int64                `json:"default_pids"`
 	// Disk says that the sandbox's disk use is not limited, and why (--disk is refused).
 	Disk string `json:"disk"`
+	// UnsafeNoLimits: the sandbox was started with --unsafe-no-limits, and keeps that choice.
+	UnsafeNoLimits bool `json:"unsafe_no_limits"`
 }
 
 // backendOf is the backend of a record (records from before backends were recorded: native).
@@ -262,7 +264,7 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 		}
 	}
 	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids,
-		Disk: "not limited: " + runtime.NoDiskLimit}
+		Disk: "not limited: " + runtime.NoDiskLimit, UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
 	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }

@@ -30,14 +30,23 @@ type Config struct {
 	// AgentNPMAuth carries the user's npm auth token for the registry into the agents' install
 	// sandbox ("true"; a private registry); by default no credential enters it.
 	AgentNPMAuth string `json:"agent_npm_auth,omitempty"`
+	// UnsafeNoLimits: sandboxes start where the host cannot limit their memory and CPU, as with
+	// --unsafe-no-limits.
+	UnsafeNoLimits bool `json:"unsafe_no_limits,omitempty"`
 }
 
 // Keys paddock knows.
-var known = map[string]func(*Config, string){
-	"backend":        func(c *Config, v string) { c.Backend = v },
-	"docker_image":   func(c *Config, v string) { c.DockerImage = v },
-	"agent_updates":  func(c *Config, v string) { c.AgentUpdates = v },
-	"agent_npm_auth": func(c *Config, v string) { c.AgentNPMAuth = v },
+var known = map[string]func(*Config, string) error{
+	"backend":        func(c *Config, v string) error { c.Backend = v; return nil },
+	"docker_image":   func(c *Config, v string) error { c.DockerImage = v; return nil },
+	"agent_updates":  func(c *Config, v string) error { c.AgentUpdates = v; return nil },
+	"agent_npm_auth": func(c *Config, v string) error { c.AgentNPMAuth = v; return nil },
+	"unsafe_no_limits": func(c *Config, v string) (err error) {
+		if c.UnsafeNoLimits, err = strconv.ParseBool(v); err != nil {
+			return fmt.Errorf("unsafe_no_limits is true or false, not %q", v)
+		}
+		return nil
+	},
 }
 
 // DefaultPath is where the file is looked for.
@@ -98,9 +107,11 @@ func LoadFile(path string) (Config, error) {
 		}
 		set, ok := known[k]
 		if !ok {
-			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image, agent_updates, agent_npm_auth)", ErrBadConfig, path, n, k)
+			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image, agent_updates, agent_npm_auth, unsafe_no_limits)", ErrBadConfig, path, n, k)
 		}
-		set(&c, v)
+		if err := set(&c, v); err != nil {
+			return c, fmt.Errorf("%w: %s line %d: %v", ErrBadConfig, path, n, err)
+		}
 	}
 	return c, sc.Err()
 }

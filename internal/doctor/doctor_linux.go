@@ -32,6 +32,13 @@ func Run(ctx context.Context, home string) Report {
 	r.add(userNSCheck(r.Mode))
 	r.add(overlayCheck())
 	cg := cgroups.Probe()
+	r.add(scopeCheck(r.Mode))
+	if scopesUsable() {
+		cg = cgroups.ProbeScope()
+		if r.Mode == "rootless" {
+			r.add(lingerCheck())
+		}
+	}
 	r.Limits = cg.CPU && cg.Memory
 	r.add(limitsCheck(cg))
 	r.add(seccompCheck())
@@ -81,8 +88,12 @@ func userNSCheck(mode string) Check {
 			return c
 		}
 		if v, ok := readSysctl("kernel.apparmor_restrict_unprivileged_userns"); ok && v == "1" {
-			c.Detail = "AppArmor restricts unprivileged user namespaces (Ubuntu 23.10 and later)"
-			c.Fix = "add an AppArmor profile allowing userns for the paddock binary, or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+			c.Detail = "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, Ubuntu 23.10 and later)"
+			c.Fix = AppArmorFix()
+			if installed, _ := AppArmorProfileInstalled(); installed {
+				c.Detail += "; paddock's profile is installed"
+				c.Fix = ""
+			}
 		}
 	}
 	if err := probe("userns"); err != nil {
@@ -223,6 +234,7 @@ func trialSandbox(ctx context.Context, home string) (Check, []string) {
 		Template: "host", Hostname: "paddock-doctor", Workdir: ws, UnsafeNoLimits: true,
 		Mounts: []runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}}}
 	b := native.New()
+	b.Quiet = true
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := b.Start(ctx, sb); err != nil {

@@ -4,6 +4,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"runtime"
 )
 
@@ -18,3 +19,14 @@ func Run(ctx context.Context, home string) Report {
 
 // ProbeMain is the hidden probe command.
 func ProbeMain(string) int { return 1 }
+
+// AppArmorProfilePath is where paddock's AppArmor profile goes on Linux.
+const AppArmorProfilePath = "/etc/apparmor.d/paddock"
+
+// ErrNoProfileNeeded: the host does not restrict user namespaces with AppArmor.
+var ErrNoProfileNeeded = errors.New("AppArmor profiles are for Linux hosts: paddock needs none here")
+
+// InstallAppArmorProfile: AppArmor is Linux's.
+func InstallAppArmorProfile(context.Context) error {
+	return ErrNoProfileNeeded
+}

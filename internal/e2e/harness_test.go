@@ -38,14 +38,19 @@ func runMain(m *testing.M) int {
 	defer os.RemoveAll(baseDir)
 	os.Chmod(baseDir, 0o755)
 	binary = filepath.Join(baseDir, "paddock")
-	// Built as users are told to build it: static, so no dynamic loader is mapped in every process.
-	// Both executables, side by side: paddock hands registry and Docker work to paddock-oci.
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baseDir+"/", "../../cmd/paddock", "../../cmd/paddock-oci")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building paddock:", err)
-		return 1
+	if dir := os.Getenv("PADDOCK_E2E_BINDIR"); dir != "" {
+		// Prebuilt (the VM lane copies the binaries and a compiled test binary into a VM).
+		binary = filepath.Join(dir, "paddock")
+	} else {
+		// Built as users are told to build it: static, so no dynamic loader is mapped in every process.
+		// Both executables, side by side: paddock hands registry and Docker work to paddock-oci.
+		build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", baseDir+"/", "../../cmd/paddock", "../../cmd/paddock-oci")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building paddock:", err)
+			return 1
+		}
 	}
 	if os.Geteuid() == 0 {
 		if _, err := user.Lookup(testUser); err != nil {

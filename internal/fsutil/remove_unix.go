@@ -1,6 +1,5 @@
-//go:build unix
+//go:build unix && !linux
 
-// Package fsutil holds filesystem helpers shared by the engine and the stores.
 package fsutil
 
 import (

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime/native"
 )
 
@@ -56,7 +57,7 @@ func (h hostUnpacker) unpack(r io.Reader, dest string) (LayerInfo, error) {
 func (h hostUnpacker) remove(paths ...string) error {
 	var first error
 	for _, p := range paths {
-		if err := os.RemoveAll(p); err != nil && first == nil {
+		if err := fsutil.RemoveTree(p); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -225,7 +226,7 @@ func HelperMain(args []string) int {
 			if !filepath.IsAbs(p) {
 				continue
 			}
-			if err := os.RemoveAll(p); err != nil {
+			if err := fsutil.RemoveTree(p); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				code = 1
 			}

@@ -123,6 +123,7 @@ type Enforcement struct {
 	PidsMax     int64   `json:"pids_max,omitempty"`
 	PidsMethod  string  `json:"pids_method,omitempty"` // "cgroup" or "rlimit"
 	Reason      string  `json:"reason,omitempty"`
+	Scope       string  `json:"systemd_scope,omitempty"` // the systemd scope unit holding the sandbox
 }
 
 // Protections are what a sandbox's processes run under.

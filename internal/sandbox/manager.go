@@ -369,7 +369,8 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount runt
 			Template: o.Template, Image: img, Hostname: name, Workdir: ws,
 			Mounts: append(append([]runtime.Mount{wsMount}, git...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
-			Egress: egressSpec(o.Network),
+			Egress:         egressSpec(o.Network),
+			UnsafeNoLimits: m.UnsafeNoLimits,
 		},
 	}
 	if o.DockerSocket {
@@ -697,6 +698,14 @@ func (m *Manager) Start(ctx context.Context, rec *store.Record) (bool, error) {
 		return false, err
 	}
 	*rec = *cur
+	if m.UnsafeNoLimits && !rec.Spec.UnsafeNoLimits {
+		// Started with --unsafe-no-limits: the choice stays with the sandbox (a later start
+		// without the flag must not be refused) and inspect shows it.
+		rec.Spec.UnsafeNoLimits = true
+		if err := m.Store.Save(rec); err != nil {
+			return false, err
+		}
+	}
 	if err := m.refreshAgent(ctx, rec); err != nil {
 		return false, err
 	}
@@ -790,7 +799,7 @@ func (m *Manager) startable(rec *store.Record) *runtime.Sandbox {
 	}
 	sb.Spec.GitName, sb.Spec.GitEmail = hostGitIdentity()
 	sb.Spec.HostPath = filepath.SplitList(os.Getenv("PATH"))
-	sb.Spec.UnsafeNoLimits = m.UnsafeNoLimits
+	sb.Spec.UnsafeNoLimits = rec.Spec.UnsafeNoLimits || m.UnsafeNoLimits
 	return sb
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/paddockhq/paddock/internal/execproto"
 	"github.com/paddockhq/paddock/internal/fsutil"
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/systemd"
 )
 
 // Backend is the native engine: namespaces, mounts and cgroups driven by paddock itself.
@@ -30,6 +31,8 @@ type Backend struct {
 	// RemoveOwned, when set, deletes folders holding files of the sandbox's other ids (an OCI
 	// sandbox's overlay upper, where its users wrote); rootless, in a user namespace.
 	RemoveOwned func(paths ...string) error
+	// Quiet: Start neither prints nor changes host settings for the user (doctor's trial).
+	Quiet bool
 }
 
 // New returns the native engine.
@@ -360,6 +363,7 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	case m := <-msg:
 		switch {
 		case m == "ok":
+			b.keepAfterLogout(ctx, sb)
 			return nil
 		case m == busy:
 			if b.waitRunning(ctx, l) {
@@ -380,7 +384,8 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 func supervisorEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || strings.HasPrefix(k, "PADDOCK_") || k == "XDG_RUNTIME_DIR" {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || strings.HasPrefix(k, "PADDOCK_") || k == "XDG_RUNTIME_DIR" ||
+			k == "DBUS_SESSION_BUS_ADDRESS" {
 			env = append(env, kv)
 		}
 	}
@@ -432,7 +437,7 @@ func (b *Backend) State(ctx context.Context, sb *runtime.Sandbox) (runtime.State
 	out := runtime.State{Status: "stopped", Rootless: st.Rootless, UIDMap: st.UIDMap, StartedAt: st.StartedAt,
 		FinishedAt: st.FinishedAt, ExitReason: st.ExitReason}
 	if e := st.Enforced; e.Driver != "" {
-		en := &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason}
+		en := &runtime.Enforcement{Driver: e.Driver, CPU: e.CPU, Memory: e.Memory, Pids: e.Pids, Reason: e.Reason, Scope: e.Scope}
 		if e.CPU {
 			en.CPUs = st.Applied.CPUs
 		}
@@ -517,6 +522,7 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 		if g, err := cgroups.Open(sb.ID); err == nil {
 			g.Remove()
 		}
+		cgroups.RemoveHost(sb.ID)
 		return nil
 	}
 	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
@@ -549,6 +555,7 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
 	}
+	cgroups.RemoveHost(sb.ID)
 	return nil
 }
 
@@ -570,6 +577,15 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {
 		g.Remove()
+	}
+	cgroups.RemoveHost(sb.ID)
+	if os.Geteuid() == 0 {
+		// An earlier paddock let mounts made inside a root-mode sandbox propagate into its state
+		// folder on the host (a workspace under the sandbox's home): detach them, so that the
+		// removal below neither refuses nor ever reaches the user's files through them.
+		if err := fsutil.DetachBelow(sb.Dir); err != nil {
+			return err
+		}
 	}
 	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 && b.RemoveOwned != nil {
 		if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
@@ -599,3 +615,26 @@ func (b *Backend) Salvage(_ context.Context, dir string) (*runtime.Sandbox, erro
 }
 
 var _ runtime.Salvager = (*Backend)(nil)
+
+// keepAfterLogout makes a rootless sandbox in the user's systemd manager outlive the user's last
+// login session, which would otherwise stop the manager and every sandbox in it: logind's
+// lingering is switched on for the user where the host lets the user do so itself; where it
+// does not, the user is told the command that does.
+func (b *Backend) keepAfterLogout(ctx context.Context, sb *runtime.Sandbox) {
+	if os.Geteuid() == 0 || b.Quiet {
+		return
+	}
+	if st, _ := b.readState(sb); st.Enforced.Scope == "" {
+		return
+	}
+	on, user := systemd.Lingering()
+	if on {
+		return
+	}
+	if err := systemd.EnableLinger(ctx); err == nil {
+		fmt.Fprintf(os.Stderr, "paddock: switched on lingering for %s, so that sandboxes outlive your login sessions (`loginctl disable-linger` undoes it)\n", user)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "paddock: warning: sandbox %s stops when your last login session ends: lingering is off for %s and this host does not let you switch it on; run `%s` once\n",
+		sb.Name, user, systemd.LingerFix(user))
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/memtrim"
 	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/systemd"
 )
 
 // busy is what a supervisor reports when another one already runs the sandbox.
@@ -449,15 +450,38 @@ func applyLimits(sb *runtime.Sandbox) (*cgroups.Group, cgroups.Limits, int64, er
 	if limits.Pids == 0 {
 		limits.Pids = d.Pids
 	}
-	group, err := cgroups.Create(sb.ID, limits)
+	create := func(l cgroups.Limits) (*cgroups.Group, error) { return cgroups.Create(sb.ID, l) }
+	why := func() string { return cgroups.Probe().Reason }
+	scoped, err := startScope(sb)
+	if err != nil {
+		slog.Warn("no systemd scope for the sandbox; its cgroup is made without one", "err", err)
+	} else if scoped {
+		// In its own scope with a delegated subtree: the supervisor goes to a leaf with the host
+		// side's own limits, the sandbox to another.
+		var delegErr error
+		create = func(l cgroups.Limits) (*cgroups.Group, error) {
+			g, _, err := cgroups.CreateDelegated(sb.ID, l, cgroups.HostLimits)
+			delegErr = err
+			return g, err
+		}
+		why = func() string { return delegErr.Error() }
+	}
+	if !scoped {
+		// The host side's own limits, in a group beside the sandbox's (a scope has its own leaf).
+		if sup, err := cgroups.CreateHost(sb.ID, cgroups.HostLimits); err != nil {
+			slog.Warn("the supervisor runs without limits of its own", "err", err)
+		} else if err := sup.Add(os.Getpid()); err != nil {
+			slog.Warn("the supervisor runs without limits of its own", "err", err)
+		}
+	}
+	group, err := create(limits)
 	if errors.Is(err, cgroups.ErrUnavailable) && req.CPUs == 0 && req.MemoryBytes == 0 {
-		why := cgroups.Probe().Reason
 		if !sb.Spec.UnsafeNoLimits {
 			return nil, limits, 0, fmt.Errorf("this host cannot limit the sandbox's memory and CPU (%s); "+
-				"pass --unsafe-no-limits (or set PADDOCK_UNSAFE_NO_LIMITS=1) to run it without those limits anyway", strings.TrimSuffix(why, "."))
+				"pass --unsafe-no-limits (or set PADDOCK_UNSAFE_NO_LIMITS=1) to run it without those limits anyway", strings.TrimSuffix(why(), "."))
 		}
 		limits.CPUs, limits.MemoryBytes = 0, 0
-		group, err = cgroups.Create(sb.ID, limits)
+		group, err = create(limits)
 	}
 	if err != nil {
 		return nil, limits, 0, fmt.Errorf("applying limits: %w", err)
@@ -572,7 +596,9 @@ func idmapMounts(pid int, ops []boxinit.Op, user *runtime.ImageUser) ([]*os.File
 			closeFiles(files)
 			return nil, fmt.Errorf("cloning %s: %w", op.Source, err)
 		}
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+		// Private: a clone keeps the source's peer group, and mounts made on it inside the
+		// sandbox would propagate to the host (see boxinit's bind, which makes it so again).
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd()), Propagation: unix.MS_PRIVATE}
 		if err := unix.MountSetattr(fd, "", uint(unix.AT_EMPTY_PATH|rec), &attr); err != nil {
 			unix.Close(fd)
 			closeFiles(files)
@@ -713,4 +739,22 @@ func procStartTime(pid int) uint64 {
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
+}
+
+// startScope puts the supervisor in a transient systemd scope of its own (Delegate=yes), asked
+// of the system manager as root and of the user's manager otherwise, where systemd runs the host
+// with the unified cgroup hierarchy: limits then work from any login shell, and `systemctl
+// [--user] status paddock.slice` shows the sandboxes. false without systemd (the cgroup is made
+// as before); an error if systemd is there but refused.
+func startScope(sb *runtime.Sandbox) (bool, error) {
+	if !systemd.Booted() || !cgroups.UnifiedV2() {
+		return false, nil
+	}
+	if os.Geteuid() != 0 {
+		if err := systemd.UserManager(); err != nil {
+			return false, err
+		}
+	}
+	err := systemd.StartScope(context.Background(), cgroups.ScopeUnit(sb.ID), "paddock sandbox "+sb.Name, os.Getpid())
+	return err == nil, err
 }
