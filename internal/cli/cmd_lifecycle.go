@@ -283,3 +283,38 @@ func enforcementWarning(st runtime.State) string {
 	return fmt.Sprintf("UNSAFE: this sandbox runs without %s limits (--unsafe-no-limits); a runaway agent can starve the host",
 		strings.Join(missing, " and "))
 }
+
+func newMoveCmd(f *Factory) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "move SANDBOX [FOLDER]",
+		Aliases: []string{"mv"},
+		Short:   "Point a sandbox at its workspace's new path after the folder was moved or renamed (default: this folder), keeping its state",
+		Example: `  mv ~/code/app ~/code/webapp && cd ~/code/webapp
+  paddock move claude-app          # the sandbox now works in ~/code/webapp, with its home, installs and caches`,
+		Args: usageArgs(cobra.RangeArgs(1, 2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			rec, err := m.Store.Resolve(args[0])
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			dir := ""
+			if len(args) == 2 {
+				dir = args[1]
+			}
+			moved, err := m.Move(cmd.Context(), rec, dir, force)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.IO.Err, "paddock: %s now works in %s\n", moved.Name, moved.Workspace)
+			fmt.Fprintln(f.IO.Out, moved.Name)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "allow / or your home folder as the workspace")
+	return cmd
+}

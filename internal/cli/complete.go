@@ -88,6 +88,7 @@ func addCompletion(root *cobra.Command) {
 		"stop":           sandboxes,
 		"rm":             sandboxes,
 		"inspect":        sandboxes,
+		"move":           firstArg(sandboxes),
 		"policy log":     firstArg(sandboxes),
 		"volume inspect": completeWith(volumeNames),
 		"volume rm":      completeWith(volumeNames),

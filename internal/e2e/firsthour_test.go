@@ -325,3 +325,45 @@ func TestFirstHourAllowHint(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstHourMove: a project folder renamed after its sandbox was made. The sandbox says what
+// happened and how to follow the folder; a run in the folder's new place does not make an empty
+// second sandbox; `paddock move` points the sandbox there with its state.
+func TestFirstHourMove(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *env) {
+		old := e.workspace("before")
+		name := strings.TrimSpace(e.ok(old, "run", "-d", "shell"))
+		e.ok("", "exec", name, "sh", "-c", "echo installed-state > ~/kept")
+		e.writeFile(filepath.Join(old, "code.txt"), "mine\n")
+		e.ok("", "stop", name)
+		moved := filepath.Join(e.dir, "after")
+		if err := os.Rename(old, moved); err != nil {
+			t.Fatal(err)
+		}
+		r := e.run("", "exec", name, "true")
+		oneLineErr(t, "exec in a sandbox whose folder moved", r, 2, old+" of sandbox "+name+" no longer exists", "paddock move "+name+" NEW_FOLDER")
+		r = e.run(moved, "run", "shell", "-c", "true")
+		lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+		if r.code == 0 || !strings.Contains(lines[len(lines)-1], "this folder is "+name+"'s workspace, moved from "+old) ||
+			!strings.Contains(lines[len(lines)-1], "paddock move "+name+" "+moved) {
+			t.Fatalf("run in the moved folder: %s", r)
+		}
+		if got := e.sandboxDirs(); len(got) != 1 {
+			t.Fatalf("a second sandbox was made: %v", got)
+		}
+		if out := e.ok(moved, "move", name); out != name+"\n" {
+			t.Fatalf("move: %q", out)
+		}
+		if out := e.ok(moved, "run", "shell", "-c", "cat ~/kept code.txt; pwd"); out != "installed-state\nmine\n"+moved+"\n" {
+			t.Fatalf("after move: %q", out)
+		}
+		// A second sandbox of the agent in a folder that has one: refused, nothing changed.
+		other := e.workspace("other")
+		e.ok(other, "run", "-d", "shell")
+		e.ok("", "stop", name, "shell-other")
+		oneLineErr(t, "move onto a folder with a sandbox", e.run(other, "move", name), 1, "already has a shell sandbox")
+		if out := e.ok(moved, "run", "shell", "-c", "pwd"); out != moved+"\n" {
+			t.Fatalf("a refused move changed the sandbox: %q", out)
+		}
+	})
+}

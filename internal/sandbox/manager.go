@@ -303,6 +303,9 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if found != nil {
 		return m.reuse(ctx, found, o, img, git)
 	}
+	if err := checkMoved(recs, o.Agent, ws, wsID); err != nil {
+		return nil, false, err
+	}
 	if err := m.checkDamaged(ctx, bad, ws); err != nil {
 		return nil, false, err
 	}
@@ -738,6 +741,9 @@ func (m *Manager) checkSources(rec *store.Record) error {
 		case errors.Is(err, hostpath.ErrChanged) || errors.Is(err, hostpath.ErrSymlink):
 			return fmt.Errorf("%w: %s of sandbox %s is no longer the folder it was created with (replaced, or a symlink on the way); "+
 				"restore it, or re-create the sandbox with `paddock rm %s` and run", ErrBadInput, mt.Source, rec.Name, rec.Name)
+		case err != nil && mt.Kind == "workspace" && mt.Source == rec.Workspace:
+			return fmt.Errorf("%w: %s of sandbox %s no longer exists; moved or renamed? `paddock move %s NEW_FOLDER` points the sandbox there with its state; or restore it, or remove the sandbox with `paddock rm %s`",
+				ErrBadInput, mt.Source, rec.Name, rec.Name, rec.Name)
 		case err != nil:
 			return fmt.Errorf("%w: %s of sandbox %s no longer exists; restore it, or remove the sandbox with `paddock rm %s`",
 				ErrBadInput, mt.Source, rec.Name, rec.Name)
