@@ -39,6 +39,17 @@ type Info struct {
 	Keys []Key `json:"keys"`
 	// HostConfig is the user's own setup that --agent-config host shows read-only.
 	HostConfig *HostConfig `json:"host_config,omitempty"`
+	// Login says how the agent gets to its model: a stored key, or its own sign-in inside.
+	Login *Login `json:"login,omitempty"`
+}
+
+// Login is what lets an agent talk to its model: any of Secrets stored (`paddock secret set`),
+// or its own sign-in done inside a sandbox, which leaves one of Files (paths in the sandbox, in
+// a config folder, so in the agent's volume). How is that sign-in, in words.
+type Login struct {
+	Secrets []string `json:"secrets"`
+	Files   []string `json:"files"`
+	How     string   `json:"how"`
 }
 
 // Key is one stored secret handed to the agent: in an environment variable, or through the

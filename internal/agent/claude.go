@@ -18,6 +18,7 @@ func init() {
 		Package:    "@anthropic-ai/claude-code",
 		Bin:        "claude",
 		Flags:      []string{"--dangerously-skip-permissions"},
+		Login:      &Login{Secrets: []string{"anthropic"}, Files: []string{"/root/.claude/.credentials.json"}, How: "log in inside with /login (a Claude subscription; kept in the paddock-claude-data volume)"},
 		ConfigDirs: []string{"/root/.claude"},
 		Env: []string{"CLAUDE_CONFIG_DIR=/root/.claude", "IS_SANDBOX=1", "DISABLE_AUTOUPDATER=1",
 			"DISABLE_TELEMETRY=1", "DISABLE_ERROR_REPORTING=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",

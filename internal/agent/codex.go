@@ -12,6 +12,7 @@ func init() {
 		Package:    "@openai/codex",
 		Bin:        "codex",
 		Flags:      []string{"--dangerously-bypass-approvals-and-sandbox"},
+		Login:      &Login{Secrets: []string{"openai"}, Files: []string{"/root/.codex/auth.json"}, How: "sign in inside with `codex login --device-auth` (ChatGPT; kept in the paddock-codex-data volume)"},
 		ConfigDirs: []string{"/root/.codex"},
 		Env:        []string{"CODEX_HOME=/root/.codex"},
 		Keys: []Key{{Secret: "openai", Env: "OPENAI_API_KEY", Helper: "auth.json",

@@ -7,6 +7,7 @@ func init() {
 		Package:    "@google/gemini-cli",
 		Bin:        "gemini",
 		Flags:      []string{"--yolo"},
+		Login:      &Login{Secrets: []string{"google"}, Files: []string{"/root/.gemini/oauth_creds.json"}, How: "choose Login with Google inside (kept in the paddock-gemini-data volume)"},
 		ConfigDirs: []string{"/root/.gemini"},
 		Env:        []string{},
 		Keys: []Key{{Secret: "google", Env: "GEMINI_API_KEY", BaseURLEnv: "GOOGLE_GEMINI_BASE_URL"},

@@ -7,6 +7,7 @@ func init() {
 		Package:    "opencode-ai",
 		Bin:        "opencode",
 		Flags:      []string{},
+		Login:      &Login{Secrets: []string{"anthropic", "openai", "google"}, Files: []string{"/root/.local/share/opencode/auth.json"}, How: "sign in inside with `opencode auth login` (kept in the paddock-opencode-data volume)"},
 		ConfigDirs: []string{"/root/.config/opencode", "/root/.local/share/opencode"},
 		Env:        []string{},
 		Keys: []Key{{Secret: "anthropic", Env: "ANTHROPIC_API_KEY"}, {Secret: "openai", Env: "OPENAI_API_KEY"},

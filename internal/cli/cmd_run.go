@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -216,6 +217,9 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	if err != nil {
 		return execExitCode(err)
 	}
+	if hint := m.LoginHint(a); hint != "" && !versionOnly(args) {
+		fmt.Fprintln(f.IO.Err, "paddock: "+hint)
+	}
 	has := hostHas
 	if hb, ok := m.For(rec).(interface {
 		Has(context.Context, *runtime.Sandbox, string) bool
@@ -334,4 +338,20 @@ func hostConfigArgs(rec *store.Record, a agent.Agent) []string {
 		}
 	}
 	return agent.ArgsOverHostConfig(a, sandbox.Placeholder, items)
+}
+
+// versionOnly: the agent is asked only for its version or help, which needs no key.
+func versionOnly(args []string) bool {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return false
+	}
+	for _, a := range args {
+		if !slices.Contains([]string{"--version", "-v", "-V", "version", "--help", "-h", "help"}, a) {
+			return false
+		}
+	}
+	return true
 }

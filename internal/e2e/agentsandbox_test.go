@@ -321,6 +321,11 @@ func TestAgentsLiveSandboxTUIs(t *testing.T) {
 				}
 			}
 			tm.typeLine("say the word")
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Logf("the stand-in saw:\n%s", s.Summary())
+				}
+			})
 			tm.waitFor(60*time.Second, "the reply", reply)
 			if keys := s.Keys(); !slices.Equal(keys, []string{key}) {
 				t.Fatalf("the stand-in got keys %q:\n%s", keys, s.Summary())

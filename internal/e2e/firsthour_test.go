@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paddockhq/paddock/internal/image/imagetest"
 	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
@@ -364,6 +365,47 @@ func TestFirstHourMove(t *testing.T) {
 		oneLineErr(t, "move onto a folder with a sandbox", e.run(other, "move", name), 1, "already has a shell sandbox")
 		if out := e.ok(moved, "run", "shell", "-c", "pwd"); out != moved+"\n" {
 			t.Fatalf("a refused move changed the sandbox: %q", out)
+		}
+	})
+}
+
+// TestFirstHourNoKey: an agent with neither a stored key nor a sign-in of its own says, before it
+// starts, how to give it one; and a call to its API that the proxy refuses is answered at once
+// inside the tunnel, in the API's own error format, with paddock's reason and the command that
+// allows it (not a refused tunnel a client takes for a network fault).
+func TestFirstHourNoKey(t *testing.T) {
+	forEachMode(t, func(t *testing.T, e *env) {
+		procReap(t, e)
+		agSetup(t, e, "")
+		agEnsureInstalled(t, "claude")
+		ws := e.workspace("nokey")
+		r := e.run(ws, "run", "claude", "--", "--version")
+		if r.code != 0 || strings.Contains(r.stderr, "no key") {
+			t.Fatalf("--version needs no key, and no hint: %s", r)
+		}
+		e.ok("", "policy", "deny", "api.anthropic.com", "--sandbox", "claude-nokey")
+		r, _ = procRun(e, ws, "", 10*time.Second, "run", "claude", "-p", "say hi")
+		hint := "paddock: claude has no key and no sign-in yet: `paddock secret set anthropic` stores a key (it never enters the sandbox), or log in inside with /login"
+		if !strings.HasPrefix(r.stderr, hint) {
+			t.Errorf("no hint before the agent started: %s", r)
+		}
+		start := time.Now()
+		r = e.run(ws, "exec", "claude-nokey", "curl", "-s", "-i", "https://api.anthropic.com/v1/messages", "-d", "{}")
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("the refused API call took %v", took)
+		}
+		if !strings.Contains(r.stdout, "HTTP/1.1 403") || !strings.Contains(r.stdout, `"type":"permission_error"`) ||
+			!strings.Contains(r.stdout, "paddock: api.anthropic.com:443 refused (denied by rule api.anthropic.com)") {
+			t.Errorf("the refused API call is not answered in the API's format with paddock's reason: %s", r)
+		}
+		// With a key stored, no hint.
+		cmd := e.command("", "secret", "set", "anthropic")
+		cmd.Stdin = strings.NewReader("sk-ant-test-key\n")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("secret set: %v %s", err, out)
+		}
+		if r, _ := procRun(e, ws, "", 10*time.Second, "run", "claude", "-p", "say hi"); strings.Contains(r.stderr, "no key and no sign-in") {
+			t.Errorf("a hint with a key stored: %s", r)
 		}
 	})
 }

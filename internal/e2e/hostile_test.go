@@ -1131,7 +1131,10 @@ func TestHostileForkBomb(t *testing.T) {
 	forEachMode(t, func(t *testing.T, e *env) {
 		procReap(t, e)
 		wsBomb, wsCalm := e.workspace("bomb"), e.workspace("calm")
-		bomb, calm := procDetach(t, e, wsBomb), procDetach(t, e, wsCalm)
+		// A limit the bomb reaches within the test's window on any machine (forks under a 1-CPU
+		// quota came at ~50/s on a loaded host, too slow to reach the default 4096 in time).
+		bomb := strings.TrimSpace(e.ok(wsBomb, "run", "-d", "--pids-limit", "512", "shell"))
+		calm := procDetach(t, e, wsCalm)
 		le := hosLimits(t, e, bomb)
 		t.Logf("bomb sandbox limits: %v", le)
 		if le["pids"] != true {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -422,6 +423,10 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 	rec := p.record("connect", host, port, d)
 	if !d.Allow {
 		p.audit.write(rec)
+		if svc, ok := ServiceFor(host); ok && port == 443 && svc.API != "" {
+			p.refuseAPI(ctx, &bufConn{Conn: c, r: br}, host, svc, p.denialText(host, port, d))
+			return
+		}
 		writeStatus(c, http.StatusForbidden, p.denialText(host, port, d))
 		return
 	}
@@ -446,6 +451,52 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 	rec.BytesOut, rec.BytesIn = splice(c, br, up)
 	rec.DurationMS = time.Since(start).Milliseconds()
 	p.audit.write(rec)
+}
+
+// refuseAPI answers a refused connection to an agent's API inside the tunnel, as the API answers
+// a request it will not serve: 403, in the service's own error format, with paddock's reason (and
+// the command that allows it) as the message. An agent shows that at once; a refused tunnel it
+// takes for a network fault and retries for minutes.
+func (p *Proxy) refuseAPI(ctx context.Context, c net.Conn, host string, svc Service, reason string) {
+	leaf, err := p.ca.Leaf(host)
+	if err != nil {
+		writeStatus(c, http.StatusForbidden, reason)
+		return
+	}
+	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	ts := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*leaf}, NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+	ts.SetDeadline(time.Now().Add(HandshakeTimeout))
+	if err := ts.HandshakeContext(ctx); err != nil {
+		return
+	}
+	ts.SetDeadline(time.Time{})
+	body := apiError(svc.API, strings.TrimSpace(reason))
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Paddock-Egress", "denied")
+		w.Header().Set("X-Should-Retry", "false") // the Anthropic and OpenAI SDKs honour it
+		w.Header().Set("Connection", "close")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write(body)
+	}), ReadHeaderTimeout: HeaderTimeout, IdleTimeout: HeaderTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: quietLog}
+	serveConn(ctx, srv, ts)
+}
+
+// apiError is msg as the error body of an API in format ("anthropic", "openai" or "google").
+func apiError(format, msg string) []byte {
+	var v any
+	switch format {
+	case "anthropic":
+		v = map[string]any{"type": "error", "error": map[string]any{"type": "permission_error", "message": msg}}
+	case "google":
+		v = map[string]any{"error": map[string]any{"code": http.StatusForbidden, "message": msg, "status": "PERMISSION_DENIED"}}
+	default:
+		v = map[string]any{"error": map[string]any{"message": msg, "type": "paddock_egress_denied", "code": "paddock_egress_denied"}}
+	}
+	b, _ := json.Marshal(v)
+	return append(b, '\n')
 }
 
 // intercepts reports whether connections to host:port carry a stored key the proxy must put in.

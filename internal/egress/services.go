@@ -24,15 +24,19 @@ type Service struct {
 	// Plain: the service is a plain-HTTP endpoint on loopback (see Endpoint), served without TLS
 	// inside a CONNECT tunnel.
 	Plain bool
+	// API is the error format of an agent's model API ("anthropic", "openai", "google"): a
+	// connection the policy refuses is answered inside the tunnel in that format, so that the
+	// agent shows paddock's reason at once (see refuseAPI). "" for other services.
+	API string
 }
 
 // Services is the one table of services with stored keys. Custom endpoints (a secret with its
 // own host) are added here.
 var Services = []Service{
 	// Claude Code sends an apiKeyHelper's key as both x-api-key and Authorization: Bearer.
-	{Secret: "anthropic", Hosts: []string{"api.anthropic.com"}, Header: "x-api-key", Also: []string{"authorization"}},
-	{Secret: "openai", Hosts: []string{"api.openai.com"}, Header: "authorization"},
-	{Secret: "google", Hosts: []string{"generativelanguage.googleapis.com"}, Header: "x-goog-api-key", Query: "key"},
+	{Secret: "anthropic", Hosts: []string{"api.anthropic.com"}, Header: "x-api-key", Also: []string{"authorization"}, API: "anthropic"},
+	{Secret: "openai", Hosts: []string{"api.openai.com"}, Header: "authorization", API: "openai"},
+	{Secret: "google", Hosts: []string{"generativelanguage.googleapis.com"}, Header: "x-goog-api-key", Query: "key", API: "google"},
 	{Secret: "github", Hosts: []string{"github.com", "api.github.com"}, Header: "authorization"},
 }
 
