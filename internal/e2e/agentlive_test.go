@@ -206,6 +206,15 @@ func (s *tmuxSession) screen() string {
 // waitFor waits until the screen shows every one of want, failing the test otherwise.
 func (s *tmuxSession) waitFor(d time.Duration, what string, want ...string) string {
 	s.t.Helper()
+	sc, ok := s.shows(d, want...)
+	if !ok {
+		s.t.Fatalf("%s: the screen never showed %q within %s:\n%s", what, want, d, sc)
+	}
+	return sc
+}
+
+// shows waits up to d until the screen shows every one of want; it returns the last screen.
+func (s *tmuxSession) shows(d time.Duration, want ...string) (string, bool) {
 	deadline := time.Now().Add(d)
 	for {
 		sc := s.screen()
@@ -214,10 +223,10 @@ func (s *tmuxSession) waitFor(d time.Duration, what string, want ...string) stri
 			ok = ok && strings.Contains(sc, w)
 		}
 		if ok {
-			return sc
+			return sc, true
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: the screen never showed %q within %s:\n%s", what, want, d, sc)
+			return sc, false
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
