@@ -143,20 +143,7 @@ func TestDockerAgentsInstallFenced(t *testing.T) {
 				t.Fatalf("install record: %s", b)
 			}
 			// Its native executables (Claude Code's, OpenCode's) need their libraries in the image.
-			var elves []string
-			filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-				if err == nil && d.Type().IsRegular() {
-					if f, err := os.Open(p); err == nil {
-						magic := make([]byte, 4)
-						f.Read(magic)
-						f.Close()
-						if string(magic) == "\x7fELF" {
-							elves = append(elves, p)
-						}
-					}
-				}
-				return nil
-			})
+			elves := elfFiles(dir)
 			ref := dockertest.ImageWithLibs(t, []string{node}, elves)
 			ws := e.workspace("dinstall-" + ac.name)
 			r := e.run(ws, "--backend", "docker", "run", "-t", ref, ac.name, "--", "--version")

@@ -524,19 +524,7 @@ func TestDockerAgents(t *testing.T) {
 	for _, ac := range agCases {
 		in := agEnsureInstalled(t, ac.name)
 		installs[ac.name] = in
-		filepath.WalkDir(in.dir, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				if f, err := os.Open(p); err == nil {
-					magic := make([]byte, 4)
-					f.Read(magic)
-					f.Close()
-					if string(magic) == "\x7fELF" {
-						elves = append(elves, p)
-					}
-				}
-			}
-			return nil
-		})
+		elves = append(elves, elfFiles(in.dir)...)
 	}
 	ref := dockertest.ImageWithLibs(t, []string{node}, elves)
 	for _, ac := range agCases {

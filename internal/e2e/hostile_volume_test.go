@@ -39,6 +39,26 @@ func TestHostileConfigVolume(t *testing.T) {
 	}
 }
 
+// elfFiles lists the ELF executables and libraries below dir (an agent's native files, whose
+// libraries a Docker test image must carry).
+func elfFiles(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if f, err := os.Open(p); err == nil {
+				magic := make([]byte, 4)
+				f.Read(magic)
+				f.Close()
+				if string(magic) == "\x7fELF" {
+					out = append(out, p)
+				}
+			}
+		}
+		return nil
+	})
+	return out
+}
+
 // claudeImage is the Docker test image with node and Claude Code's native files' libraries.
 func claudeImage(t *testing.T, in *agInstall) string {
 	t.Helper()
@@ -46,20 +66,7 @@ func claudeImage(t *testing.T, in *agInstall) string {
 	if err != nil {
 		t.Fatal("the agent tests need node on the host (scripts/test.sh installs nodejs)")
 	}
-	var elves []string
-	filepath.WalkDir(in.dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if f, err := os.Open(p); err == nil {
-				magic := make([]byte, 4)
-				f.Read(magic)
-				f.Close()
-				if string(magic) == "\x7fELF" {
-					elves = append(elves, p)
-				}
-			}
-		}
-		return nil
-	})
+	elves := elfFiles(in.dir)
 	return dockertest.ImageWithLibs(t, []string{node}, elves)
 }
 
