@@ -2,25 +2,25 @@
 //go:debug updatemaxprocs=0
 
 // Command paddock-oci is paddock with what talks to registries, image archives and the Docker
-// engine. paddock hands it commands that need those (see internal/exe); it is a complete paddock
+// engine. paddock hands it commands that need those (see internal/handover); it is a complete paddock
 // on its own too, and starts sandboxes with the paddock binary beside it.
 package main
 
 import (
 	"os"
 
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker"
+	"github.com/paddockhq/paddock/internal/backend/docker/egresshost"
 	"github.com/paddockhq/paddock/internal/cli"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/image/remote"
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/docker"
-	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
 )
 
 func main() {
 	image.SetFetcher(remote.Fetcher{})
-	dockeregress.Linker = docker.Link
-	cli.DockerBackend = func(defaultImage string) runtime.Backend {
+	egresshost.Linker = docker.Link
+	cli.DockerBackend = func(defaultImage string) backend.Backend {
 		b := docker.New()
 		if defaultImage != "" {
 			b.DefaultImage = defaultImage

@@ -8,7 +8,7 @@ import (
 
 // TestNoHeavyLibraries keeps the registry client, the compression libraries and the Docker
 // client out of the paddock binary: their initialisation would run in every exec and in every
-// sandbox's supervisor and init. Code that needs them belongs in paddock-oci (see internal/exe).
+// sandbox's supervisor and init. Code that needs them belongs in paddock-oci (see internal/handover).
 func TestNoHeavyLibraries(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
 	if err != nil {

@@ -8,7 +8,7 @@
 // Command paddock runs AI coding agents in isolated, persistent sandboxes.
 //
 // It links no registry or Docker client: work that needs them is handed to paddock-oci (see
-// internal/exe), which must be in the same folder.
+// internal/handover), which must be in the same folder.
 package main
 
 import (
@@ -16,25 +16,25 @@ import (
 	"io"
 	"os"
 
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/cli"
-	"github.com/paddockhq/paddock/internal/exe"
+	"github.com/paddockhq/paddock/internal/handover"
 	"github.com/paddockhq/paddock/internal/image"
-	"github.com/paddockhq/paddock/internal/runtime"
 )
 
 // fetcher hands template pulls and imports to paddock-oci.
 type fetcher struct{}
 
 func (fetcher) Pull(context.Context, *image.Store, string, io.Writer) (*image.Image, error) {
-	return nil, exe.HandOver("pulling a template")
+	return nil, handover.HandOver("pulling a template")
 }
 
 func (fetcher) Import(context.Context, *image.Store, string, string, io.Writer) (*image.Image, error) {
-	return nil, exe.HandOver("importing a template")
+	return nil, handover.HandOver("importing a template")
 }
 
 func main() {
 	image.SetFetcher(fetcher{})
-	cli.DockerBackend = func(string) runtime.Backend { return exe.DockerBackend{} }
+	cli.DockerBackend = func(string) backend.Backend { return handover.DockerBackend{} }
 	os.Exit(cli.Main(os.Args))
 }

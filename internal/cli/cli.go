@@ -8,22 +8,22 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	goruntime "runtime"
+	"runtime"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker/egresshost"
+	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/boxinit"
 	"github.com/paddockhq/paddock/internal/config"
 	"github.com/paddockhq/paddock/internal/doctor"
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/fds"
 	"github.com/paddockhq/paddock/internal/image"
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
-	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -91,7 +91,7 @@ func (f *Factory) chooseBackend(cfg config.Config) (string, bool, error) {
 		name, from = cfg.Backend, cfg.Path+": backend"
 	}
 	if name == "" {
-		if goruntime.GOOS == "linux" {
+		if runtime.GOOS == "linux" {
 			return "native", false, nil
 		}
 		return "docker", false, nil
@@ -104,9 +104,9 @@ func (f *Factory) chooseBackend(cfg config.Config) (string, bool, error) {
 
 // DockerBackend makes the Docker backend (defaultImage: the configured image of host-template
 // sandboxes, "" for the default). The binaries set it: paddock-oci to the real one, paddock to
-// one that hands the command to paddock-oci (internal/exe), so that only paddock-oci links the
+// one that hands the command to paddock-oci (internal/handover), so that only paddock-oci links the
 // Docker client.
-var DockerBackend func(defaultImage string) runtime.Backend
+var DockerBackend func(defaultImage string) backend.Backend
 
 // Manager opens the store and the backend on first use.
 func (f *Factory) Manager() (*sandbox.Manager, error) {
@@ -137,7 +137,7 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 		}
 		return is.RemoveOwned(paths...)
 	}
-	backends := map[string]runtime.Backend{"native": nb}
+	backends := map[string]backend.Backend{"native": nb}
 	if DockerBackend != nil {
 		backends["docker"] = DockerBackend(cfg.DockerImage)
 	}
@@ -176,11 +176,11 @@ func Main(args []string) int {
 			if len(args) < 3 {
 				return ExitUsage
 			}
-			return dockeregress.ServeMain(args[2])
+			return egresshost.ServeMain(args[2])
 		case "__relay":
-			return dockeregress.RelayMain(args[2:])
+			return egresshost.RelayMain(args[2:])
 		case "__egress-link":
-			return dockeregress.LinkMain(args[2:])
+			return egresshost.LinkMain(args[2:])
 		case native.HoldCommand:
 			return native.HoldMain()
 		case "__supervise":
@@ -289,7 +289,7 @@ func execExitCode(err error) error {
 	}
 	msg := err.Error()
 	switch {
-	case errors.Is(err, runtime.ErrStartFailed):
+	case errors.Is(err, backend.ErrStartFailed):
 		return withCode(ExitEngine, err)
 	case strings.Contains(msg, "command not found in the sandbox"), strings.Contains(msg, "no such executable"):
 		return withCode(ExitNotFound, err)

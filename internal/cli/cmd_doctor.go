@@ -3,7 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -88,7 +88,7 @@ func printDoctor(f *Factory, r doctor.Report) {
 }
 
 func osName() string {
-	switch goruntime.GOOS {
+	switch runtime.GOOS {
 	case "linux":
 		return "Linux"
 	case "darwin":
@@ -96,5 +96,5 @@ func osName() string {
 	case "windows":
 		return "Windows"
 	}
-	return goruntime.GOOS
+	return runtime.GOOS
 }

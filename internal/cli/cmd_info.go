@@ -6,16 +6,16 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockername"
+	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/egress"
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
-	"github.com/paddockhq/paddock/internal/runtime/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -137,7 +137,7 @@ type inspectView struct {
 	Mounts    inspectMounts     `json:"mounts"`
 	Env       []string          `json:"env"`
 	Limits    inspectLimits     `json:"limits"`
-	State     runtime.State     `json:"state"`
+	State     backend.State     `json:"state"`
 	Paths     map[string]string `json:"paths"`
 	// AgentInstall is the installed agent package, for agents that come from npm.
 	AgentInstall *agentInstallView `json:"agent_install,omitempty"`
@@ -164,15 +164,15 @@ type inspectImage struct {
 }
 
 type inspectMounts struct {
-	Workspace  runtime.Mount   `json:"workspace"`
-	Extra      []runtime.Mount `json:"extra"`
-	Volumes    []runtime.Mount `json:"volumes"`
-	Persistent []runtime.Mount `json:"persistent"`
+	Workspace  backend.Mount   `json:"workspace"`
+	Extra      []backend.Mount `json:"extra"`
+	Volumes    []backend.Mount `json:"volumes"`
+	Persistent []backend.Mount `json:"persistent"`
 }
 
 type inspectLimits struct {
-	Requested   runtime.Limits       `json:"requested"`
-	Enforced    *runtime.Enforcement `json:"enforced,omitempty"`
+	Requested   backend.Limits       `json:"requested"`
+	Enforced    *backend.Enforcement `json:"enforced,omitempty"`
 	DefaultPids int64                `json:"default_pids"`
 	// Disk says that the sandbox's disk use is not limited, and why (--disk is refused).
 	Disk string `json:"disk"`
@@ -235,7 +235,7 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 	if v.Env == nil {
 		v.Env = []string{}
 	}
-	v.Mounts.Extra, v.Mounts.Volumes = []runtime.Mount{}, []runtime.Mount{}
+	v.Mounts.Extra, v.Mounts.Volumes = []backend.Mount{}, []backend.Mount{}
 	for i, mt := range rec.Spec.Mounts {
 		switch {
 		case i == 0:
@@ -250,21 +250,21 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 		v.DockerSocket = v.DockerSocket || mt.Kind == "docker-socket"
 	}
 	if rec.Backend == "docker" {
-		v.Mounts.Persistent = []runtime.Mount{
-			{Kind: "docker-volume", Source: dockerinfo.HomeVolume(sb), Target: dockerinfo.Home(sb.Dir)},
-			{Kind: "docker-container", Source: dockerinfo.ContainerName(sb), Target: "/"},
+		v.Mounts.Persistent = []backend.Mount{
+			{Kind: "docker-volume", Source: dockername.HomeVolume(sb), Target: dockername.Home(sb.Dir)},
+			{Kind: "docker-container", Source: dockername.ContainerName(sb), Target: "/"},
 		}
-		v.Paths["container"], v.Paths["home_volume"] = dockerinfo.ContainerName(sb), dockerinfo.HomeVolume(sb)
-		v.Differences = dockerinfo.Differences
+		v.Paths["container"], v.Paths["home_volume"] = dockername.ContainerName(sb), dockername.HomeVolume(sb)
+		v.Differences = dockername.Differences
 	} else {
 		for _, p := range []struct{ name, target string }{{"home", native.HomeDir}, {"tmp", "/tmp"}, {"var", "/var"}} {
 			src := filepath.Join(sb.Dir, p.name)
-			v.Mounts.Persistent = append(v.Mounts.Persistent, runtime.Mount{Kind: "persistent", Source: src, Target: p.target})
+			v.Mounts.Persistent = append(v.Mounts.Persistent, backend.Mount{Kind: "persistent", Source: src, Target: p.target})
 			v.Paths[p.name] = src
 		}
 	}
 	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids,
-		Disk: "not limited: " + runtime.NoDiskLimit, UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
+		Disk: "not limited: " + backend.NoDiskLimit, UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
 	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }
@@ -276,7 +276,7 @@ func newVersionCmd(f *Factory) *cobra.Command {
 		Short: "Print paddock's version",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := map[string]string{"version": Version, "go": goruntime.Version(), "os": goruntime.GOOS, "arch": goruntime.GOARCH}
+			v := map[string]string{"version": Version, "go": runtime.Version(), "os": runtime.GOOS, "arch": runtime.GOARCH}
 			if asJSON {
 				return writeJSON(f.IO.Out, v)
 			}

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -104,7 +104,7 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 	if err != nil {
 		return execExitCode(err)
 	}
-	req := runtime.ExecRequest{Argv: argv, Env: append(termEnv(opts.tty), env...), Dir: opts.workdir,
+	req := backend.ExecRequest{Argv: argv, Env: append(termEnv(opts.tty), env...), Dir: opts.workdir,
 		User: opts.user, TTY: opts.tty, Stdin: opts.interactive}
 	if req.Dir == "" {
 		req.Dir = rec.Spec.Workdir
@@ -124,12 +124,12 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 
 // execStarting runs req in the sandbox, starting the sandbox first if it is not running. The
 // running case, the common one, goes straight to the init.
-func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req runtime.ExecRequest) (int, error) {
+func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req backend.ExecRequest) (int, error) {
 	if err := m.Revive(ctx, rec); err != nil {
 		return -1, err
 	}
 	code, err := m.For(rec).Exec(ctx, m.Sandbox(rec), req, execIO(f))
-	if errors.Is(err, runtime.ErrNotRunning) {
+	if errors.Is(err, backend.ErrNotRunning) {
 		if err := startAndWarn(ctx, f, m, rec); err != nil {
 			return -1, err
 		}
@@ -262,7 +262,7 @@ func eachSandbox(f *Factory, refs []string, fn func(*sandbox.Manager, *store.Rec
 	return nil
 }
 
-func enforcementWarning(st runtime.State) string {
+func enforcementWarning(st backend.State) string {
 	e := st.Enforced
 	if e == nil {
 		return ""

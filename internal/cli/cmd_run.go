@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/native"
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -222,7 +222,7 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	}
 	has := hostHas
 	if hb, ok := m.For(rec).(interface {
-		Has(context.Context, *runtime.Sandbox, string) bool
+		Has(context.Context, *backend.Sandbox, string) bool
 	}); ok {
 		// A backend that can look inside the sandbox (the Docker engine's containers).
 		has = func(p string) bool { return hb.Has(ctx, m.Sandbox(rec), p) }
@@ -237,7 +237,7 @@ func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Re
 	argv := a.Command(append(append(hostConfigArgs(rec, a), epArgs...), args...), has)
 	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
 	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
-	req := runtime.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty), User: imageUser(rec)}
+	req := backend.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty), User: imageUser(rec)}
 	keys, err := agentKeys(f, rec, a)
 	if err != nil {
 		return execExitCode(err)
@@ -309,8 +309,8 @@ func termEnv(tty bool) []string {
 	return env
 }
 
-func execIO(f *Factory) runtime.ExecIO {
-	return runtime.ExecIO{Stdin: f.IO.In, Stdout: f.IO.OutFile, Stderr: errFile(f)}
+func execIO(f *Factory) backend.ExecIO {
+	return backend.ExecIO{Stdin: f.IO.In, Stdout: f.IO.OutFile, Stderr: errFile(f)}
 }
 
 func errFile(f *Factory) *os.File {

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/paddockhq/paddock/internal/exe"
 	"github.com/paddockhq/paddock/internal/fsutil"
+	"github.com/paddockhq/paddock/internal/handover"
 )
 
 // ErrNoProfileNeeded: the host does not restrict user namespaces with AppArmor.
@@ -24,7 +24,7 @@ const AppArmorProfilePath = "/etc/apparmor.d/paddock"
 // grants user namespaces to paddock's two executables in dir and confines nothing else, as
 // Ubuntu's own profiles do for programs that need them.
 func AppArmorProfile(dir string) string {
-	attach := filepath.Join(dir, exe.Engine) + "{,-oci}"
+	attach := filepath.Join(dir, handover.Engine) + "{,-oci}"
 	return fmt.Sprintf(`# paddock: its sandboxes need unprivileged user namespaces, which this host restricts
 # (kernel.apparmor_restrict_unprivileged_userns=1). This profile grants them to paddock's own
 # executables only, and confines nothing else. Written by `+"`paddock doctor --install-apparmor-profile`"+`.
@@ -43,7 +43,7 @@ profile paddock %q flags=(unconfined) {
 
 // engineDir is the folder of the running paddock executables.
 func engineDir() (string, error) {
-	p, err := exe.EnginePath()
+	p, err := handover.EnginePath()
 	if err != nil {
 		return "", err
 	}

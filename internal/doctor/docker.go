@@ -5,21 +5,21 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockername"
 )
 
 // AddDocker adds what paddock found of a Docker engine; required when the Docker backend makes
 // the new sandboxes. When it does, the native engine's checks stop being required.
-func (r *Report) AddDocker(ctx context.Context, b runtime.Backend, backend string) {
+func (r *Report) AddDocker(ctx context.Context, b backend.Backend, backend string) {
 	r.Backend = backend
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	c := Check{Name: "docker engine", Required: backend == "docker"}
-	var e dockerinfo.Engine
+	var e dockername.Engine
 	var err error
 	if be, ok := b.(interface {
-		Engine(context.Context) (dockerinfo.Engine, error)
+		Engine(context.Context) (dockername.Engine, error)
 	}); ok {
 		e, err = be.Engine(ctx)
 	} else {

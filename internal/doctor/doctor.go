@@ -1,7 +1,7 @@
 // Package doctor checks what this host gives a sandbox and explains, in plain words, what to fix.
 package doctor
 
-import "github.com/paddockhq/paddock/internal/runtime/dockerinfo"
+import "github.com/paddockhq/paddock/internal/backend/docker/dockername"
 
 // Check is one finding.
 type Check struct {
@@ -24,7 +24,7 @@ type Report struct {
 	Protections []string `json:"protections"`
 	// Backend is the backend of new sandboxes; Docker is the engine found, if any.
 	Backend string             `json:"backend"`
-	Docker  *dockerinfo.Engine `json:"docker_engine,omitempty"`
+	Docker  *dockername.Engine `json:"docker_engine,omitempty"`
 	// Safe: every required check passed.
 	Safe bool `json:"safe"`
 }

@@ -13,10 +13,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/cgroups"
 	"github.com/paddockhq/paddock/internal/fsutil"
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/native"
 )
 
 // Run diagnoses this host for the calling user, with paddock's state under home.
@@ -210,7 +210,7 @@ func diskCheck(home string) Check {
 
 // diskLimitCheck says that a sandbox's disk use is not limited here (--disk is refused).
 func diskLimitCheck(home string) Check {
-	return Check{Name: "per-sandbox disk limit (--disk)", Detail: runtime.NoDiskLimit + ": a sandbox can fill the blocks and inodes of the filesystem of " + home,
+	return Check{Name: "per-sandbox disk limit (--disk)", Detail: backend.NoDiskLimit + ": a sandbox can fill the blocks and inodes of the filesystem of " + home,
 		Fix: "keep PADDOCK_HOME on a filesystem of its own (a partition or volume), so that a full sandbox cannot fill the host's"}
 }
 
@@ -230,9 +230,9 @@ func trialSandbox(ctx context.Context, home string) (Check, []string) {
 	state := filepath.Join(dir, "state")
 	os.Mkdir(state, 0o700)
 	id := fmt.Sprintf("d0c70e%058x", time.Now().UnixNano())
-	sb := &runtime.Sandbox{ID: id, Name: "paddock-doctor", Dir: state, Spec: runtime.Spec{
+	sb := &backend.Sandbox{ID: id, Name: "paddock-doctor", Dir: state, Spec: backend.Spec{
 		Template: "host", Hostname: "paddock-doctor", Workdir: ws, UnsafeNoLimits: true,
-		Mounts: []runtime.Mount{{Kind: "workspace", Source: ws, Target: ws}}}}
+		Mounts: []backend.Mount{{Kind: "workspace", Source: ws, Target: ws}}}}
 	b := native.New()
 	b.Quiet = true
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -244,8 +244,8 @@ func trialSandbox(ctx context.Context, home string) (Check, []string) {
 	defer b.Stop(context.Background(), sb, 2*time.Second)
 	null, _ := os.Open(os.DevNull)
 	defer null.Close()
-	code, err := b.Exec(ctx, sb, runtime.ExecRequest{Argv: []string{"/bin/sh", "-c", "echo ok > ok"}, Dir: ws},
-		runtime.ExecIO{Stdin: null, Stdout: null, Stderr: null})
+	code, err := b.Exec(ctx, sb, backend.ExecRequest{Argv: []string{"/bin/sh", "-c", "echo ok > ok"}, Dir: ws},
+		backend.ExecIO{Stdin: null, Stdout: null, Stderr: null})
 	if err != nil || code != 0 {
 		c.Detail = fmt.Sprintf("a command in the sandbox failed (exit %d, %v)", code, err)
 		return c, nil

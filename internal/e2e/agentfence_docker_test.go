@@ -15,7 +15,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 
-	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 )
 
 // TestDockerAgentInstallFence: on the Docker backend the install runs in a container of the

@@ -18,7 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -37,7 +37,7 @@ const debCache = "/var/cache/paddock-test"
 // mmdebstrap; it is built only when the cache lacks it (scripts/test.sh installs mmdebstrap).
 func debRootfs(t *testing.T) string {
 	t.Helper()
-	out := filepath.Join(debCache, "debian-bookworm-sudo-"+goruntime.GOARCH+".tar.gz")
+	out := filepath.Join(debCache, "debian-bookworm-sudo-"+runtime.GOARCH+".tar.gz")
 	unlock := debLock(t)
 	defer unlock()
 	if _, err := os.Stat(out); err == nil {
@@ -128,7 +128,7 @@ func debImage(t *testing.T) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return imagetest.Image(t, goruntime.GOARCH, v1.Config{
+	return imagetest.Image(t, runtime.GOARCH, v1.Config{
 		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Cmd: []string{"bash"},
 	}, l)
@@ -180,7 +180,7 @@ func sandboxTemplateImage(t *testing.T) v1.Image {
 		imagetest.Dir("home/agent", 0o750, 1000),
 		imagetest.Ent{Name: "home/agent/.profile", Type: tar.TypeReg, Mode: 0o644, UID: 1000, GID: 1000, Body: "export FROM_PROFILE=1\n"},
 	)
-	return imagetest.Image(t, goruntime.GOARCH, v1.Config{
+	return imagetest.Image(t, runtime.GOARCH, v1.Config{
 		Env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		User: "agent", WorkingDir: "/home/agent/workspace", Cmd: []string{"bash"},
 	}, base, imagetest.Layer(t, top))

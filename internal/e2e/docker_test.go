@@ -22,10 +22,10 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/volume"
 
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockername"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 	"github.com/paddockhq/paddock/internal/egress"
-	"github.com/paddockhq/paddock/internal/runtime"
-	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
-	"github.com/paddockhq/paddock/internal/runtime/dockerinfo"
 )
 
 // dockerEnv is a root paddock installation whose new sandboxes go to the Docker engine, with the
@@ -407,7 +407,7 @@ func testDockerEgress(t *testing.T, elsewhere bool) {
 	if servers(state) != 1 {
 		t.Fatalf("%d proxy processes for the running sandbox", servers(state))
 	}
-	ci, err := dockertest.Require(t).ContainerInspect(context.Background(), dockerinfo.ContainerName(&runtime.Sandbox{Name: "shell-egress", ID: procInspect(t, e, "shell-egress").ID}))
+	ci, err := dockertest.Require(t).ContainerInspect(context.Background(), dockername.ContainerName(&backend.Sandbox{Name: "shell-egress", ID: procInspect(t, e, "shell-egress").ID}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 )
 
 // fdProbe prints the descriptors the shell running it holds (its own listing's descriptor,

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 	"github.com/paddockhq/paddock/internal/image/imagetest"
-	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
 )
 
 // oneLineErr fails unless r exited with code and printed exactly one line on stderr that

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddockhq/paddock/internal/runtime/docker/dockertest"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 )
 
 // TestHostileConfigVolume: on both backends, as root and (native) as an ordinary user.

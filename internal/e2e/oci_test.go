@@ -8,7 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -51,7 +51,7 @@ func busyboxImage(t *testing.T) v1.Image {
 	for _, a := range []string{"sh", "id", "cat", "echo", "ls", "touch", "pwd", "env", "stat", "rm", "whoami", "mkdir", "hostname", "true"} {
 		es = append(es, imagetest.Symlink("bin/"+a, "busybox"))
 	}
-	return imagetest.Image(t, goruntime.GOARCH, v1.Config{
+	return imagetest.Image(t, runtime.GOARCH, v1.Config{
 		Env:  []string{"PATH=/usr/local/bin:/usr/bin:/bin", "IMG_VAR=from-image"},
 		User: "agent", WorkingDir: "/home/agent", Cmd: []string{"/bin/sh"},
 	}, imagetest.Layer(t, imagetest.Tar(t, es...)))
@@ -200,7 +200,7 @@ func TestOCITemplateHostileLinks(t *testing.T) {
 			imagetest.Symlink("dev", bait+"/dev"), imagetest.Symlink("run", bait+"/run"),
 			imagetest.Symlink("etc/hosts", bait+"/hosts"), imagetest.Symlink("proc", "../../../../"+bait+"/proc"),
 		}
-		ref := reg.Push(t, "test/hostile-"+string(e.mode)+":1", imagetest.Image(t, goruntime.GOARCH, v1.Config{},
+		ref := reg.Push(t, "test/hostile-"+string(e.mode)+":1", imagetest.Image(t, runtime.GOARCH, v1.Config{},
 			imagetest.Layer(t, imagetest.Tar(t, es...))))
 		r := e.run(e.workspace("proj"), "run", "-t", ref, "shell", "-c", "true")
 		if r.code == 0 {
@@ -244,7 +244,7 @@ func TestOCITemplateUserTableLinks(t *testing.T) {
 		for _, a := range []string{"sh", "id", "echo", "true"} {
 			es = append(es, imagetest.Symlink("bin/"+a, "busybox"))
 		}
-		ref := reg.Push(t, "test/etc-link-"+string(e.mode)+":1", imagetest.Image(t, goruntime.GOARCH, v1.Config{
+		ref := reg.Push(t, "test/etc-link-"+string(e.mode)+":1", imagetest.Image(t, runtime.GOARCH, v1.Config{
 			Env: []string{"PATH=/bin"}, User: "agent", Cmd: []string{"/bin/sh"},
 		}, imagetest.Layer(t, imagetest.Tar(t, es...))))
 		r := e.run(e.workspace("proj"), "run", "-t", ref, "shell", "-c", "id -u; echo $HOME")

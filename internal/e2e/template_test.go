@@ -16,7 +16,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,7 +124,7 @@ func tplOwner(t *testing.T, p string) (int, int) {
 
 func TestTemplatePull(t *testing.T) {
 	reg := imagetest.NewRegistry(t)
-	ref := reg.Push(t, "test/debian:bookworm", imagetest.DebianLike(t, goruntime.GOARCH))
+	ref := reg.Push(t, "test/debian:bookworm", imagetest.DebianLike(t, runtime.GOARCH))
 	forEachMode(t, func(t *testing.T, e *env) {
 		r := e.run("", "template", "pull", ref)
 		if r.code != 0 || !strings.HasPrefix(r.stdout, ref+"@sha256:") || !strings.Contains(r.stderr, "pulling "+ref) {
@@ -217,7 +217,7 @@ func TestTemplateRootlessWithoutSubIDs(t *testing.T) {
 		os.Chown(p, e.uid, e.gid)
 	}
 	reg := imagetest.NewRegistry(t)
-	ref := reg.Push(t, "test/debian:1", imagetest.DebianLike(t, goruntime.GOARCH))
+	ref := reg.Push(t, "test/debian:1", imagetest.DebianLike(t, runtime.GOARCH))
 	e.ok("", "template", "pull", ref)
 	d := tplInspect(t, e, ref)
 	if d.Squashed == 0 || !strings.Contains(d.Owners, "without subordinate ids") {
@@ -237,7 +237,7 @@ func TestTemplateImport(t *testing.T) {
 	dir := t.TempDir()
 	tag, _ := name.NewTag("example.com/team/deb:1")
 	save := filepath.Join(dir, "save.tar")
-	if err := tarball.WriteToFile(save, tag, imagetest.DebianLike(t, goruntime.GOARCH)); err != nil {
+	if err := tarball.WriteToFile(save, tag, imagetest.DebianLike(t, runtime.GOARCH)); err != nil {
 		t.Fatal(err)
 	}
 	out := e.ok("", "template", "import", save)
@@ -248,7 +248,7 @@ func TestTemplateImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	small := imagetest.Image(t, goruntime.GOARCH, v1.Config{}, imagetest.Layer(t, imagetest.Tar(t, imagetest.File("hello", "hi", 0o644, 0))))
+	small := imagetest.Image(t, runtime.GOARCH, v1.Config{}, imagetest.Layer(t, imagetest.Tar(t, imagetest.File("hello", "hi", 0o644, 0))))
 	lp.AppendImage(small)
 	tplOneLine(t, "unnamed OCI layout", e.run("", "template", "import", filepath.Join(dir, "oci")), 2, "--name")
 	e.ok("", "template", "import", "--name", "oci-img:1", filepath.Join(dir, "oci"))
@@ -273,9 +273,9 @@ func TestTemplateImport(t *testing.T) {
 func TestTemplateBadInput(t *testing.T) {
 	e := newEnv(t, asRoot)
 	reg := imagetest.NewRegistry(t)
-	arch := map[string]string{"amd64": "arm64", "arm64": "amd64"}[goruntime.GOARCH]
+	arch := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
 	reg.Push(t, "test/foreign:1", imagetest.Image(t, arch, v1.Config{}, imagetest.Layer(t, imagetest.Tar(t, imagetest.File("a", "1", 0o644, 0)))))
-	reg.Push(t, "private/img:1", imagetest.DebianLike(t, goruntime.GOARCH))
+	reg.Push(t, "private/img:1", imagetest.DebianLike(t, runtime.GOARCH))
 	tplOneLine(t, "unreachable", e.run("", "template", "pull", "127.0.0.1:1/x/y:1"), 1, "cannot reach registry 127.0.0.1:1")
 	tplOneLine(t, "unknown image", e.run("", "template", "pull", reg.Host+"/nope/nope:1"), 1, "is not in registry")
 	tplOneLine(t, "wrong platform", e.run("", "template", "pull", reg.Host+"/test/foreign:1"), 1, "is built for linux/"+arch)

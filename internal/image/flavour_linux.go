@@ -3,7 +3,7 @@ package image
 import (
 	"os"
 
-	"github.com/paddockhq/paddock/internal/runtime/native"
+	"github.com/paddockhq/paddock/internal/backend/native"
 )
 
 // CurrentFlavour is the flavour of the sandboxes this process would start: root mode as root,

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
+
+	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
 // indexSchema is the version of images/index.json this build writes.
@@ -66,8 +67,8 @@ func (p Platform) String() string {
 }
 
 func hostPlatform() Platform {
-	p := Platform{OS: "linux", Architecture: goruntime.GOARCH}
-	if goruntime.GOARCH == "arm64" {
+	p := Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm64" {
 		p.Variant = "v8"
 	}
 	return p

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/fsutil"
-	"github.com/paddockhq/paddock/internal/runtime/native"
 )
 
 // HelperCommand is the hidden command that unpacks or removes layers inside a user namespace

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/fsutil"
-	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
 )
@@ -124,7 +124,7 @@ func orNoneStr(v string) string {
 }
 
 // runningAgentVersion is the version mounted in a sandbox ("" if none).
-func runningAgentVersion(spec runtime.Spec) string {
+func runningAgentVersion(spec backend.Spec) string {
 	for _, m := range spec.Mounts {
 		if m.Kind == "agent" {
 			return filepath.Base(m.Source)
@@ -163,7 +163,7 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 		return badInput("%v", err)
 	}
 	info := a.Info()
-	var managed []runtime.Mount
+	var managed []backend.Mount
 	if info.Package != "" {
 		inst, err := m.Agents.Installer.EnsureOn(ctx, a, rec.AgentVersion, m.For(rec).Name())
 		switch {
@@ -183,7 +183,7 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 			}
 			return badInput("%s runs on Node.js, and template %s has none: use a template with Node.js, or the host template on a host with it", a.Name(), tmpl)
 		}
-		managed = append(managed, runtime.Mount{Kind: "agent", Source: inst.Dir, Target: agent.AgentDir, ReadOnly: true})
+		managed = append(managed, backend.Mount{Kind: "agent", Source: inst.Dir, Target: agent.AgentDir, ReadOnly: true})
 	}
 	vols, err := m.Agents.Volumes.Mounts(a)
 	if err != nil {
@@ -201,10 +201,10 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 	env := slices.Clone(info.Env)
 	// An image that runs as a non-root user (USER agent) keeps the agent's config in that
 	// user's home: the volumes and the agent's variables follow it.
-	if u, ok := runtime.LookupImageUser(rec.Spec.Image); ok && strings.HasPrefix(u.Home, "/") && u.Home != "/" {
+	if u, ok := backend.LookupImageUser(rec.Spec.Image); ok && strings.HasPrefix(u.Home, "/") && u.Home != "/" {
 		managed, env = rehome(managed, env, u.Home)
 	}
-	mounts := append(slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), runtime.Mount.Managed), managed...)
+	mounts := append(slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), backend.Mount.Managed), managed...)
 	if err := checkMounts(mounts); err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 // seedAgent prepares the agent's own configuration in its volume (onboarding done, the
 // workspaces trusted, the key's mechanism set up, no telemetry), keeping what is there. A file
 // it cannot merge (the user's, broken) is reported and left alone: the agent then asks itself.
-func (m *Manager) seedAgent(a agent.Agent, rec *store.Record, vols []runtime.Mount) {
+func (m *Manager) seedAgent(a agent.Agent, rec *store.Record, vols []backend.Mount) {
 	c := agent.SeedContext{Dirs: map[string]string{}, Placeholder: m.Agents.Placeholder}
 	if c.Placeholder == nil {
 		c.Placeholder = Placeholder
@@ -241,7 +241,7 @@ func (m *Manager) seedAgent(a agent.Agent, rec *store.Record, vols []runtime.Mou
 // their place in the agent's config folder. A file that will be mounted over gets a placeholder
 // in the volume first (a valid empty JSON object for settings), so that the volume never holds
 // an empty settings file that the agent would fail to read.
-func hostConfigMounts(hc *agent.HostConfig, vols []runtime.Mount) ([]runtime.Mount, error) {
+func hostConfigMounts(hc *agent.HostConfig, vols []backend.Mount) ([]backend.Mount, error) {
 	dir := ""
 	if hc.DirEnv != "" {
 		dir = os.Getenv(hc.DirEnv)
@@ -253,7 +253,7 @@ func hostConfigMounts(hc *agent.HostConfig, vols []runtime.Mount) ([]runtime.Mou
 		}
 		dir = filepath.Join(home, hc.Dir)
 	}
-	var out []runtime.Mount
+	var out []backend.Mount
 	for _, item := range hc.Items {
 		src, err := filepath.EvalSymlinks(filepath.Join(dir, item))
 		if err != nil {
@@ -276,12 +276,12 @@ func hostConfigMounts(hc *agent.HostConfig, vols []runtime.Mount) ([]runtime.Mou
 				}
 			}
 		}
-		out = append(out, runtime.Mount{Kind: "agent-config", Source: src, Target: target, ReadOnly: true})
+		out = append(out, backend.Mount{Kind: "agent-config", Source: src, Target: target, ReadOnly: true})
 	}
 	return out, nil
 }
 
-func isUserMount(m runtime.Mount) bool { return !m.Managed() }
+func isUserMount(m backend.Mount) bool { return !m.Managed() }
 
 func setAgentOptions(rec *store.Record, o Options) {
 	if o.AgentVersionSet {
@@ -324,7 +324,7 @@ func (m *Manager) applyAgentChange(ctx context.Context, rec *store.Record, o Opt
 }
 
 // rehome moves mount targets and variable values under the agent's default home (/root) to home.
-func rehome(ms []runtime.Mount, env []string, home string) ([]runtime.Mount, []string) {
+func rehome(ms []backend.Mount, env []string, home string) ([]backend.Mount, []string) {
 	move := func(p string) string {
 		if p == agent.Home || strings.HasPrefix(p, agent.Home+"/") {
 			return path.Clean(home + strings.TrimPrefix(p, agent.Home))

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
 )
@@ -20,29 +20,29 @@ import (
 // fakeBackend runs nothing; it reports the sandboxes in running as running.
 type fakeBackend struct {
 	running map[string]bool
-	started []runtime.Spec
+	started []backend.Spec
 }
 
 func (b *fakeBackend) Name() string { return "fake" }
-func (b *fakeBackend) Start(_ context.Context, sb *runtime.Sandbox) error {
+func (b *fakeBackend) Start(_ context.Context, sb *backend.Sandbox) error {
 	b.started = append(b.started, sb.Spec)
 	b.running[sb.ID] = true
 	return nil
 }
-func (b *fakeBackend) Stop(_ context.Context, sb *runtime.Sandbox, _ time.Duration) error {
+func (b *fakeBackend) Stop(_ context.Context, sb *backend.Sandbox, _ time.Duration) error {
 	delete(b.running, sb.ID)
 	return nil
 }
-func (b *fakeBackend) State(_ context.Context, sb *runtime.Sandbox) (runtime.State, error) {
+func (b *fakeBackend) State(_ context.Context, sb *backend.Sandbox) (backend.State, error) {
 	if b.running[sb.ID] {
-		return runtime.State{Status: "running"}, nil
+		return backend.State{Status: "running"}, nil
 	}
-	return runtime.State{Status: "stopped"}, nil
+	return backend.State{Status: "stopped"}, nil
 }
-func (b *fakeBackend) Exec(context.Context, *runtime.Sandbox, runtime.ExecRequest, runtime.ExecIO) (int, error) {
+func (b *fakeBackend) Exec(context.Context, *backend.Sandbox, backend.ExecRequest, backend.ExecIO) (int, error) {
 	return 0, nil
 }
-func (b *fakeBackend) Remove(_ context.Context, sb *runtime.Sandbox) error {
+func (b *fakeBackend) Remove(_ context.Context, sb *backend.Sandbox) error {
 	return os.RemoveAll(sb.Dir)
 }
 
@@ -75,7 +75,7 @@ func newAgentFixture(t *testing.T) *agentFixture {
 	return f
 }
 
-func kinds(ms []runtime.Mount) string {
+func kinds(ms []backend.Mount) string {
 	var k []string
 	for _, m := range ms {
 		k = append(k, m.Kind+":"+m.Target)
@@ -107,7 +107,7 @@ func TestAgentMountsAtStart(t *testing.T) {
 	if !slices.Contains(spec.AgentEnv, "CLAUDE_CONFIG_DIR=/root/.claude") {
 		t.Fatalf("agent env %q", spec.AgentEnv)
 	}
-	env := runtime.WithAgentEnv(spec, []string{"PATH=/usr/bin:/bin", "HOME=/root"})
+	env := backend.WithAgentEnv(spec, []string{"PATH=/usr/bin:/bin", "HOME=/root"})
 	if env[0] != "PATH=/paddock/agent/node_modules/.bin:/usr/bin:/bin" {
 		t.Fatalf("env %q", env)
 	}
@@ -126,22 +126,22 @@ func TestAgentMountsAtStart(t *testing.T) {
 	}
 	extra := mustMkdir(t, filepath.Join(filepath.Dir(f.ws), "data"))
 	_, _, err = f.m.Ensure(ctx, Options{Agent: "claude", Workspace: f.ws, MountsSet: true,
-		Volumes: []runtime.Mount{{Kind: "bind", Source: extra, Target: "/data"}}})
+		Volumes: []backend.Mount{{Kind: "bind", Source: extra, Target: "/data"}}})
 	if !errors.Is(err, ErrDrift) || strings.Contains(err.Error(), "paddock/agent") || strings.Contains(err.Error(), ".claude") {
 		t.Fatalf("drift: %v", err)
 	}
 	f.m.Stop(ctx, rec, time.Second)
 	rec2, _, err := f.m.Ensure(ctx, Options{Agent: "claude", Workspace: f.ws, MountsSet: true, Recreate: true,
-		Volumes: []runtime.Mount{{Kind: "bind", Source: extra, Target: "/data"}}})
+		Volumes: []backend.Mount{{Kind: "bind", Source: extra, Target: "/data"}}})
 	if err != nil || !strings.Contains(kinds(rec2.Spec.Mounts), "agent:/paddock/agent") || !strings.Contains(kinds(rec2.Spec.Mounts), "bind:/data") {
 		t.Fatalf("recreate: %v %s", err, kinds(rec2.Spec.Mounts))
 	}
 }
 
 func TestDiffIgnoresManagedMounts(t *testing.T) {
-	ws := runtime.Mount{Kind: "workspace", Source: "/p", Target: "/p"}
-	have := runtime.Spec{Mounts: []runtime.Mount{ws, {Kind: "agent", Source: "/c/claude/1", Target: "/paddock/agent"}}}
-	want := runtime.Spec{Mounts: []runtime.Mount{ws, {Kind: "volume", Source: "/v", Target: "/root/.claude"},
+	ws := backend.Mount{Kind: "workspace", Source: "/p", Target: "/p"}
+	have := backend.Spec{Mounts: []backend.Mount{ws, {Kind: "agent", Source: "/c/claude/1", Target: "/paddock/agent"}}}
+	want := backend.Spec{Mounts: []backend.Mount{ws, {Kind: "volume", Source: "/v", Target: "/root/.claude"},
 		{Kind: "agent-config", Source: "/h/CLAUDE.md", Target: "/root/.claude/CLAUDE.md"}}, AgentEnv: []string{"A=1"}}
 	if d := Diff(have, want); len(d) != 0 {
 		t.Fatalf("Diff = %q", d)

@@ -8,21 +8,21 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/fsutil"
-	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
 // A sandbox whose record (record.json) cannot be read is still a sandbox: its processes may run
 // and its folder is some workspace's. The backend that made it recognises its own files
-// (runtime.Salvager), so that rm -f stops it before deleting its state, and a run in its
+// (backend.Salvager), so that rm -f stops it before deleting its state, and a run in its
 // workspace does not silently make a second one.
 
 // ErrDamaged: a sandbox's record cannot be read.
 var ErrDamaged = errors.New("damaged sandbox")
 
 // salvage finds which sandbox a damaged state folder holds, and its backend.
-func (m *Manager) salvage(ctx context.Context, dir string) (*runtime.Sandbox, runtime.Backend, error) {
+func (m *Manager) salvage(ctx context.Context, dir string) (*backend.Sandbox, backend.Backend, error) {
 	// The supervisor's spec.json is the native backend's; anything else is the Docker backend's.
 	order := []string{"docker", "native"}
 	if _, err := fsutil.LstatBeneath(dir, "spec.json"); err == nil {
@@ -30,7 +30,7 @@ func (m *Manager) salvage(ctx context.Context, dir string) (*runtime.Sandbox, ru
 	}
 	for _, name := range order {
 		be := m.Backends[name]
-		s, ok := be.(runtime.Salvager)
+		s, ok := be.(backend.Salvager)
 		if !ok {
 			continue
 		}
@@ -46,7 +46,7 @@ func (m *Manager) salvage(ctx context.Context, dir string) (*runtime.Sandbox, ru
 }
 
 // workspaceOf is the folder a salvaged sandbox works in.
-func workspaceOf(sb *runtime.Sandbox) string {
+func workspaceOf(sb *backend.Sandbox) string {
 	for _, mt := range sb.Spec.Mounts {
 		if mt.Kind == "workspace" {
 			return mt.Source

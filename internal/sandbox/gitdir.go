@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/hostpath"
-	"github.com/paddockhq/paddock/internal/runtime"
 )
 
 // gitFileMax bounds what paddock reads of a worktree's small git files (.git, gitdir, commondir).
@@ -22,7 +22,7 @@ const gitFileMax = 4096
 // worktrees/NAME/gitdir points back at this workspace), outside paddock's state folder and the
 // system folders. Nothing is followed, blocked on or read without bound. note says, when not
 // empty, why a .git file was not followed.
-func worktreeMounts(ws, state string) (ms []runtime.Mount, why string) {
+func worktreeMounts(ws, state string) (ms []backend.Mount, why string) {
 	common, name, err := worktreeRepo(ws, state)
 	switch {
 	case errors.Is(err, errNotWorktree):
@@ -36,7 +36,7 @@ func worktreeMounts(ws, state string) (ms []runtime.Mount, why string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	return []runtime.Mount{{Kind: "gitdir", Source: common, Target: common, ID: id,
+	return []backend.Mount{{Kind: "gitdir", Source: common, Target: common, ID: id,
 		Why: "the workspace is the git worktree " + name + " of this repository (its worktrees/" + name + "/gitdir names the workspace)"}}, ""
 }
 

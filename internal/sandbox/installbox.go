@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/egress"
-	"github.com/paddockhq/paddock/internal/runtime"
 )
 
 // InstallSandbox makes the agents' install sandboxes with the manager's own backends: a
@@ -53,7 +53,7 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 			if err != nil || ownerAlive(d) {
 				continue
 			}
-			sb := &runtime.Sandbox{ID: string(id), Name: "install-" + e.Name(), Dir: d}
+			sb := &backend.Sandbox{ID: string(id), Name: "install-" + e.Name(), Dir: d}
 			be.Stop(ctx, sb, 0)
 			be.Remove(ctx, sb)
 		}
@@ -85,17 +85,17 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 		return nil, fmt.Errorf("install policy: %w", err)
 	}
 	name := "install-" + job.Agent + "-" + id[:8]
-	spec := runtime.Spec{
+	spec := backend.Spec{
 		Template: "host", Hostname: "paddock-install", Workdir: agent.AgentDir,
-		Mounts: []runtime.Mount{
+		Mounts: []backend.Mount{
 			{Kind: "bind", Source: job.Dir, Target: agent.AgentDir},
 			{Kind: "bind", Source: job.Config, Target: agent.InstallConfigDir, ReadOnly: true},
 		},
-		Egress: &runtime.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome},
+		Egress: &backend.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome},
 		// Short-lived and fenced by its process limit; it must run where the user's sandboxes
 		// run, rootless hosts without cgroup delegation included.
 		UnsafeNoLimits: true,
-		Limits:         runtime.Limits{Pids: 4096},
+		Limits:         backend.Limits{Pids: 4096},
 	}
 	if r, ok := be.(ImageResolver); ok {
 		img, err := r.ResolveImage(ctx, "host", "missing", m.Progress)
@@ -105,7 +105,7 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 		}
 		spec.Image = img
 	}
-	sb := &runtime.Sandbox{ID: id, Name: name, Dir: dir, Spec: spec}
+	sb := &backend.Sandbox{ID: id, Name: name, Dir: dir, Spec: spec}
 	box := &installBox{be: be, sb: sb, env: job.Env, native: be.Name() == "native", rules: rules}
 	if err := be.Start(ctx, sb); err != nil {
 		box.Close()
@@ -118,8 +118,8 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 }
 
 type installBox struct {
-	be     runtime.Backend
-	sb     *runtime.Sandbox
+	be     backend.Backend
+	sb     *backend.Sandbox
 	env    []string
 	native bool
 	before map[string]bool
@@ -138,8 +138,8 @@ func (b *installBox) Run(ctx context.Context, argv []string, out *os.File) (int,
 		return -1, err
 	}
 	defer null.Close()
-	code, err := b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: argv, Env: b.env, Dir: agent.AgentDir},
-		runtime.ExecIO{Stdin: null, Stdout: out, Stderr: out})
+	code, err := b.be.Exec(ctx, b.sb, backend.ExecRequest{Argv: argv, Env: b.env, Dir: agent.AgentDir},
+		backend.ExecIO{Stdin: null, Stdout: out, Stderr: out})
 	if ctx.Err() != nil && err == nil {
 		err = ctx.Err()
 	}

@@ -16,11 +16,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/egress"
-	"github.com/paddockhq/paddock/internal/exe"
+	"github.com/paddockhq/paddock/internal/handover"
 	"github.com/paddockhq/paddock/internal/hostpath"
 	"github.com/paddockhq/paddock/internal/image"
-	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -36,8 +36,8 @@ type Manager struct {
 	Store *store.Store
 	// Backend makes new sandboxes; an existing sandbox is always run by the backend it was
 	// created on (its record's Backend, looked up in Backends).
-	Backend  runtime.Backend
-	Backends map[string]runtime.Backend
+	Backend  backend.Backend
+	Backends map[string]backend.Backend
 	// BackendChosen: the backend was asked for (--backend, PADDOCK_BACKEND, the config file),
 	// so a sandbox found on another one is worth a note.
 	BackendChosen bool
@@ -54,11 +54,11 @@ type Manager struct {
 type Options struct {
 	Agent     string
 	Workspace string // "" means the current folder
-	Extra     []runtime.Mount
+	Extra     []backend.Mount
 	Name      string
 	Env       []string
-	Volumes   []runtime.Mount
-	Limits    runtime.Limits
+	Volumes   []backend.Mount
+	Limits    backend.Limits
 	Template  string
 	Pull      string // --pull: always, missing (default) or never
 	Recreate  bool
@@ -91,11 +91,11 @@ type SocketProvider interface {
 // ImageResolver is a backend whose templates are images of its own engine, not paddock's
 // template cache.
 type ImageResolver interface {
-	ResolveImage(ctx context.Context, ref, policy string, progress io.Writer) (*runtime.Image, error)
+	ResolveImage(ctx context.Context, ref, policy string, progress io.Writer) (*backend.Image, error)
 }
 
 // For is the backend that runs rec: the one it was created on.
-func (m *Manager) For(rec *store.Record) runtime.Backend {
+func (m *Manager) For(rec *store.Record) backend.Backend {
 	name := rec.Backend
 	if name == "" {
 		name = "native"
@@ -113,25 +113,25 @@ func (m *Manager) For(rec *store.Record) runtime.Backend {
 type missingBackend string
 
 func (b missingBackend) err() error {
-	return fmt.Errorf("%w: this sandbox runs on the %q backend, which this paddock does not have", runtime.ErrUnsupported, string(b))
+	return fmt.Errorf("%w: this sandbox runs on the %q backend, which this paddock does not have", backend.ErrUnsupported, string(b))
 }
 func (b missingBackend) Name() string                                                { return string(b) }
-func (b missingBackend) Start(context.Context, *runtime.Sandbox) error               { return b.err() }
-func (b missingBackend) Stop(context.Context, *runtime.Sandbox, time.Duration) error { return b.err() }
-func (b missingBackend) State(context.Context, *runtime.Sandbox) (runtime.State, error) {
-	return runtime.State{Status: "unknown"}, nil
+func (b missingBackend) Start(context.Context, *backend.Sandbox) error               { return b.err() }
+func (b missingBackend) Stop(context.Context, *backend.Sandbox, time.Duration) error { return b.err() }
+func (b missingBackend) State(context.Context, *backend.Sandbox) (backend.State, error) {
+	return backend.State{Status: "unknown"}, nil
 }
-func (b missingBackend) Exec(context.Context, *runtime.Sandbox, runtime.ExecRequest, runtime.ExecIO) (int, error) {
+func (b missingBackend) Exec(context.Context, *backend.Sandbox, backend.ExecRequest, backend.ExecIO) (int, error) {
 	return -1, b.err()
 }
-func (b missingBackend) Remove(context.Context, *runtime.Sandbox) error { return b.err() }
+func (b missingBackend) Remove(context.Context, *backend.Sandbox) error { return b.err() }
 
 // nameRE is compiled on first use: package initialisation runs in every paddock process.
 var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
 
 // Sandbox binds a record to its state folder for the backend.
-func (m *Manager) Sandbox(r *store.Record) *runtime.Sandbox {
-	return &runtime.Sandbox{ID: r.ID, Name: r.Name, Dir: m.Store.Dir(r.ID), Spec: r.Spec}
+func (m *Manager) Sandbox(r *store.Record) *backend.Sandbox {
+	return &backend.Sandbox{ID: r.ID, Name: r.Name, Dir: m.Store.Dir(r.ID), Spec: r.Spec}
 }
 
 // ResolveWorkspace checks a workspace folder and returns its real absolute path.
@@ -207,7 +207,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if err != nil {
 		return nil, false, badInput("workspace %s: %v", ws, err)
 	}
-	for _, ms := range [][]runtime.Mount{o.Extra, o.Volumes} {
+	for _, ms := range [][]backend.Mount{o.Extra, o.Volumes} {
 		if err := identify(ms); err != nil {
 			return nil, false, err
 		}
@@ -217,7 +217,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	if o.DiskBytes != 0 {
 		return nil, false, badInput("--disk %s: %s; run without --disk, and keep PADDOCK_HOME on a filesystem of its own",
-			FormatBytes(o.DiskBytes), runtime.NoDiskLimit)
+			FormatBytes(o.DiskBytes), backend.NoDiskLimit)
 	}
 	if o.Network != "" {
 		if err := egress.CheckPreset(o.Network); err != nil {
@@ -242,7 +242,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	// A worktree's repository, for a new sandbox or new mounts: read before the store is locked
 	// (the workspace's .git is the sandbox's to plant).
-	var git []runtime.Mount
+	var git []backend.Mount
 	if !existing || o.MountsSet {
 		var why string
 		if git, why = worktreeMounts(ws, m.stateRoot()); why != "" && m.Progress != nil {
@@ -250,14 +250,14 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 		}
 	}
 	// Once per command: paddock may hand the command over to paddock-oci after saying it.
-	if be.Name() != m.Backend.Name() && m.BackendChosen && m.Progress != nil && os.Getenv(exe.HandedOverEnv) == "" {
+	if be.Name() != m.Backend.Name() && m.BackendChosen && m.Progress != nil && os.Getenv(handover.HandedOverEnv) == "" {
 		fmt.Fprintf(m.Progress, "paddock: the sandbox of this folder runs on the %s backend, where it was created (remove it to make one on %s)\n",
 			be.Name(), m.Backend.Name())
 	}
 	// An OCI template is resolved (pulled as --pull says) before the store is locked: a pull can
 	// take a while and must not hold up other sandboxes. A backend with its own image store (the
 	// Docker engine) resolves every template, the host template included.
-	var img *runtime.Image
+	var img *backend.Image
 	if r, ok := be.(ImageResolver); ok && (o.Template != "host" || o.TemplateSet || !m.exists(ws, o.Agent)) {
 		policy, err := image.ParsePullPolicy(o.Pull)
 		if err != nil {
@@ -309,7 +309,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if err := m.checkDamaged(ctx, bad, ws); err != nil {
 		return nil, false, err
 	}
-	rec, err := m.create(ctx, recs, runtime.Mount{Kind: "workspace", Source: ws, Target: ws, ID: wsID}, git, o, img)
+	rec, err := m.create(ctx, recs, backend.Mount{Kind: "workspace", Source: ws, Target: ws, ID: wsID}, git, o, img)
 	return rec, err == nil, err
 }
 
@@ -325,7 +325,7 @@ func (m *Manager) exists(ws, agentName string) bool {
 }
 
 // resolveImage finds (or pulls) the OCI template of the options.
-func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, error) {
+func (m *Manager) resolveImage(ctx context.Context, o Options) (*backend.Image, error) {
 	policy, err := image.ParsePullPolicy(o.Pull)
 	if err != nil {
 		return nil, badInput("%s", strings.TrimPrefix(err.Error(), image.ErrBadRef.Error()+": "))
@@ -341,11 +341,11 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, 
 	if err != nil {
 		return nil, err
 	}
-	img := &runtime.Image{Ref: im.Ref, Digest: im.Digest, LayerDirs: im.LayerDirs, User: im.Config.User,
+	img := &backend.Image{Ref: im.Ref, Digest: im.Digest, LayerDirs: im.LayerDirs, User: im.Config.User,
 		Env: im.Config.Env, WorkingDir: im.Config.WorkingDir}
 	// Rootless, an image with a non-root USER needs its layers laid out with that user as the
 	// calling user (see image.Store.ForUser); the same layers otherwise.
-	if u, ok := runtime.LookupImageUser(img); ok {
+	if u, ok := backend.LookupImageUser(img); ok {
 		if im, err = st.ForUser(ctx, im, u.UID, u.GID, m.Progress); err != nil {
 			return nil, err
 		}
@@ -354,7 +354,7 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*runtime.Image, 
 	return img, nil
 }
 
-func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount runtime.Mount, git []runtime.Mount, o Options, img *runtime.Image) (*store.Record, error) {
+func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount backend.Mount, git []backend.Mount, o Options, img *backend.Image) (*store.Record, error) {
 	ws := wsMount.Source
 	id, err := m.Store.NewID()
 	if err != nil {
@@ -368,9 +368,9 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount runt
 		ID: id, Name: name, Agent: o.Agent, Workspace: ws, Backend: m.Backend.Name(),
 		Created:      time.Now().UTC().Truncate(time.Second),
 		AgentVersion: pinned(o.AgentVersion), AgentConfig: agentConfig(o.AgentConfig),
-		Spec: runtime.Spec{
+		Spec: backend.Spec{
 			Template: o.Template, Image: img, Hostname: name, Workdir: ws,
-			Mounts: append(append([]runtime.Mount{wsMount}, git...), mounts(o)...),
+			Mounts: append(append([]backend.Mount{wsMount}, git...), mounts(o)...),
 			Env:    o.Env, Limits: o.Limits,
 			Egress:         egressSpec(o.Network),
 			UnsafeNoLimits: m.UnsafeNoLimits,
@@ -394,23 +394,23 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount runt
 }
 
 // dockerSocket is the mount of --mount-docker-socket on backend be.
-func (m *Manager) dockerSocket(ctx context.Context, be runtime.Backend) (runtime.Mount, error) {
+func (m *Manager) dockerSocket(ctx context.Context, be backend.Backend) (backend.Mount, error) {
 	sp, ok := be.(SocketProvider)
 	if !ok {
-		return runtime.Mount{}, badInput("--mount-docker-socket: the %s backend cannot show a Docker socket", be.Name())
+		return backend.Mount{}, badInput("--mount-docker-socket: the %s backend cannot show a Docker socket", be.Name())
 	}
 	src, err := sp.DockerSocket(ctx)
 	if err != nil {
-		return runtime.Mount{}, badInput("--mount-docker-socket: %v", err)
+		return backend.Mount{}, badInput("--mount-docker-socket: %v", err)
 	}
-	return runtime.Mount{Kind: "docker-socket", Source: src, Target: DockerSocketTarget}, nil
+	return backend.Mount{Kind: "docker-socket", Source: src, Target: DockerSocketTarget}, nil
 }
 
-func isDockerSocket(m runtime.Mount) bool { return m.Kind == "docker-socket" }
+func isDockerSocket(m backend.Mount) bool { return m.Kind == "docker-socket" }
 
 // hidden lists paddock's state folder when a forced workspace contains it: the sandbox must never
 // see other sandboxes' state.
-func (m *Manager) hidden(ms []runtime.Mount) []string {
+func (m *Manager) hidden(ms []backend.Mount) []string {
 	state := m.stateRoot()
 	for _, mt := range ms {
 		if within(mt.Source, state) {
@@ -421,7 +421,7 @@ func (m *Manager) hidden(ms []runtime.Mount) []string {
 }
 
 // identify records the identity of each folder the user named.
-func identify(ms []runtime.Mount) error {
+func identify(ms []backend.Mount) error {
 	for i, mt := range ms {
 		if !mt.Recorded() || !mt.ID.Zero() {
 			continue
@@ -435,12 +435,12 @@ func identify(ms []runtime.Mount) error {
 	return nil
 }
 
-func mounts(o Options) []runtime.Mount {
-	return append(append([]runtime.Mount{}, o.Extra...), o.Volumes...)
+func mounts(o Options) []backend.Mount {
+	return append(append([]backend.Mount{}, o.Extra...), o.Volumes...)
 }
 
 // checkMounts refuses two mounts at one target.
-func checkMounts(ms []runtime.Mount) error {
+func checkMounts(ms []backend.Mount) error {
 	seen := map[string]string{}
 	for _, m := range ms {
 		if prev, ok := seen[m.Target]; ok {
@@ -451,13 +451,13 @@ func checkMounts(ms []runtime.Mount) error {
 	return nil
 }
 
-func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *runtime.Image, git []runtime.Mount) (*store.Record, bool, error) {
+func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *backend.Image, git []backend.Mount) (*store.Record, bool, error) {
 	want := rec.Spec
 	if o.EnvSet {
 		want.Env = o.Env
 	}
 	if o.MountsSet {
-		want.Mounts = append(append([]runtime.Mount{rec.Spec.Mounts[0]}, git...), mounts(o)...)
+		want.Mounts = append(append([]backend.Mount{rec.Spec.Mounts[0]}, git...), mounts(o)...)
 		want.Mounts = append(want.Mounts, slices.DeleteFunc(slices.Clone(rec.Spec.Mounts), isUserMount)...)
 		// -v describes the folders; the Docker socket has its own flag and stays.
 		for _, mt := range rec.Spec.Mounts {
@@ -533,15 +533,15 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 }
 
 // egressSpec is the egress of a new sandbox with a preset ("" for the default).
-func egressSpec(preset string) *runtime.Egress {
+func egressSpec(preset string) *backend.Egress {
 	if preset == "" {
 		preset = egress.DefaultPreset
 	}
-	return &runtime.Egress{ProxyPort: egress.DefaultPort, Policy: preset}
+	return &backend.Egress{ProxyPort: egress.DefaultPort, Policy: preset}
 }
 
 // networkOf names a sandbox's network: its egress preset, or "none" (loopback only).
-func networkOf(s runtime.Spec) string {
+func networkOf(s backend.Spec) string {
 	if s.Egress == nil {
 		return "none"
 	}
@@ -549,7 +549,7 @@ func networkOf(s runtime.Spec) string {
 }
 
 // Diff lists, in plain words, how want differs from have.
-func Diff(have, want runtime.Spec) []string {
+func Diff(have, want backend.Spec) []string {
 	var d []string
 	if have.Template != want.Template {
 		d = append(d, fmt.Sprintf("template: %s -> %s", have.Template, want.Template))
@@ -581,8 +581,8 @@ func Diff(have, want runtime.Spec) []string {
 		d = append(d, "env: "+strings.Join(env, " "))
 	}
 	// Paddock-managed mounts (the agent, its volumes) are refreshed at each start, never drift.
-	hms, wms := slices.DeleteFunc(slices.Clone(have.Mounts), runtime.Mount.Managed), slices.DeleteFunc(slices.Clone(want.Mounts), runtime.Mount.Managed)
-	if !slices.EqualFunc(hms, wms, runtime.SameMount) {
+	hms, wms := slices.DeleteFunc(slices.Clone(have.Mounts), backend.Mount.Managed), slices.DeleteFunc(slices.Clone(want.Mounts), backend.Mount.Managed)
+	if !slices.EqualFunc(hms, wms, backend.SameMount) {
 		d = append(d, fmt.Sprintf("mounts: %s -> %s", describeMounts(tail(hms)), describeMounts(tail(wms))))
 	}
 	if have.Limits.CPUs != want.Limits.CPUs {
@@ -600,14 +600,14 @@ func Diff(have, want runtime.Spec) []string {
 	return d
 }
 
-func tail(ms []runtime.Mount) []runtime.Mount {
+func tail(ms []backend.Mount) []backend.Mount {
 	if len(ms) == 0 {
 		return nil
 	}
 	return ms[1:]
 }
 
-func describeMounts(ms []runtime.Mount) string {
+func describeMounts(ms []backend.Mount) string {
 	if len(ms) == 0 {
 		return "none"
 	}
@@ -795,7 +795,7 @@ func (m *Manager) recheckWorktree(rec *store.Record) bool {
 }
 
 // startable is the sandbox as its backend starts it: with what it needs from the host now.
-func (m *Manager) startable(rec *store.Record) *runtime.Sandbox {
+func (m *Manager) startable(rec *store.Record) *backend.Sandbox {
 	sb := m.Sandbox(rec)
 	if sb.Spec.Egress != nil {
 		// The proxy finds the global policy, the CA and the keys under PADDOCK_HOME.
@@ -810,9 +810,9 @@ func (m *Manager) startable(rec *store.Record) *runtime.Sandbox {
 }
 
 // Revive restores what a running sandbox needs from the host, where its backend has such a
-// thing (runtime.Reviver).
+// thing (backend.Reviver).
 func (m *Manager) Revive(ctx context.Context, rec *store.Record) error {
-	r, ok := m.For(rec).(runtime.Reviver)
+	r, ok := m.For(rec).(backend.Reviver)
 	if !ok {
 		return nil
 	}

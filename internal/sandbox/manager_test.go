@@ -9,60 +9,60 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/hostpath"
-	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
 func TestDiff(t *testing.T) {
-	ws := runtime.Mount{Kind: "workspace", Source: "/src/proj", Target: "/src/proj"}
-	vol := runtime.Mount{Kind: "bind", Source: "/data", Target: "/mnt/data", ReadOnly: true}
-	base := func() runtime.Spec {
-		return runtime.Spec{
+	ws := backend.Mount{Kind: "workspace", Source: "/src/proj", Target: "/src/proj"}
+	vol := backend.Mount{Kind: "bind", Source: "/data", Target: "/mnt/data", ReadOnly: true}
+	base := func() backend.Spec {
+		return backend.Spec{
 			Template: "host", Hostname: "shell-proj", Workdir: "/src/proj",
-			Mounts: []runtime.Mount{ws, vol},
+			Mounts: []backend.Mount{ws, vol},
 			Env:    []string{"A=1", "B=2"},
-			Limits: runtime.Limits{CPUs: 1, MemoryBytes: 512 << 20, Pids: 4096},
+			Limits: backend.Limits{CPUs: 1, MemoryBytes: 512 << 20, Pids: 4096},
 		}
 	}
 	tests := []struct {
 		name   string
-		change func(*runtime.Spec)
+		change func(*backend.Spec)
 		want   []string
 	}{
-		{name: "equal", change: func(*runtime.Spec) {}, want: nil},
-		{name: "env in another order", change: func(s *runtime.Spec) { s.Env = []string{"B=2", "A=1"} }, want: nil},
-		{name: "git identity is not a setting", change: func(s *runtime.Spec) { s.GitName, s.GitEmail = "x", "y" }, want: nil},
-		{name: "env added", change: func(s *runtime.Spec) { s.Env = append(s.Env, "C=3") }, want: []string{"env: +C"}},
-		{name: "env changed", change: func(s *runtime.Spec) { s.Env = []string{"A=9", "B=2"} }, want: []string{"env: ~A"}},
-		{name: "env removed", change: func(s *runtime.Spec) { s.Env = []string{"A=1"} }, want: []string{"env: -B"}},
-		{name: "env value emptied", change: func(s *runtime.Spec) { s.Env = []string{"A=", "B=2"} }, want: []string{"env: ~A"}},
-		{name: "env all at once", change: func(s *runtime.Spec) { s.Env = []string{"A=9", "C=3"} }, want: []string{"env: +C -B ~A"}},
-		{name: "env cleared", change: func(s *runtime.Spec) { s.Env = nil }, want: []string{"env: -A -B"}},
+		{name: "equal", change: func(*backend.Spec) {}, want: nil},
+		{name: "env in another order", change: func(s *backend.Spec) { s.Env = []string{"B=2", "A=1"} }, want: nil},
+		{name: "git identity is not a setting", change: func(s *backend.Spec) { s.GitName, s.GitEmail = "x", "y" }, want: nil},
+		{name: "env added", change: func(s *backend.Spec) { s.Env = append(s.Env, "C=3") }, want: []string{"env: +C"}},
+		{name: "env changed", change: func(s *backend.Spec) { s.Env = []string{"A=9", "B=2"} }, want: []string{"env: ~A"}},
+		{name: "env removed", change: func(s *backend.Spec) { s.Env = []string{"A=1"} }, want: []string{"env: -B"}},
+		{name: "env value emptied", change: func(s *backend.Spec) { s.Env = []string{"A=", "B=2"} }, want: []string{"env: ~A"}},
+		{name: "env all at once", change: func(s *backend.Spec) { s.Env = []string{"A=9", "C=3"} }, want: []string{"env: +C -B ~A"}},
+		{name: "env cleared", change: func(s *backend.Spec) { s.Env = nil }, want: []string{"env: -A -B"}},
 		{
 			name: "mount added",
-			change: func(s *runtime.Spec) {
-				s.Mounts = append(s.Mounts, runtime.Mount{Kind: "bind", Source: "/cache", Target: "/cache"})
+			change: func(s *backend.Spec) {
+				s.Mounts = append(s.Mounts, backend.Mount{Kind: "bind", Source: "/cache", Target: "/cache"})
 			},
 			want: []string{"mounts: /data:/mnt/data:ro -> /data:/mnt/data:ro,/cache"},
 		},
-		{name: "mount removed", change: func(s *runtime.Spec) { s.Mounts = s.Mounts[:1] }, want: []string{"mounts: /data:/mnt/data:ro -> none"}},
+		{name: "mount removed", change: func(s *backend.Spec) { s.Mounts = s.Mounts[:1] }, want: []string{"mounts: /data:/mnt/data:ro -> none"}},
 		{
 			name: "mount made writable",
-			change: func(s *runtime.Spec) {
-				s.Mounts = []runtime.Mount{ws, {Kind: "bind", Source: "/data", Target: "/mnt/data"}}
+			change: func(s *backend.Spec) {
+				s.Mounts = []backend.Mount{ws, {Kind: "bind", Source: "/data", Target: "/mnt/data"}}
 			},
 			want: []string{"mounts: /data:/mnt/data:ro -> /data:/mnt/data"},
 		},
-		{name: "cpus", change: func(s *runtime.Spec) { s.Limits.CPUs = 2.5 }, want: []string{"cpus: 1 -> 2.5"}},
-		{name: "cpus removed", change: func(s *runtime.Spec) { s.Limits.CPUs = 0 }, want: []string{"cpus: 1 -> none"}},
-		{name: "memory", change: func(s *runtime.Spec) { s.Limits.MemoryBytes = 2 << 30 }, want: []string{"memory: 512m -> 2g"}},
-		{name: "memory removed", change: func(s *runtime.Spec) { s.Limits.MemoryBytes = 0 }, want: []string{"memory: 512m -> none"}},
-		{name: "pids", change: func(s *runtime.Spec) { s.Limits.Pids = 100 }, want: []string{"pids: 4096 -> 100"}},
-		{name: "template", change: func(s *runtime.Spec) { s.Template = "ubuntu:24.04" }, want: []string{"template: host -> ubuntu:24.04"}},
+		{name: "cpus", change: func(s *backend.Spec) { s.Limits.CPUs = 2.5 }, want: []string{"cpus: 1 -> 2.5"}},
+		{name: "cpus removed", change: func(s *backend.Spec) { s.Limits.CPUs = 0 }, want: []string{"cpus: 1 -> none"}},
+		{name: "memory", change: func(s *backend.Spec) { s.Limits.MemoryBytes = 2 << 30 }, want: []string{"memory: 512m -> 2g"}},
+		{name: "memory removed", change: func(s *backend.Spec) { s.Limits.MemoryBytes = 0 }, want: []string{"memory: 512m -> none"}},
+		{name: "pids", change: func(s *backend.Spec) { s.Limits.Pids = 100 }, want: []string{"pids: 4096 -> 100"}},
+		{name: "template", change: func(s *backend.Spec) { s.Template = "ubuntu:24.04" }, want: []string{"template: host -> ubuntu:24.04"}},
 		{
 			name: "several",
-			change: func(s *runtime.Spec) {
+			change: func(s *backend.Spec) {
 				s.Template = "alpine"
 				s.Env = append(s.Env, "C=3")
 				s.Limits.CPUs = 2
@@ -162,7 +162,7 @@ func TestGitDirMountsRealWorktree(t *testing.T) {
 	gitCmd(t, mainRepo, "worktree", "add", "-q", wt)
 
 	got := gitDirMounts(wt)
-	want := []runtime.Mount{{Kind: "gitdir", Source: filepath.Join(mainRepo, ".git"), Target: filepath.Join(mainRepo, ".git")}}
+	want := []backend.Mount{{Kind: "gitdir", Source: filepath.Join(mainRepo, ".git"), Target: filepath.Join(mainRepo, ".git")}}
 	if ms, _ := worktreeMounts(wt, tmp+"/state"); len(ms) != 1 || ms[0].ID.Zero() || !strings.Contains(ms[0].Why, "worktree wt") {
 		t.Fatalf("worktreeMounts(worktree) = %+v, want the repository with its identity and why", ms)
 	}
@@ -175,7 +175,7 @@ func TestGitDirMountsRealWorktree(t *testing.T) {
 }
 
 // gitDirMounts is worktreeMounts as the user describes mounts (no identities, no reasons).
-func gitDirMounts(ws string) []runtime.Mount {
+func gitDirMounts(ws string) []backend.Mount {
 	ms, _ := worktreeMounts(ws, filepath.Join(filepath.Dir(ws), "state"))
 	for i := range ms {
 		ms[i].ID, ms[i].Why = hostpath.ID{}, ""
@@ -186,47 +186,47 @@ func gitDirMounts(ws string) []runtime.Mount {
 func TestGitDirMounts(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(t *testing.T, tmp string) (ws string, want []runtime.Mount)
+		setup func(t *testing.T, tmp string) (ws string, want []backend.Mount)
 	}{
 		{
 			name: "worktree with absolute gitdir",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				common := mustMkdir(t, filepath.Join(tmp, "main", ".git"))
 				gd := mustMkdir(t, filepath.Join(common, "worktrees", "wt"))
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
 		{
 			name: "worktree with relative gitdir",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				common := mustMkdir(t, filepath.Join(tmp, "main", ".git"))
 				gd := mustMkdir(t, filepath.Join(common, "worktrees", "wt"))
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
 				ws := mustMkdir(t, filepath.Join(tmp, "nested", "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: ../../main/.git/worktrees/wt\n")
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
 		{
 			name: "absolute commondir",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				common := mustMkdir(t, filepath.Join(tmp, "main", ".git"))
 				gd := mustMkdir(t, filepath.Join(common, "worktrees", "wt"))
 				mustWrite(t, filepath.Join(gd, "commondir"), common+"\n")
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd)
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
 		{
 			name: "main repository reached through a symlink is mounted at its real path",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				common := mustMkdir(t, filepath.Join(tmp, "real", ".git"))
 				gd := mustMkdir(t, filepath.Join(common, "worktrees", "wt"))
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
@@ -234,22 +234,22 @@ func TestGitDirMounts(t *testing.T) {
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+filepath.Join(tmp, "alias", ".git", "worktrees", "wt")+"\n")
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []runtime.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
 			},
 		},
 		{
 			name: "submodule: gitdir without commondir",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				gd := mustMkdir(t, filepath.Join(tmp, "super", ".git", "modules", "sub"))
 				ws := mustMkdir(t, filepath.Join(tmp, "sub"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
 				mustWrite(t, filepath.Join(gd, "config"), "[core]\n\tbare = false\n\tworktree = ../../../../sub\n")
-				return ws, []runtime.Mount{{Kind: "gitdir", Source: gd, Target: gd}}
+				return ws, []backend.Mount{{Kind: "gitdir", Source: gd, Target: gd}}
 			},
 		},
 		{
 			name: "planted: a folder without the repository's back-pointer",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				secret := mustMkdir(t, filepath.Join(tmp, "secret"))
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+secret+"\n")
@@ -258,7 +258,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "planted: a worktree entry of another folder",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				common := mustMkdir(t, filepath.Join(tmp, "main", ".git"))
 				gd := mustMkdir(t, filepath.Join(common, "worktrees", "other"))
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
@@ -270,7 +270,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "planted: commondir leading elsewhere",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				mustMkdir(t, filepath.Join(tmp, "home", "worktrees"))
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				gd := mustMkdir(t, filepath.Join(ws, "fake"))
@@ -282,7 +282,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "planted: inside paddock's state folder",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				common := mustMkdir(t, filepath.Join(tmp, "state", "repo.git"))
 				gd := mustMkdir(t, filepath.Join(common, "worktrees", "ws"))
 				mustWrite(t, filepath.Join(gd, "commondir"), "../..\n")
@@ -294,7 +294,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "planted: .git a FIFO",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				if err := syscall.Mkfifo(filepath.Join(ws, ".git"), 0o644); err != nil {
 					t.Fatal(err)
@@ -304,7 +304,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "planted: .git a symlink to /dev/zero",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				mustSymlink(t, "/dev/zero", filepath.Join(ws, ".git"))
 				return ws, nil
@@ -312,7 +312,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "normal .git folder",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				ws := mustMkdir(t, filepath.Join(tmp, "repo"))
 				mustMkdir(t, filepath.Join(ws, ".git", "objects"))
 				mustWrite(t, filepath.Join(ws, ".git", "HEAD"), "ref: refs/heads/main\n")
@@ -321,13 +321,13 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "no .git",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				return mustMkdir(t, filepath.Join(tmp, "plain")), nil
 			},
 		},
 		{
 			name: "gitdir inside the workspace",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				mustMkdir(t, filepath.Join(ws, ".realgit"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: .realgit\n")
@@ -336,7 +336,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: "gitdir that does not exist",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+filepath.Join(tmp, "gone", ".git", "worktrees", "ws")+"\n")
 				return ws, nil
@@ -344,7 +344,7 @@ func TestGitDirMounts(t *testing.T) {
 		},
 		{
 			name: ".git file without gitdir line",
-			setup: func(t *testing.T, tmp string) (string, []runtime.Mount) {
+			setup: func(t *testing.T, tmp string) (string, []backend.Mount) {
 				ws := mustMkdir(t, filepath.Join(tmp, "ws"))
 				mustWrite(t, filepath.Join(ws, ".git"), "something else\n")
 				return ws, nil

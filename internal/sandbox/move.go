@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/hostpath"
-	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -84,7 +84,7 @@ func (m *Manager) Move(ctx context.Context, rec *store.Record, dir string, force
 			fmt.Fprintf(m.Progress, "paddock: note: %s still exists; the sandbox now works in %s (its files are not copied)\n", old, ws)
 		}
 	}
-	var ms []runtime.Mount
+	var ms []backend.Mount
 	for _, mt := range cur.Spec.Mounts {
 		src := rebase(mt.Source, old, ws)
 		if src != mt.Source || mt.Kind == "workspace" && mt.Source == old {

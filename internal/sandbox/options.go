@@ -7,11 +7,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 )
 
 // ErrBadInput marks errors in what the user typed.
@@ -100,7 +100,7 @@ func validEnvKey(k string) bool {
 }
 
 // ParseVolume parses -v HOST[:SANDBOX][:ro|rw]. HOST must exist; SANDBOX defaults to HOST.
-func ParseVolume(v string) (runtime.Mount, error) {
+func ParseVolume(v string) (backend.Mount, error) {
 	parts := strings.Split(v, ":")
 	ro := false
 	if n := len(parts); n > 1 && (parts[n-1] == "ro" || parts[n-1] == "rw") {
@@ -108,28 +108,28 @@ func ParseVolume(v string) (runtime.Mount, error) {
 		parts = parts[:n-1]
 	}
 	if len(parts) > 2 || parts[0] == "" {
-		return runtime.Mount{}, badInput("-v %q: expected HOST[:SANDBOX][:ro]", v)
+		return backend.Mount{}, badInput("-v %q: expected HOST[:SANDBOX][:ro]", v)
 	}
 	src, err := hostPath(parts[0])
 	if err != nil {
-		return runtime.Mount{}, badInput("-v %q: %v", v, err)
+		return backend.Mount{}, badInput("-v %q: %v", v, err)
 	}
 	target := src
 	if len(parts) == 2 {
 		target = parts[1]
 		if !filepath.IsAbs(target) {
-			return runtime.Mount{}, badInput("-v %q: the sandbox path %q must be absolute", v, target)
+			return backend.Mount{}, badInput("-v %q: the sandbox path %q must be absolute", v, target)
 		}
 		target = filepath.Clean(target)
 	}
 	if reservedTarget(target) {
-		return runtime.Mount{}, badInput("-v %q: %s is managed by paddock and cannot be mounted over; pick another sandbox path", v, target)
+		return backend.Mount{}, badInput("-v %q: %s is managed by paddock and cannot be mounted over; pick another sandbox path", v, target)
 	}
-	return runtime.Mount{Kind: "bind", Source: src, Target: target, ReadOnly: ro}, nil
+	return backend.Mount{Kind: "bind", Source: src, Target: target, ReadOnly: ro}, nil
 }
 
 // ParseExtraWorkspace parses an extra workspace of `create`: PATH[:ro], shown at its own path.
-func ParseExtraWorkspace(v string) (runtime.Mount, error) {
+func ParseExtraWorkspace(v string) (backend.Mount, error) {
 	p, ro := v, false
 	if s, ok := strings.CutSuffix(v, ":ro"); ok {
 		p, ro = s, true
@@ -138,15 +138,15 @@ func ParseExtraWorkspace(v string) (runtime.Mount, error) {
 	}
 	src, err := hostPath(p)
 	if err != nil {
-		return runtime.Mount{}, badInput("workspace %q: %v", v, err)
+		return backend.Mount{}, badInput("workspace %q: %v", v, err)
 	}
 	if st, err := os.Stat(src); err != nil || !st.IsDir() {
-		return runtime.Mount{}, badInput("workspace %q: %s is not a folder", v, src)
+		return backend.Mount{}, badInput("workspace %q: %s is not a folder", v, src)
 	}
 	if reservedTarget(src) {
-		return runtime.Mount{}, badInput("workspace %q: %s is a system folder and cannot be a workspace", v, src)
+		return backend.Mount{}, badInput("workspace %q: %s is a system folder and cannot be a workspace", v, src)
 	}
-	return runtime.Mount{Kind: "workspace", Source: src, Target: src, ReadOnly: ro}, nil
+	return backend.Mount{Kind: "workspace", Source: src, Target: src, ReadOnly: ro}, nil
 }
 
 // hostPath makes p absolute, resolves symlinks and checks that it exists.
@@ -219,7 +219,7 @@ func ParseDisk(s string) (int64, error) {
 // ParseCPUs parses --cpus: a positive number no larger than the host's CPU count.
 func ParseCPUs(s string) (float64, error) {
 	f, err := strconv.ParseFloat(s, 64)
-	n := goruntime.NumCPU()
+	n := runtime.NumCPU()
 	if err != nil || f < 0.01 || f > float64(n) || math.IsNaN(f) {
 		return 0, badInput("--cpus %q: expected a number from 0.01 to %d (the CPUs of this host)", s, n)
 	}

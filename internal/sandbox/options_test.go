@@ -5,12 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -195,12 +195,12 @@ func TestParseVolume(t *testing.T) {
 	mustSymlink(t, "host", filepath.Join(tmp, "rellink"))
 	t.Chdir(tmp)
 
-	bind := func(src, target string, ro bool) runtime.Mount {
-		return runtime.Mount{Kind: "bind", Source: src, Target: target, ReadOnly: ro}
+	bind := func(src, target string, ro bool) backend.Mount {
+		return backend.Mount{Kind: "bind", Source: src, Target: target, ReadOnly: ro}
 	}
 	tests := []struct {
 		in      string
-		want    runtime.Mount
+		want    backend.Mount
 		wantErr []string
 	}{
 		{in: host, want: bind(host, host, false)},
@@ -270,12 +270,12 @@ func TestParseExtraWorkspace(t *testing.T) {
 	mustMkdir(t, filepath.Join(tmp, "home", "notes"))
 	t.Chdir(tmp)
 
-	ws := func(p string, ro bool) runtime.Mount {
-		return runtime.Mount{Kind: "workspace", Source: p, Target: p, ReadOnly: ro}
+	ws := func(p string, ro bool) backend.Mount {
+		return backend.Mount{Kind: "workspace", Source: p, Target: p, ReadOnly: ro}
 	}
 	tests := []struct {
 		in      string
-		want    runtime.Mount
+		want    backend.Mount
 		wantErr []string
 	}{
 		{in: docs, want: ws(docs, false)},
@@ -335,7 +335,7 @@ func TestEnsureRefusesHomeAsExtraWorkspace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseExtraWorkspace(%q): %v", in, err)
 		}
-		_, _, err = m.Ensure(context.Background(), Options{Agent: "shell", Workspace: ws, Extra: []runtime.Mount{x}})
+		_, _, err = m.Ensure(context.Background(), Options{Agent: "shell", Workspace: ws, Extra: []backend.Mount{x}})
 		if err == nil {
 			t.Fatalf("Ensure with extra workspace %q succeeded; want a refusal", in)
 		}
@@ -413,7 +413,7 @@ func TestParseMemoryOverflow(t *testing.T) {
 }
 
 func TestParseCPUs(t *testing.T) {
-	n := goruntime.NumCPU()
+	n := runtime.NumCPU()
 	tests := []struct {
 		in      string
 		want    float64

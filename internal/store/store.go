@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 )
 
 // Error categories.
@@ -37,7 +37,7 @@ type Record struct {
 	Workspace string       `json:"workspace"`
 	Backend   string       `json:"backend"`
 	Created   time.Time    `json:"created"`
-	Spec      runtime.Spec `json:"spec"`
+	Spec      backend.Spec `json:"spec"`
 	// AgentVersion pins the agent's version ("" follows the latest); AgentConfig is "host" when
 	// the host's own agent instructions are shown read-only. Both are applied when it starts.
 	AgentVersion string `json:"agent_version,omitempty"`

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 )
 
 // openTestStore opens a store in a fresh temporary folder.
@@ -35,8 +35,8 @@ func createRecord(t *testing.T, s *Store, name, id string, age time.Duration) *R
 	r := &Record{
 		ID: id, Name: name, Agent: "shell", Workspace: "/work/" + name, Backend: "native",
 		Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(-age),
-		Spec: runtime.Spec{Template: "host", Hostname: name, Workdir: "/work/" + name,
-			Mounts: []runtime.Mount{{Kind: "workspace", Source: "/work/" + name, Target: "/work/" + name}}},
+		Spec: backend.Spec{Template: "host", Hostname: name, Workdir: "/work/" + name,
+			Mounts: []backend.Mount{{Kind: "workspace", Source: "/work/" + name, Target: "/work/" + name}}},
 	}
 	if err := s.Create(r); err != nil {
 		t.Fatalf("Create(%s): %v", name, err)

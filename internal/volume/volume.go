@@ -16,8 +16,8 @@ import (
 	"sync"
 
 	"github.com/paddockhq/paddock/internal/agent"
+	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/fsutil"
-	"github.com/paddockhq/paddock/internal/runtime"
 )
 
 // ErrNotFound: no volume has that name.
@@ -52,18 +52,18 @@ func (s *Store) Path(agentName string) string {
 
 // Mounts creates (when missing) the agent's volume with one folder per config folder, mode 0700,
 // and returns the mounts that show them at the config folders.
-func (s *Store) Mounts(a agent.Agent) ([]runtime.Mount, error) {
+func (s *Store) Mounts(a agent.Agent) ([]backend.Mount, error) {
 	dirs := a.Info().ConfigDirs
 	if len(dirs) == 0 {
 		return nil, nil
 	}
 	vol := s.Path(a.Name())
-	var ms []runtime.Mount
+	var ms []backend.Mount
 	for _, d := range append([]string{s.Root, vol}, dirs...) {
 		p := d
 		if strings.HasPrefix(d, agent.Home+"/") {
 			p = filepath.Join(vol, agent.VolumeSubdir(d))
-			ms = append(ms, runtime.Mount{Kind: "volume", Source: p, Target: d})
+			ms = append(ms, backend.Mount{Kind: "volume", Source: p, Target: d})
 		}
 		if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating volume %s: %w", agent.VolumeName(a.Name()), err)

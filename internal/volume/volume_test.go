@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/runtime"
+	"github.com/paddockhq/paddock/internal/backend"
 )
 
 func TestMountsListRemove(t *testing.T) {
@@ -18,7 +18,7 @@ func TestMountsListRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	vol := filepath.Join(s.Root, "paddock-opencode-data")
-	want := []runtime.Mount{
+	want := []backend.Mount{
 		{Kind: "volume", Source: filepath.Join(vol, "config-opencode"), Target: "/root/.config/opencode"},
 		{Kind: "volume", Source: filepath.Join(vol, "local-share-opencode"), Target: "/root/.local/share/opencode"},
 	}

@@ -9,7 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -41,7 +41,7 @@ func TestImportDockerArchive(t *testing.T) {
 	dir := t.TempDir()
 	tag, _ := name.NewTag("example.com/team/debian:1")
 	p := filepath.Join(dir, "save.tar")
-	if err := tarball.WriteToFile(p, tag, it.DebianLike(t, goruntime.GOARCH)); err != nil {
+	if err := tarball.WriteToFile(p, tag, it.DebianLike(t, runtime.GOARCH)); err != nil {
 		t.Fatal(err)
 	}
 	img, err := s.Import(context.Background(), p, "", nil)
@@ -63,8 +63,8 @@ func TestImportDockerArchive(t *testing.T) {
 	// Two images in one archive: --name chooses.
 	other, _ := name.NewTag("example.com/team/other:1")
 	multi := filepath.Join(dir, "multi.tar")
-	small := it.Image(t, goruntime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "1", 0o644, 0))))
-	if err := tarball.MultiRefWriteToFile(multi, map[name.Reference]v1.Image{tag: it.DebianLike(t, goruntime.GOARCH), other: small}); err != nil {
+	small := it.Image(t, runtime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "1", 0o644, 0))))
+	if err := tarball.MultiRefWriteToFile(multi, map[name.Reference]v1.Image{tag: it.DebianLike(t, runtime.GOARCH), other: small}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Import(context.Background(), multi, "", nil); !errors.Is(err, image.ErrBadSource) || !strings.Contains(err.Error(), "--name") {
@@ -83,7 +83,7 @@ func TestImportOCILayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lp.AppendImage(it.DebianLike(t, goruntime.GOARCH), layout.WithAnnotations(map[string]string{
+	if err := lp.AppendImage(it.DebianLike(t, runtime.GOARCH), layout.WithAnnotations(map[string]string{
 		"io.containerd.image.name": "ghcr.io/org/deb:1", "org.opencontainers.image.ref.name": "1"})); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRemoveAndInUse(t *testing.T) {
 	s := openTest(t)
 	p := filepath.Join(t.TempDir(), "save.tar")
 	tag, _ := name.NewTag("example.com/a:1")
-	tarball.WriteToFile(p, tag, it.DebianLike(t, goruntime.GOARCH))
+	tarball.WriteToFile(p, tag, it.DebianLike(t, runtime.GOARCH))
 	ctx := context.Background()
 	if _, err := s.Import(ctx, p, "", nil); err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,7 +45,7 @@ func layerEntries(t *testing.T, s *image.Store) []string {
 func TestPullTwiceDownloadsNothing(t *testing.T) {
 	s := openTest(t)
 	reg := it.NewRegistry(t)
-	ref := reg.Push(t, "test/debian:bookworm", it.DebianLike(t, goruntime.GOARCH))
+	ref := reg.Push(t, "test/debian:bookworm", it.DebianLike(t, runtime.GOARCH))
 	ctx := context.Background()
 	img, err := s.Ensure(ctx, ref, image.PullMissing, nil)
 	if err != nil {
@@ -72,7 +72,7 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 	}
 	// The same layers under another name are not downloaded again either (only the config).
 	ref2 := strings.Replace(ref, "test/debian", "test/other", 1)
-	reg.Push(t, "test/other:bookworm", it.DebianLike(t, goruntime.GOARCH))
+	reg.Push(t, "test/other:bookworm", it.DebianLike(t, runtime.GOARCH))
 	before := reg.BlobGets.Load()
 	if _, err := s.Pull(ctx, ref2, nil); err != nil {
 		t.Fatal(err)
@@ -92,7 +92,7 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 func TestPullContentAndOverlay(t *testing.T) {
 	s := openTest(t)
 	reg := it.NewRegistry(t)
-	ref := reg.Push(t, "test/debian:1", it.DebianLike(t, goruntime.GOARCH))
+	ref := reg.Push(t, "test/debian:1", it.DebianLike(t, runtime.GOARCH))
 	img, err := s.Ensure(context.Background(), ref, image.PullMissing, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestPullContentAndOverlay(t *testing.T) {
 	upper, work := t.TempDir(), t.TempDir()
 	done := make(chan error, 1)
 	go func() {
-		goruntime.LockOSThread() // this thread ends with its private mount namespace
+		runtime.LockOSThread() // this thread ends with its private mount namespace
 		done <- func() error {
 			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 				return err
@@ -168,13 +168,13 @@ func TestPullPolicies(t *testing.T) {
 	if _, err := image.ParsePullPolicy("sometimes"); !errors.Is(err, image.ErrBadRef) {
 		t.Errorf("bad policy: %v", err)
 	}
-	reg.Push(t, "test/p:1", it.Image(t, goruntime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "1", 0o644, 0)))))
+	reg.Push(t, "test/p:1", it.Image(t, runtime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "1", 0o644, 0)))))
 	img1, err := s.Ensure(context.Background(), ref, image.PullMissing, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The tag moves: missing keeps the cached image, always takes the new one.
-	reg.Push(t, "test/p:1", it.Image(t, goruntime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "2", 0o644, 0)))))
+	reg.Push(t, "test/p:1", it.Image(t, runtime.GOARCH, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "2", 0o644, 0)))))
 	img2, err := s.Ensure(context.Background(), ref, image.PullMissing, nil)
 	if err != nil || img2.Digest != img1.Digest {
 		t.Fatalf("missing re-pulled: %v", err)
@@ -199,11 +199,11 @@ func TestPullPolicies(t *testing.T) {
 func TestPullErrors(t *testing.T) {
 	s := openTest(t)
 	reg := it.NewRegistry(t)
-	arm := map[string]string{"amd64": "arm64", "arm64": "amd64"}[goruntime.GOARCH]
+	arm := map[string]string{"amd64": "arm64", "arm64": "amd64"}[runtime.GOARCH]
 	other := it.Image(t, arm, v1.Config{}, it.Layer(t, it.Tar(t, it.File("a", "1", 0o644, 0))))
 	reg.Push(t, "test/foreign:1", other)
 	reg.PushIndex(t, "test/multi:1", map[string]v1.Image{"linux/" + arm: other, "linux/s390x": other})
-	reg.Push(t, "private/img:1", it.DebianLike(t, goruntime.GOARCH))
+	reg.Push(t, "private/img:1", it.DebianLike(t, runtime.GOARCH))
 	ctx := context.Background()
 	cases := []struct {
 		ref  string
@@ -211,7 +211,7 @@ func TestPullErrors(t *testing.T) {
 		want string
 	}{
 		{reg.Host + "/test/foreign:1", image.ErrPlatform, "is built for linux/" + arm},
-		{reg.Host + "/test/multi:1", image.ErrPlatform, "has no image for linux/" + goruntime.GOARCH},
+		{reg.Host + "/test/multi:1", image.ErrPlatform, "has no image for linux/" + runtime.GOARCH},
 		{reg.Host + "/test/missing:1", image.ErrNotFound, "is not in registry"},
 		{reg.Host + "/private/img:1", image.ErrAuth, "refused access"},
 		{"127.0.0.1:1/test/x:1", image.ErrUnreachable, "cannot reach registry 127.0.0.1:1"},
@@ -253,15 +253,15 @@ func TestPullBrokenLayersLeaveNothing(t *testing.T) {
 	// A layer whose tar itself is cut short (the registry serves it faithfully).
 	raw := it.Tar(t, it.File("big", strings.Repeat("x", 100000), 0o644, 0))
 	broken := it.Layer(t, raw[:50000])
-	reg.Push(t, "test/broken:1", it.Image(t, goruntime.GOARCH, v1.Config{}, good, broken))
+	reg.Push(t, "test/broken:1", it.Image(t, runtime.GOARCH, v1.Config{}, good, broken))
 	// A layer that the registry cuts short on the wire.
 	cut := it.Layer(t, it.Tar(t, it.File("c", strings.Repeat("y", 300000), 0o644, 0)), tarball.WithCompressionLevel(0))
 	d, _ := cut.Digest()
-	reg.Push(t, "test/cut:1", it.Image(t, goruntime.GOARCH, v1.Config{}, cut))
+	reg.Push(t, "test/cut:1", it.Image(t, runtime.GOARCH, v1.Config{}, cut))
 	reg.Truncate(d.String())
 	// zstd layers unpack like gzip ones.
 	z := it.Layer(t, it.Tar(t, it.File("z", "zstd", 0o644, 0)), tarball.WithCompression("zstd"))
-	reg.Push(t, "test/zstd:1", it.Image(t, goruntime.GOARCH, v1.Config{}, z))
+	reg.Push(t, "test/zstd:1", it.Image(t, runtime.GOARCH, v1.Config{}, z))
 	ctx := context.Background()
 	for _, ref := range []string{"test/broken:1", "test/cut:1"} {
 		_, err := s.Pull(ctx, reg.Host+"/"+ref, nil)
@@ -303,7 +303,7 @@ func TestPullDiskFull(t *testing.T) {
 	big := make([]byte, 2<<20)
 	rand.Read(big)
 	reg := it.NewRegistry(t)
-	ref := reg.Push(t, "test/big:1", it.Image(t, goruntime.GOARCH, v1.Config{},
+	ref := reg.Push(t, "test/big:1", it.Image(t, runtime.GOARCH, v1.Config{},
 		it.Layer(t, it.Tar(t, it.File("big", string(big), 0o644, 0)))))
 	_, err = s.Pull(context.Background(), ref, nil)
 	if !errors.Is(err, image.ErrNoSpace) || strings.Contains(err.Error(), "\n") {

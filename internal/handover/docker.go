@@ -1,0 +1,60 @@
+package handover
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockername"
+)
+
+// DockerBackend stands for the Docker backend in the paddock binary: the first thing a command
+// asks of it hands the whole command to paddock-oci, which has the real one.
+type DockerBackend struct{}
+
+const dockerWhy = "the Docker backend"
+
+func (DockerBackend) Name() string { return "docker" }
+
+func (DockerBackend) Start(context.Context, *backend.Sandbox) error { return HandOver(dockerWhy) }
+
+func (DockerBackend) Stop(context.Context, *backend.Sandbox, time.Duration) error {
+	return HandOver(dockerWhy)
+}
+
+func (DockerBackend) State(context.Context, *backend.Sandbox) (backend.State, error) {
+	return backend.State{Status: "unknown"}, HandOver(dockerWhy)
+}
+
+func (DockerBackend) Exec(context.Context, *backend.Sandbox, backend.ExecRequest, backend.ExecIO) (int, error) {
+	return -1, HandOver(dockerWhy)
+}
+
+func (DockerBackend) Remove(context.Context, *backend.Sandbox) error { return HandOver(dockerWhy) }
+
+// ResolveImage: the Docker backend's templates are the engine's images.
+func (DockerBackend) ResolveImage(context.Context, string, string, io.Writer) (*backend.Image, error) {
+	return nil, HandOver(dockerWhy)
+}
+
+// DockerSocket: --mount-docker-socket on the Docker backend.
+func (DockerBackend) DockerSocket(context.Context) (string, error) { return "", HandOver(dockerWhy) }
+
+// Engine: what `paddock doctor` reports of the engine.
+func (DockerBackend) Engine(context.Context) (dockername.Engine, error) {
+	return dockername.Engine{}, HandOver(dockerWhy)
+}
+
+// Has: whether a path exists in the sandbox's container.
+func (DockerBackend) Has(context.Context, *backend.Sandbox, string) bool {
+	HandOver(dockerWhy)
+	return false
+}
+
+// Salvage: a damaged record of a Docker sandbox.
+func (DockerBackend) Salvage(context.Context, string) (*backend.Sandbox, error) {
+	return nil, HandOver(dockerWhy)
+}
+
+var _ backend.Salvager = DockerBackend{}
