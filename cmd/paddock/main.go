@@ -16,8 +16,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/paddockhq/paddock/cmd/internal/wire"
 	"github.com/paddockhq/paddock/internal/backend"
-	"github.com/paddockhq/paddock/internal/cli"
 	"github.com/paddockhq/paddock/internal/handover"
 	"github.com/paddockhq/paddock/internal/image"
 )
@@ -34,7 +34,8 @@ func (fetcher) Import(context.Context, *image.Store, string, string, io.Writer) 
 }
 
 func main() {
-	image.SetFetcher(fetcher{})
-	cli.DockerBackend = func(string) backend.Backend { return handover.DockerBackend{} }
-	os.Exit(cli.Main(os.Args))
+	os.Exit(wire.Main(wire.Binary{
+		Docker:  func(string) backend.Backend { return handover.DockerBackend{} },
+		Fetcher: fetcher{},
+	}))
 }

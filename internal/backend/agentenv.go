@@ -5,7 +5,7 @@ import "strings"
 // Managed reports whether a mount is managed by paddock (the agent, its volumes and host
 // config): refreshed when the sandbox starts, never a user setting.
 func (m Mount) Managed() bool {
-	return m.Kind == "agent" || m.Kind == "volume" || m.Kind == "agent-config"
+	return m.Kind == KindAgent || m.Kind == KindVolume || m.Kind == KindAgentConfig
 }
 
 // AgentBinDir is the folder of an agent mount that holds its commands.
@@ -16,7 +16,7 @@ const AgentBinDir = "node_modules/.bin"
 func WithAgentEnv(s Spec, env []string) []string {
 	var bins []string
 	for _, m := range s.Mounts {
-		if m.Kind == "agent" {
+		if m.Kind == KindAgent {
 			bins = append(bins, strings.TrimSuffix(m.Target, "/")+"/"+AgentBinDir)
 		}
 	}

@@ -26,15 +26,35 @@ var (
 // set up yet.
 const NoDiskLimit = "paddock cannot limit a sandbox's disk use on this host yet (no project quotas or per-sandbox filesystem set up)"
 
+// DefaultPids is the process limit of a sandbox when none is asked for, on every backend.
+const DefaultPids = 4096
+
+// MountKind says what a mount is for.
+type MountKind string
+
+// The kinds of mounts. The user names workspaces, -v folders and (through a worktree) git
+// folders; paddock manages the others and refreshes them at each start, so they never drift.
+const (
+	KindWorkspace   MountKind = "workspace"     // a workspace, at its own path
+	KindGitdir      MountKind = "gitdir"        // the repository of a workspace that is a git worktree
+	KindBind        MountKind = "bind"          // a -v folder or file
+	KindAgent       MountKind = "agent"         // the installed agent, read-only
+	KindVolume      MountKind = "volume"        // an agent's config volume
+	KindAgentConfig MountKind = "agent-config"  // the host's agent instructions, read-only (--agent-config host)
+	KindDockerSock  MountKind = "docker-socket" // the Docker engine's socket (--mount-docker-socket)
+	// Described by inspect only: a sandbox's own persistent folders, and the Docker backend's
+	// volume and container that hold them.
+	KindPersistent      MountKind = "persistent"
+	KindDockerVolume    MountKind = "docker-volume"
+	KindDockerContainer MountKind = "docker-container"
+)
+
 // Mount is one host folder made visible inside the sandbox.
 type Mount struct {
-	// "workspace", "gitdir" or "bind"; paddock-managed (refreshed at each start, never drift):
-	// "agent" (the installed agent, read-only), "volume" (an agent's config volume) and
-	// "agent-config" (the host's agent instructions, read-only, with --agent-config host).
-	Kind     string `json:"kind"`
-	Source   string `json:"source"`
-	Target   string `json:"target"`
-	ReadOnly bool   `json:"read_only"`
+	Kind     MountKind `json:"kind"`
+	Source   string    `json:"source"`
+	Target   string    `json:"target"`
+	ReadOnly bool      `json:"read_only"`
 	// ID is the source's identity (device and inode), recorded when the user gave it: each start
 	// opens the source without following symlinks and refuses a folder that is not this one.
 	ID hostpath.ID `json:"id,omitzero"`
@@ -45,7 +65,7 @@ type Mount struct {
 // Recorded reports whether the mount's source was named by the user, so that it is identified
 // when given and checked at every start (workspaces, -v folders, a worktree's git folder).
 func (m Mount) Recorded() bool {
-	return m.Kind == "workspace" || m.Kind == "bind" || m.Kind == "gitdir"
+	return m.Kind == KindWorkspace || m.Kind == KindBind || m.Kind == KindGitdir
 }
 
 // SameMount compares two mounts as the user described them (not their recorded identities, nor
@@ -197,19 +217,4 @@ type Backend interface {
 	Exec(ctx context.Context, sb *Sandbox, req ExecRequest, stdio ExecIO) (int, error)
 	// Remove deletes the sandbox's private state. The sandbox must be stopped.
 	Remove(ctx context.Context, sb *Sandbox) error
-}
-
-// Salvager is a backend that can tell, from its own files in a sandbox's state folder, which
-// sandbox the folder holds when paddock's record of it is unreadable: so that a damaged record
-// never hides a running sandbox (rm -f stops and removes it) nor lets a second sandbox be made
-// for its folder. Salvage returns fs.ErrNotExist when the folder holds none of this backend's.
-type Salvager interface {
-	Salvage(ctx context.Context, dir string) (*Sandbox, error)
-}
-
-// Reviver is a backend whose running sandboxes depend on a host process that can end apart from
-// them (the Docker backend's egress proxy host side: without it the sandbox has no network).
-// Revive restores it; paddock calls it when it runs a command in a running sandbox.
-type Reviver interface {
-	Revive(ctx context.Context, sb *Sandbox) error
 }

@@ -3,8 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -13,24 +11,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/config"
 	"github.com/paddockhq/paddock/internal/credentials"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
-	"github.com/paddockhq/paddock/internal/volume"
 )
 
 // Home is paddock's state folder (PADDOCK_HOME).
 func (f *Factory) Home() (string, error) { return store.DefaultHome() }
-
-// agentSupport wires the agent cache and the volumes under home for the manager.
-func (f *Factory) agentSupport(home string) *sandbox.AgentSupport {
-	return &sandbox.AgentSupport{
-		Installer: &agent.Installer{Root: filepath.Join(home, "agents"), Progress: f.IO.Err, TTY: IsTTY(errFile(f))},
-		Volumes:   &volume.Store{Root: filepath.Join(home, "volumes")},
-		Warn:      func(msg string) { fmt.Fprintln(f.IO.Err, "paddock: warning: "+oneLine(msg)) },
-	}
-}
 
 // Credentials opens the secret store.
 func (f *Factory) Credentials() (*credentials.Store, error) {
@@ -39,54 +26,6 @@ func (f *Factory) Credentials() (*credentials.Store, error) {
 		return nil, err
 	}
 	return credentials.Open(filepath.Join(home, "secrets")), nil
-}
-
-// wireInstaller gives the agent installer its install sandboxes (the manager's engine), the
-// update interval (PADDOCK_AGENT_UPDATES, else agent_updates in the config file) and the
-// background update.
-func (f *Factory) wireInstaller(m *sandbox.Manager, cfg config.Config, home string) error {
-	in := m.Agents.Installer
-	in.Sandbox = m.InstallSandbox()
-	in.AuthTokens = cfg.AgentNPMAuth == "true"
-	every, from := os.Getenv("PADDOCK_AGENT_UPDATES"), "PADDOCK_AGENT_UPDATES"
-	if every == "" {
-		every, from = cfg.AgentUpdates, cfg.Path+": agent_updates"
-	}
-	switch every {
-	case "":
-	case "off", "never", "0":
-		in.UpdateEvery = -1
-	default:
-		d, err := time.ParseDuration(every)
-		if err != nil || d <= 0 {
-			return fmt.Errorf("%w: %s %q: give a duration such as 24h or 12h, or off", sandbox.ErrBadInput, from, every)
-		}
-		in.UpdateEvery = d
-	}
-	in.Background = func(name, backend string) error {
-		exe, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		dir := filepath.Join(in.Root, name, ".log")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		logf, err := os.OpenFile(filepath.Join(dir, "update.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return err
-		}
-		defer logf.Close()
-		fmt.Fprintf(logf, "%s paddock agents update %s (background)\n", time.Now().UTC().Format(time.RFC3339), name)
-		cmd := exec.Command(exe, "--backend", backend, "agents", "update", "--background", name)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.SysProcAttr = detached()
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		return cmd.Process.Release()
-	}
-	return nil
 }
 
 // installedView is one installed version in `paddock agents --json`: where it is, and what its
@@ -122,11 +61,11 @@ func newAgentsCmd(f *Factory) *cobra.Command {
 		Short: "List the agents: package, installed versions, default flags, config folders and keys",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home, err := f.Home()
+			m, err := f.Manager()
 			if err != nil {
 				return err
 			}
-			in := f.agentSupport(home).Installer
+			in := m.Agents.Installer
 			views := []agentView{}
 			for _, n := range agent.Names() {
 				a, _ := agent.Lookup(n)
@@ -291,33 +230,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// agentInstallView is the agent part of `paddock inspect`.
-type agentInstallView struct {
-	Package string `json:"package"`
-	// Version is the version the sandbox runs (set at its last start; "" before the first).
-	Version string `json:"version"`
-	// Pinned is the version asked for with --agent-version ("" follows the latest).
-	Pinned     string   `json:"pinned,omitempty"`
-	Path       string   `json:"path,omitempty"`
-	Volume     string   `json:"volume,omitempty"`
-	ConfigDirs []string `json:"config_dirs"`
-	// HostConfig is "host" when the host's agent instructions are shown read-only.
-	HostConfig string `json:"agent_config,omitempty"`
-}
-
-func agentInstallOf(rec *store.Record) *agentInstallView {
-	a, err := agent.Lookup(rec.Agent)
-	if err != nil || a.Info().Package == "" {
-		return nil
-	}
-	v := &agentInstallView{Package: a.Info().Package, Pinned: rec.AgentVersion, Volume: agent.VolumeName(rec.Agent),
-		ConfigDirs: a.Info().ConfigDirs, HostConfig: rec.AgentConfig}
-	for _, m := range rec.Spec.Mounts {
-		if m.Kind == "agent" {
-			v.Version, v.Path = filepath.Base(m.Source), m.Source
-		}
-	}
-	return v
 }

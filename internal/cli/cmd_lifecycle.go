@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -100,19 +98,13 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 	if opts.tty && !IsTTY(f.IO.In) {
 		return withCode(ExitEngine, errors.New("-t needs a terminal on stdin; drop -t to run without one"))
 	}
-	rec, err := m.Store.Resolve(ref)
+	rec, err := m.Resolve(ref)
 	if err != nil {
 		return execExitCode(err)
 	}
-	req := backend.ExecRequest{Argv: argv, Env: append(termEnv(opts.tty), env...), Dir: opts.workdir,
+	req := sandbox.ExecRequest{Argv: argv, Env: append(sandbox.TermEnv(opts.tty), env...), Dir: opts.workdir,
 		User: opts.user, TTY: opts.tty, Stdin: opts.interactive}
-	if req.Dir == "" {
-		req.Dir = rec.Spec.Workdir
-	}
-	if req.User == "" {
-		req.User = imageUser(rec)
-	}
-	code, err := execStarting(ctx, f, m, rec, req)
+	code, err := m.Exec(ctx, rec, req, execIO(f))
 	if err != nil {
 		return execExitCode(err)
 	}
@@ -122,28 +114,6 @@ func runExec(ctx context.Context, f *Factory, opts *execOptions, ref string, arg
 	return nil
 }
 
-// execStarting runs req in the sandbox, starting the sandbox first if it is not running. The
-// running case, the common one, goes straight to the init.
-func execStarting(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, req backend.ExecRequest) (int, error) {
-	if err := m.Revive(ctx, rec); err != nil {
-		return -1, err
-	}
-	code, err := m.For(rec).Exec(ctx, m.Sandbox(rec), req, execIO(f))
-	if errors.Is(err, backend.ErrNotRunning) {
-		if err := startAndWarn(ctx, f, m, rec); err != nil {
-			return -1, err
-		}
-		code, err = m.For(rec).Exec(ctx, m.Sandbox(rec), req, execIO(f))
-	}
-	if err == nil && code != 0 {
-		// A failure may be the sandbox's limits at work: say so.
-		for _, line := range m.LimitReport(ctx, rec) {
-			fmt.Fprintln(f.IO.Err, "paddock: "+line)
-		}
-	}
-	return code, err
-}
-
 func newStartCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:   "start SANDBOX...",
@@ -151,7 +121,7 @@ func newStartCmd(f *Factory) *cobra.Command {
 		Args:  usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachSandbox(f, args, func(m *sandbox.Manager, rec *store.Record) error {
-				if err := startAndWarn(cmd.Context(), f, m, rec); err != nil {
+				if err := m.Up(cmd.Context(), rec); err != nil {
 					return err
 				}
 				fmt.Fprintln(f.IO.Out, rec.Name)
@@ -260,28 +230,6 @@ func eachSandbox(f *Factory, refs []string, fn func(*sandbox.Manager, *store.Rec
 		return withCode(ExitError, nil)
 	}
 	return nil
-}
-
-func enforcementWarning(st backend.State) string {
-	e := st.Enforced
-	if e == nil {
-		return ""
-	}
-	var missing []string
-	if !e.Memory {
-		missing = append(missing, "memory")
-	}
-	if !e.CPU {
-		missing = append(missing, "CPU")
-	}
-	if !e.Pids {
-		missing = append(missing, "process count")
-	}
-	if len(missing) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("UNSAFE: this sandbox runs without %s limits (--unsafe-no-limits); a runaway agent can starve the host",
-		strings.Join(missing, " and "))
 }
 
 func newMoveCmd(f *Factory) *cobra.Command {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,8 +11,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/paddockhq/paddock/internal/agent"
-	"github.com/paddockhq/paddock/internal/backend"
-	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
@@ -194,7 +191,7 @@ func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions
 	if !created && !opts.detach {
 		return runAgent(ctx, f, m, rec, args)
 	}
-	if err := startAndWarn(ctx, f, m, rec); err != nil {
+	if err := m.Up(ctx, rec); err != nil {
 		if created {
 			// A sandbox that never ran is not left behind half-made.
 			m.Remove(context.WithoutCancel(ctx), rec, true)
@@ -213,63 +210,14 @@ func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions
 
 // runAgent runs the sandbox's agent with args, attached to the caller's terminal or streams.
 func runAgent(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, args []string) error {
-	a, err := agent.Lookup(rec.Agent)
-	if err != nil {
-		return execExitCode(err)
-	}
-	if hint := m.LoginHint(a); hint != "" && !versionOnly(args) {
-		fmt.Fprintln(f.IO.Err, "paddock: "+hint)
-	}
-	has := hostHas
-	if hb, ok := m.For(rec).(interface {
-		Has(context.Context, *backend.Sandbox, string) bool
-	}); ok {
-		// A backend that can look inside the sandbox (the Docker engine's containers).
-		has = func(p string) bool { return hb.Has(ctx, m.Sandbox(rec), p) }
-	} else if img := rec.Spec.Image; img != nil {
-		// The agent runs on the template's files, not the host's.
-		has = func(p string) bool { return native.ImageHas(img, p) }
-	}
-	epEnv, epArgs, err := agentEndpoints(f, rec, a)
-	if err != nil {
-		return execExitCode(err)
-	}
-	argv := a.Command(append(append(hostConfigArgs(rec, a), epArgs...), args...), has)
 	// A terminal only when both ends are one: `paddock run shell -c ls > out` stays byte-exact.
 	tty := IsTTY(f.IO.In) && IsTTY(f.IO.OutFile)
-	req := backend.ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: termEnv(tty), User: imageUser(rec)}
-	keys, err := agentKeys(f, rec, a)
-	if err != nil {
-		return execExitCode(err)
-	}
-	req.Env = append(append(req.Env, keys...), epEnv...)
-	if rec.Spec.Egress != nil {
-		// An agent's screen (Claude Code, Codex, Gemini CLI, OpenCode draw and redraw it) would be
-		// garbled by lines printed across it: on a terminal their notices wait for the end of the
-		// session. A shell gets them at once.
-		defer egressNotices(f, m.Store.Dir(rec.ID), rec.Name, tty, tty && rec.Agent != "shell")()
-	}
-	code, err := execStarting(ctx, f, m, rec, req)
+	code, err := m.RunAgent(ctx, rec, sandbox.AgentRun{Args: args, TTY: tty, Streams: execIO(f)})
 	if err != nil {
 		return execExitCode(err)
 	}
 	if code != 0 {
 		return withCode(code, nil)
-	}
-	return nil
-}
-
-// startAndWarn starts a stopped sandbox and says which default limits the host cannot enforce.
-func startAndWarn(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record) error {
-	started, err := m.Start(ctx, rec)
-	if err != nil || !started {
-		return err
-	}
-	st, err := m.For(rec).State(ctx, m.Sandbox(rec))
-	if err == nil {
-		if w := enforcementWarning(st); w != "" {
-			fmt.Fprintln(f.IO.Err, "paddock: warning: "+w)
-		}
 	}
 	return nil
 }
@@ -281,36 +229,8 @@ func warnDockerSocket(f *Factory, o sandbox.Options) {
 	}
 }
 
-// imageUser is the default user of processes in a sandbox: the OCI template's USER, else root.
-func imageUser(rec *store.Record) string {
-	if rec.Spec.Image != nil {
-		return rec.Spec.Image.User
-	}
-	return ""
-}
-
-func hostHas(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
-}
-
-func termEnv(tty bool) []string {
-	if !tty {
-		return nil
-	}
-	t := os.Getenv("TERM")
-	if t == "" {
-		t = "xterm-256color"
-	}
-	env := []string{"TERM=" + t}
-	if c := os.Getenv("COLORTERM"); c != "" {
-		env = append(env, "COLORTERM="+c)
-	}
-	return env
-}
-
-func execIO(f *Factory) backend.ExecIO {
-	return backend.ExecIO{Stdin: f.IO.In, Stdout: f.IO.OutFile, Stderr: errFile(f)}
+func execIO(f *Factory) sandbox.Streams {
+	return sandbox.Streams{Stdin: f.IO.In, Stdout: f.IO.OutFile, Stderr: errFile(f)}
 }
 
 func errFile(f *Factory) *os.File {
@@ -321,37 +241,3 @@ func errFile(f *Factory) *os.File {
 }
 
 var defaultStopGrace = 10 * time.Second
-
-// hostConfigArgs restores the settings paddock seeded where --agent-config host shows the user's
-// own files over them (Claude Code's settings.json: its key helper, the bypass mode accepted).
-func hostConfigArgs(rec *store.Record, a agent.Agent) []string {
-	hc := a.Info().HostConfig
-	if rec.AgentConfig != "host" || hc == nil {
-		return nil
-	}
-	var items []string
-	for _, m := range rec.Spec.Mounts {
-		if m.Kind == "agent-config" {
-			if item, ok := strings.CutPrefix(m.Target, hc.Target+"/"); ok {
-				items = append(items, item)
-			}
-		}
-	}
-	return agent.ArgsOverHostConfig(a, sandbox.Placeholder, items)
-}
-
-// versionOnly: the agent is asked only for its version or help, which needs no key.
-func versionOnly(args []string) bool {
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	if len(args) == 0 {
-		return false
-	}
-	for _, a := range args {
-		if !slices.Contains([]string{"--version", "-v", "-V", "version", "--help", "-h", "help"}, a) {
-			return false
-		}
-	}
-	return true
-}

@@ -11,11 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/credentials"
-	"github.com/paddockhq/paddock/internal/egress"
-	"github.com/paddockhq/paddock/internal/sandbox"
-	"github.com/paddockhq/paddock/internal/store"
 )
 
 func newSecretCmd(f *Factory) *cobra.Command {
@@ -203,61 +199,4 @@ func newSecretRmCmd(f *Factory) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// agentKeys is the environment that gives a sandbox's agent its keys, decided by the secret
-// store (credentials.Store.Grant); it travels in the exec request only.
-func agentKeys(f *Factory, rec *store.Record, a agent.Agent) ([]string, error) {
-	if len(a.Info().Keys) == 0 {
-		return nil, nil
-	}
-	cs, err := f.Credentials()
-	if err != nil {
-		return nil, err
-	}
-	env, err := cs.AgentEnv(rec.ID, a)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", sandbox.ErrBadInput, err)
-	}
-	return env, nil
-}
-
-// agentEndpoints points an agent at the endpoints set with `secret set NAME --endpoint URL`: the
-// variables (ANTHROPIC_BASE_URL, ...) and arguments (Codex's -c openai_base_url=...) that do it.
-// A loopback endpoint is given as the sandbox's proxy address (egress.EndpointURL): its own
-// address inside the sandbox would be the sandbox's loopback.
-func agentEndpoints(f *Factory, rec *store.Record, a agent.Agent) (env, args []string, err error) {
-	var cs *credentials.Store
-	proxyPort := 0
-	if rec.Spec.Egress != nil {
-		proxyPort = rec.Spec.Egress.ProxyPort
-	}
-	for _, k := range a.Info().Keys {
-		if k.BaseURLEnv == "" && len(k.BaseURLArgs) == 0 {
-			continue
-		}
-		if cs == nil {
-			if cs, err = f.Credentials(); err != nil {
-				return nil, nil, err
-			}
-		}
-		ep, err := cs.Endpoint(k.Secret)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: the endpoint of secret %s: %w (set it again with `paddock secret set %s --endpoint URL`)", sandbox.ErrBadInput, k.Secret, err, k.Secret)
-		}
-		if ep == "" {
-			continue
-		}
-		ep = egress.EndpointURL(proxyPort, k.Secret, ep)
-		if k.BaseURLEnv != "" {
-			env = append(env, k.BaseURLEnv+"="+ep)
-		}
-		for _, arg := range k.BaseURLArgs {
-			if strings.Contains(arg, "%s") {
-				arg = fmt.Sprintf(arg, ep)
-			}
-			args = append(args, arg)
-		}
-	}
-	return env, args, nil
 }

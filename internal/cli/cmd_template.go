@@ -8,41 +8,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paddockhq/paddock/internal/image"
-	"github.com/paddockhq/paddock/internal/store"
 )
 
 // templates opens the template cache of PADDOCK_HOME, with the hook that finds the sandboxes
 // using a template (their spec names it).
 func templates(f *Factory) (*image.Store, error) {
-	home, err := store.DefaultHome()
+	m, err := f.Manager()
 	if err != nil {
 		return nil, err
 	}
-	st, err := image.Open(home)
-	if err != nil {
-		return nil, err
-	}
-	st.InUse = func(ref string) ([]string, error) {
-		m, err := f.Manager()
-		if err != nil {
-			return nil, err
-		}
-		recs, _, err := m.Store.List()
-		if err != nil {
-			return nil, err
-		}
-		var names []string
-		for _, r := range recs {
-			if r.Spec.Template == "" || r.Spec.Template == "host" {
-				continue
-			}
-			if full, err := image.Normalize(r.Spec.Template); err == nil && full == ref {
-				names = append(names, r.Name)
-			}
-		}
-		return names, nil
-	}
-	return st, nil
+	return m.Templates()
 }
 
 // templateErr gives bad references and unreadable sources the usage exit code.

@@ -12,6 +12,7 @@ import (
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/credentials"
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
 )
@@ -97,7 +98,7 @@ func addCompletion(root *cobra.Command) {
 	}
 	flags := map[string]cobra.CompletionFunc{
 		"network":      completeWith(fixed(egress.Locked, egress.Balanced, egress.Open)),
-		"backend":      completeWith(fixed(backendNames...)),
+		"backend":      completeWith(fixed(sandbox.BackendNames...)),
 		"pull":         completeWith(fixed("always", "missing", "never")),
 		"agent-config": completeWith(fixed("host", "none")),
 		"sandbox":      sandboxes,

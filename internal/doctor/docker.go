@@ -6,21 +6,18 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/backend"
-	"github.com/paddockhq/paddock/internal/backend/docker/dockername"
 )
 
 // AddDocker adds what paddock found of a Docker engine; required when the Docker backend makes
 // the new sandboxes. When it does, the native engine's checks stop being required.
-func (r *Report) AddDocker(ctx context.Context, b backend.Backend, backend string) {
-	r.Backend = backend
+func (r *Report) AddDocker(ctx context.Context, b backend.Backend, chosen string) {
+	r.Backend = chosen
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c := Check{Name: "docker engine", Required: backend == "docker"}
-	var e dockername.Engine
+	c := Check{Name: "docker engine", Required: chosen == "docker"}
+	var e backend.Engine
 	var err error
-	if be, ok := b.(interface {
-		Engine(context.Context) (dockername.Engine, error)
-	}); ok {
+	if be, ok := b.(backend.EngineReporter); ok {
 		e, err = be.Engine(ctx)
 	} else {
 		err = fmt.Errorf("this paddock has no Docker backend")
@@ -41,7 +38,7 @@ func (r *Report) AddDocker(ctx context.Context, b backend.Backend, backend strin
 		c.Detail += map[string]string{"socket": "; egress: the proxy's socket is mounted (the engine is on this host)",
 			"link": "; egress: linked over docker exec streams (the engine is not on this host)"}[e.Egress]
 	}
-	if backend == "docker" {
+	if chosen == "docker" {
 		for i := range r.Checks {
 			r.Checks[i].Required = false
 		}

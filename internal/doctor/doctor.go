@@ -1,7 +1,7 @@
 // Package doctor checks what this host gives a sandbox and explains, in plain words, what to fix.
 package doctor
 
-import "github.com/paddockhq/paddock/internal/backend/docker/dockername"
+import "github.com/paddockhq/paddock/internal/backend"
 
 // Check is one finding.
 type Check struct {
@@ -23,8 +23,8 @@ type Report struct {
 	// Protections lists what a sandbox started now would run under.
 	Protections []string `json:"protections"`
 	// Backend is the backend of new sandboxes; Docker is the engine found, if any.
-	Backend string             `json:"backend"`
-	Docker  *dockername.Engine `json:"docker_engine,omitempty"`
+	Backend string          `json:"backend"`
+	Docker  *backend.Engine `json:"docker_engine,omitempty"`
 	// Safe: every required check passed.
 	Safe bool `json:"safe"`
 }

@@ -232,7 +232,7 @@ func trialSandbox(ctx context.Context, home string) (Check, []string) {
 	id := fmt.Sprintf("d0c70e%058x", time.Now().UnixNano())
 	sb := &backend.Sandbox{ID: id, Name: "paddock-doctor", Dir: state, Spec: backend.Spec{
 		Template: "host", Hostname: "paddock-doctor", Workdir: ws, UnsafeNoLimits: true,
-		Mounts: []backend.Mount{{Kind: "workspace", Source: ws, Target: ws}}}}
+		Mounts: []backend.Mount{{Kind: backend.KindWorkspace, Source: ws, Target: ws}}}}
 	b := native.New()
 	b.Quiet = true
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

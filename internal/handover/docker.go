@@ -42,8 +42,8 @@ func (DockerBackend) ResolveImage(context.Context, string, string, io.Writer) (*
 func (DockerBackend) DockerSocket(context.Context) (string, error) { return "", HandOver(dockerWhy) }
 
 // Engine: what `paddock doctor` reports of the engine.
-func (DockerBackend) Engine(context.Context) (dockername.Engine, error) {
-	return dockername.Engine{}, HandOver(dockerWhy)
+func (DockerBackend) Engine(context.Context) (backend.Engine, error) {
+	return backend.Engine{}, HandOver(dockerWhy)
 }
 
 // Has: whether a path exists in the sandbox's container.
@@ -57,4 +57,20 @@ func (DockerBackend) Salvage(context.Context, string) (*backend.Sandbox, error) 
 	return nil, HandOver(dockerWhy)
 }
 
-var _ backend.Salvager = DockerBackend{}
+// Describe: inspect of a Docker sandbox needs no engine.
+func (DockerBackend) Describe(sb *backend.Sandbox) backend.Description {
+	return dockername.Describe(sb)
+}
+
+// Revive: the host side of a Docker sandbox's egress.
+func (DockerBackend) Revive(context.Context, *backend.Sandbox) error { return HandOver(dockerWhy) }
+
+var (
+	_ backend.Salvager       = DockerBackend{}
+	_ backend.Reviver        = DockerBackend{}
+	_ backend.SocketProvider = DockerBackend{}
+	_ backend.ImageResolver  = DockerBackend{}
+	_ backend.FileChecker    = DockerBackend{}
+	_ backend.Describer      = DockerBackend{}
+	_ backend.EngineReporter = DockerBackend{}
+)

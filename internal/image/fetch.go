@@ -33,7 +33,7 @@ func ParsePullPolicy(s string) (PullPolicy, error) {
 // internal/image/remote, links the registry client and the compression libraries; only the
 // paddock-oci binary carries it, because every paddock process would otherwise pay for their
 // initialisation (about a millisecond) on every exec. paddock registers a Fetcher that hands
-// the whole command to paddock-oci.
+// the whole command to paddock-oci. The binary gives it to the store (Store.Fetcher).
 type Fetcher interface {
 	// Pull fetches ref from its registry: the manifest always, and only the layers not yet in
 	// the cache.
@@ -43,32 +43,27 @@ type Fetcher interface {
 	Import(ctx context.Context, s *Store, src, name string, progress io.Writer) (*Image, error)
 }
 
-var fetcher Fetcher
-
-// SetFetcher registers how this binary fills the cache (once, from main).
-func SetFetcher(f Fetcher) { fetcher = f }
-
-func needFetcher() error {
-	if fetcher == nil {
-		return fmt.Errorf("this build of paddock cannot fetch images (no fetcher registered)")
+func (s *Store) needFetcher() error {
+	if s.Fetcher == nil {
+		return fmt.Errorf("this build of paddock cannot fetch images (no fetcher given to the template store)")
 	}
 	return nil
 }
 
-// Pull fetches ref from its registry through the registered Fetcher.
+// Pull fetches ref from its registry through the store's Fetcher.
 func (s *Store) Pull(ctx context.Context, ref string, progress io.Writer) (*Image, error) {
-	if err := needFetcher(); err != nil {
+	if err := s.needFetcher(); err != nil {
 		return nil, err
 	}
-	return fetcher.Pull(ctx, s, ref, progress)
+	return s.Fetcher.Pull(ctx, s, ref, progress)
 }
 
-// Import adds a template from src through the registered Fetcher (see Fetcher.Import).
+// Import adds a template from src through the store's Fetcher (see Fetcher.Import).
 func (s *Store) Import(ctx context.Context, src, name string, progress io.Writer) (*Image, error) {
-	if err := needFetcher(); err != nil {
+	if err := s.needFetcher(); err != nil {
 		return nil, err
 	}
-	return fetcher.Import(ctx, s, src, name, progress)
+	return s.Fetcher.Import(ctx, s, src, name, progress)
 }
 
 // Ensure returns the template ref for a sandbox of this store's flavour, pulling it as policy

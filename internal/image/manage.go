@@ -255,7 +255,7 @@ func (s *Store) removeUnused() (PruneReport, error) {
 			if f.Name != d.Name() {
 				continue
 			}
-			sub := &Store{Root: s.Root, Flavour: f, Platform: s.Platform, unpacker: newUnpacker(f)}
+			sub := &Store{Root: s.Root, Flavour: f, Platform: s.Platform, Fetcher: s.Fetcher, unpacker: newUnpacker(f)}
 			r, err := sub.removeUnused()
 			rep.Layers += r.Layers
 			rep.Freed += r.Freed

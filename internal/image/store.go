@@ -31,6 +31,8 @@ type Store struct {
 	// InUse, when set, names the sandboxes that use a template (given its normalized reference);
 	// Remove refuses while it names any, and List shows them. The CLI wires it to the sandbox store.
 	InUse func(ref string) ([]string, error)
+	// Fetcher fills the cache from registries and archives (nil: Pull and Import fail).
+	Fetcher Fetcher
 
 	unpacker unpacker
 }

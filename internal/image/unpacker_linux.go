@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/fsutil"
+	"github.com/paddockhq/paddock/internal/idmap"
 )
 
 // HelperCommand is the hidden command that unpacks or removes layers inside a user namespace
@@ -151,9 +151,10 @@ func (u userUnpacker) start(cmd *exec.Cmd) error {
 		return fmt.Errorf("starting the unpacker in a user namespace: %w (does this host allow unprivileged user namespaces? see `paddock doctor`)", err)
 	}
 	if syncW != nil {
-		ids := native.SubordinateIDs{UID: u.f.UID, GID: u.f.GID, UIDStart: u.f.UIDStart, UIDCount: u.f.UIDCount,
+		tools := idmap.Lookup()
+		ids := idmap.Subordinate{NewUIDMap: tools.NewUIDMap, NewGIDMap: tools.NewGIDMap, UID: u.f.UID, GID: u.f.GID, UIDStart: u.f.UIDStart, UIDCount: u.f.UIDCount,
 			GIDStart: u.f.GIDStart, GIDCount: u.f.GIDCount, AsUID: u.f.AsUID, AsGID: u.f.AsGID}
-		if err := ids.WriteMaps(cmd.Process.Pid); err != nil {
+		if err := ids.Apply(cmd.Process.Pid); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			return err

@@ -126,7 +126,7 @@ func orNoneStr(v string) string {
 // runningAgentVersion is the version mounted in a sandbox ("" if none).
 func runningAgentVersion(spec backend.Spec) string {
 	for _, m := range spec.Mounts {
-		if m.Kind == "agent" {
+		if m.Kind == backend.KindAgent {
 			return filepath.Base(m.Source)
 		}
 	}
@@ -183,7 +183,7 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 			}
 			return badInput("%s runs on Node.js, and template %s has none: use a template with Node.js, or the host template on a host with it", a.Name(), tmpl)
 		}
-		managed = append(managed, backend.Mount{Kind: "agent", Source: inst.Dir, Target: agent.AgentDir, ReadOnly: true})
+		managed = append(managed, backend.Mount{Kind: backend.KindAgent, Source: inst.Dir, Target: agent.AgentDir, ReadOnly: true})
 	}
 	vols, err := m.Agents.Volumes.Mounts(a)
 	if err != nil {
@@ -228,7 +228,7 @@ func (m *Manager) seedAgent(a agent.Agent, rec *store.Record, vols []backend.Mou
 		c.Dirs[v.Target] = v.Source
 	}
 	for _, mt := range rec.Spec.Mounts {
-		if mt.Kind == "workspace" {
+		if mt.Kind == backend.KindWorkspace {
 			c.Workspaces = append(c.Workspaces, mt.Target)
 		}
 	}
@@ -276,7 +276,7 @@ func hostConfigMounts(hc *agent.HostConfig, vols []backend.Mount) ([]backend.Mou
 				}
 			}
 		}
-		out = append(out, backend.Mount{Kind: "agent-config", Source: src, Target: target, ReadOnly: true})
+		out = append(out, backend.Mount{Kind: backend.KindAgentConfig, Source: src, Target: target, ReadOnly: true})
 	}
 	return out, nil
 }
@@ -332,7 +332,7 @@ func rehome(ms []backend.Mount, env []string, home string) ([]backend.Mount, []s
 		return p
 	}
 	for i := range ms {
-		if ms[i].Kind == "volume" || ms[i].Kind == "agent-config" {
+		if ms[i].Kind == backend.KindVolume || ms[i].Kind == backend.KindAgentConfig {
 			ms[i].Target = move(ms[i].Target)
 		}
 	}

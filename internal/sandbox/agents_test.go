@@ -78,7 +78,7 @@ func newAgentFixture(t *testing.T) *agentFixture {
 func kinds(ms []backend.Mount) string {
 	var k []string
 	for _, m := range ms {
-		k = append(k, m.Kind+":"+m.Target)
+		k = append(k, string(m.Kind)+":"+m.Target)
 	}
 	return strings.Join(k, " ")
 }
@@ -126,23 +126,23 @@ func TestAgentMountsAtStart(t *testing.T) {
 	}
 	extra := mustMkdir(t, filepath.Join(filepath.Dir(f.ws), "data"))
 	_, _, err = f.m.Ensure(ctx, Options{Agent: "claude", Workspace: f.ws, MountsSet: true,
-		Volumes: []backend.Mount{{Kind: "bind", Source: extra, Target: "/data"}}})
+		Volumes: []backend.Mount{{Kind: backend.KindBind, Source: extra, Target: "/data"}}})
 	if !errors.Is(err, ErrDrift) || strings.Contains(err.Error(), "paddock/agent") || strings.Contains(err.Error(), ".claude") {
 		t.Fatalf("drift: %v", err)
 	}
 	f.m.Stop(ctx, rec, time.Second)
 	rec2, _, err := f.m.Ensure(ctx, Options{Agent: "claude", Workspace: f.ws, MountsSet: true, Recreate: true,
-		Volumes: []backend.Mount{{Kind: "bind", Source: extra, Target: "/data"}}})
+		Volumes: []backend.Mount{{Kind: backend.KindBind, Source: extra, Target: "/data"}}})
 	if err != nil || !strings.Contains(kinds(rec2.Spec.Mounts), "agent:/paddock/agent") || !strings.Contains(kinds(rec2.Spec.Mounts), "bind:/data") {
 		t.Fatalf("recreate: %v %s", err, kinds(rec2.Spec.Mounts))
 	}
 }
 
 func TestDiffIgnoresManagedMounts(t *testing.T) {
-	ws := backend.Mount{Kind: "workspace", Source: "/p", Target: "/p"}
-	have := backend.Spec{Mounts: []backend.Mount{ws, {Kind: "agent", Source: "/c/claude/1", Target: "/paddock/agent"}}}
-	want := backend.Spec{Mounts: []backend.Mount{ws, {Kind: "volume", Source: "/v", Target: "/root/.claude"},
-		{Kind: "agent-config", Source: "/h/CLAUDE.md", Target: "/root/.claude/CLAUDE.md"}}, AgentEnv: []string{"A=1"}}
+	ws := backend.Mount{Kind: backend.KindWorkspace, Source: "/p", Target: "/p"}
+	have := backend.Spec{Mounts: []backend.Mount{ws, {Kind: backend.KindAgent, Source: "/c/claude/1", Target: "/paddock/agent"}}}
+	want := backend.Spec{Mounts: []backend.Mount{ws, {Kind: backend.KindVolume, Source: "/v", Target: "/root/.claude"},
+		{Kind: backend.KindAgentConfig, Source: "/h/CLAUDE.md", Target: "/root/.claude/CLAUDE.md"}}, AgentEnv: []string{"A=1"}}
 	if d := Diff(have, want); len(d) != 0 {
 		t.Fatalf("Diff = %q", d)
 	}
@@ -229,7 +229,7 @@ func TestAgentConfigHost(t *testing.T) {
 	}
 	var got []string
 	for _, m := range rec.Spec.Mounts {
-		if m.Kind == "agent-config" {
+		if m.Kind == backend.KindAgentConfig {
 			if !m.ReadOnly {
 				t.Errorf("%s is writable", m.Target)
 			}

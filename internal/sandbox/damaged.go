@@ -48,7 +48,7 @@ func (m *Manager) salvage(ctx context.Context, dir string) (*backend.Sandbox, ba
 // workspaceOf is the folder a salvaged sandbox works in.
 func workspaceOf(sb *backend.Sandbox) string {
 	for _, mt := range sb.Spec.Mounts {
-		if mt.Kind == "workspace" {
+		if mt.Kind == backend.KindWorkspace {
 			return mt.Source
 		}
 	}

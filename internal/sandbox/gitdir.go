@@ -36,7 +36,7 @@ func worktreeMounts(ws, state string) (ms []backend.Mount, why string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	return []backend.Mount{{Kind: "gitdir", Source: common, Target: common, ID: id,
+	return []backend.Mount{{Kind: backend.KindGitdir, Source: common, Target: common, ID: id,
 		Why: "the workspace is the git worktree " + name + " of this repository (its worktrees/" + name + "/gitdir names the workspace)"}}, ""
 }
 

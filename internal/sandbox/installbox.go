@@ -88,8 +88,8 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 	spec := backend.Spec{
 		Template: "host", Hostname: "paddock-install", Workdir: agent.AgentDir,
 		Mounts: []backend.Mount{
-			{Kind: "bind", Source: job.Dir, Target: agent.AgentDir},
-			{Kind: "bind", Source: job.Config, Target: agent.InstallConfigDir, ReadOnly: true},
+			{Kind: backend.KindBind, Source: job.Dir, Target: agent.AgentDir},
+			{Kind: backend.KindBind, Source: job.Config, Target: agent.InstallConfigDir, ReadOnly: true},
 		},
 		Egress: &backend.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome},
 		// Short-lived and fenced by its process limit; it must run where the user's sandboxes
@@ -97,7 +97,7 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 		UnsafeNoLimits: true,
 		Limits:         backend.Limits{Pids: 4096},
 	}
-	if r, ok := be.(ImageResolver); ok {
+	if r, ok := be.(backend.ImageResolver); ok {
 		img, err := r.ResolveImage(ctx, "host", "missing", m.Progress)
 		if err != nil {
 			os.RemoveAll(dir)

@@ -45,8 +45,10 @@ type Manager struct {
 	Agents *AgentSupport
 	// UnsafeNoLimits starts sandboxes even where the host cannot limit their memory and CPU.
 	UnsafeNoLimits bool
-	// Progress receives the status of template pulls (nil: none).
+	// Progress receives status lines, warnings and the progress of template pulls (nil: none).
 	Progress io.Writer
+	// Fetcher fills the template cache (the binary's: see cmd/internal/wire).
+	Fetcher image.Fetcher
 }
 
 // Options are the settings of run and create. The *Set fields say which were given on the
@@ -82,17 +84,6 @@ type Options struct {
 
 // DockerSocketTarget is where --mount-docker-socket shows the Docker socket in the sandbox.
 const DockerSocketTarget = "/var/run/docker.sock"
-
-// SocketProvider is a backend that can show a Docker engine's socket inside its sandboxes.
-type SocketProvider interface {
-	DockerSocket(ctx context.Context) (string, error)
-}
-
-// ImageResolver is a backend whose templates are images of its own engine, not paddock's
-// template cache.
-type ImageResolver interface {
-	ResolveImage(ctx context.Context, ref, policy string, progress io.Writer) (*backend.Image, error)
-}
 
 // For is the backend that runs rec: the one it was created on.
 func (m *Manager) For(rec *store.Record) backend.Backend {
@@ -258,7 +249,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	// take a while and must not hold up other sandboxes. A backend with its own image store (the
 	// Docker engine) resolves every template, the host template included.
 	var img *backend.Image
-	if r, ok := be.(ImageResolver); ok && (o.Template != "host" || o.TemplateSet || !m.exists(ws, o.Agent)) {
+	if r, ok := be.(backend.ImageResolver); ok && (o.Template != "host" || o.TemplateSet || !m.exists(ws, o.Agent)) {
 		policy, err := image.ParsePullPolicy(o.Pull)
 		if err != nil {
 			return nil, false, badInput("%s", strings.TrimPrefix(err.Error(), image.ErrBadRef.Error()+": "))
@@ -309,7 +300,7 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if err := m.checkDamaged(ctx, bad, ws); err != nil {
 		return nil, false, err
 	}
-	rec, err := m.create(ctx, recs, backend.Mount{Kind: "workspace", Source: ws, Target: ws, ID: wsID}, git, o, img)
+	rec, err := m.create(ctx, recs, backend.Mount{Kind: backend.KindWorkspace, Source: ws, Target: ws, ID: wsID}, git, o, img)
 	return rec, err == nil, err
 }
 
@@ -330,7 +321,7 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*backend.Image, 
 	if err != nil {
 		return nil, badInput("%s", strings.TrimPrefix(err.Error(), image.ErrBadRef.Error()+": "))
 	}
-	st, err := image.Open(m.Store.Root)
+	st, err := m.Templates()
 	if err != nil {
 		return nil, err
 	}
@@ -395,7 +386,7 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount back
 
 // dockerSocket is the mount of --mount-docker-socket on backend be.
 func (m *Manager) dockerSocket(ctx context.Context, be backend.Backend) (backend.Mount, error) {
-	sp, ok := be.(SocketProvider)
+	sp, ok := be.(backend.SocketProvider)
 	if !ok {
 		return backend.Mount{}, badInput("--mount-docker-socket: the %s backend cannot show a Docker socket", be.Name())
 	}
@@ -403,10 +394,10 @@ func (m *Manager) dockerSocket(ctx context.Context, be backend.Backend) (backend
 	if err != nil {
 		return backend.Mount{}, badInput("--mount-docker-socket: %v", err)
 	}
-	return backend.Mount{Kind: "docker-socket", Source: src, Target: DockerSocketTarget}, nil
+	return backend.Mount{Kind: backend.KindDockerSock, Source: src, Target: DockerSocketTarget}, nil
 }
 
-func isDockerSocket(m backend.Mount) bool { return m.Kind == "docker-socket" }
+func isDockerSocket(m backend.Mount) bool { return m.Kind == backend.KindDockerSock }
 
 // hidden lists paddock's state folder when a forced workspace contains it: the sandbox must never
 // see other sandboxes' state.
@@ -741,7 +732,7 @@ func (m *Manager) checkSources(rec *store.Record) error {
 		case errors.Is(err, hostpath.ErrChanged) || errors.Is(err, hostpath.ErrSymlink):
 			return fmt.Errorf("%w: %s of sandbox %s is no longer the folder it was created with (replaced, or a symlink on the way); "+
 				"restore it, or re-create the sandbox with `paddock rm %s` and run", ErrBadInput, mt.Source, rec.Name, rec.Name)
-		case err != nil && mt.Kind == "workspace" && mt.Source == rec.Workspace:
+		case err != nil && mt.Kind == backend.KindWorkspace && mt.Source == rec.Workspace:
 			return fmt.Errorf("%w: %s of sandbox %s no longer exists; moved or renamed? `paddock move %s NEW_FOLDER` points the sandbox there with its state; or restore it, or remove the sandbox with `paddock rm %s`",
 				ErrBadInput, mt.Source, rec.Name, rec.Name, rec.Name)
 		case err != nil:
@@ -768,7 +759,7 @@ func (m *Manager) recheckWorktree(rec *store.Record) bool {
 	changed := false
 	ms := slices.Clone(rec.Spec.Mounts)
 	for i := 0; i < len(ms); i++ {
-		if ms[i].Kind != "gitdir" {
+		if ms[i].Kind != backend.KindGitdir {
 			continue
 		}
 		git, why := worktreeMounts(rec.Workspace, m.stateRoot())

@@ -15,8 +15,8 @@ import (
 )
 
 func TestDiff(t *testing.T) {
-	ws := backend.Mount{Kind: "workspace", Source: "/src/proj", Target: "/src/proj"}
-	vol := backend.Mount{Kind: "bind", Source: "/data", Target: "/mnt/data", ReadOnly: true}
+	ws := backend.Mount{Kind: backend.KindWorkspace, Source: "/src/proj", Target: "/src/proj"}
+	vol := backend.Mount{Kind: backend.KindBind, Source: "/data", Target: "/mnt/data", ReadOnly: true}
 	base := func() backend.Spec {
 		return backend.Spec{
 			Template: "host", Hostname: "shell-proj", Workdir: "/src/proj",
@@ -42,7 +42,7 @@ func TestDiff(t *testing.T) {
 		{
 			name: "mount added",
 			change: func(s *backend.Spec) {
-				s.Mounts = append(s.Mounts, backend.Mount{Kind: "bind", Source: "/cache", Target: "/cache"})
+				s.Mounts = append(s.Mounts, backend.Mount{Kind: backend.KindBind, Source: "/cache", Target: "/cache"})
 			},
 			want: []string{"mounts: /data:/mnt/data:ro -> /data:/mnt/data:ro,/cache"},
 		},
@@ -50,7 +50,7 @@ func TestDiff(t *testing.T) {
 		{
 			name: "mount made writable",
 			change: func(s *backend.Spec) {
-				s.Mounts = []backend.Mount{ws, {Kind: "bind", Source: "/data", Target: "/mnt/data"}}
+				s.Mounts = []backend.Mount{ws, {Kind: backend.KindBind, Source: "/data", Target: "/mnt/data"}}
 			},
 			want: []string{"mounts: /data:/mnt/data:ro -> /data:/mnt/data"},
 		},
@@ -162,7 +162,7 @@ func TestGitDirMountsRealWorktree(t *testing.T) {
 	gitCmd(t, mainRepo, "worktree", "add", "-q", wt)
 
 	got := gitDirMounts(wt)
-	want := []backend.Mount{{Kind: "gitdir", Source: filepath.Join(mainRepo, ".git"), Target: filepath.Join(mainRepo, ".git")}}
+	want := []backend.Mount{{Kind: backend.KindGitdir, Source: filepath.Join(mainRepo, ".git"), Target: filepath.Join(mainRepo, ".git")}}
 	if ms, _ := worktreeMounts(wt, tmp+"/state"); len(ms) != 1 || ms[0].ID.Zero() || !strings.Contains(ms[0].Why, "worktree wt") {
 		t.Fatalf("worktreeMounts(worktree) = %+v, want the repository with its identity and why", ms)
 	}
@@ -197,7 +197,7 @@ func TestGitDirMounts(t *testing.T) {
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: backend.KindGitdir, Source: common, Target: common}}
 			},
 		},
 		{
@@ -209,7 +209,7 @@ func TestGitDirMounts(t *testing.T) {
 				ws := mustMkdir(t, filepath.Join(tmp, "nested", "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: ../../main/.git/worktrees/wt\n")
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: backend.KindGitdir, Source: common, Target: common}}
 			},
 		},
 		{
@@ -221,7 +221,7 @@ func TestGitDirMounts(t *testing.T) {
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd)
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: backend.KindGitdir, Source: common, Target: common}}
 			},
 		},
 		{
@@ -234,7 +234,7 @@ func TestGitDirMounts(t *testing.T) {
 				ws := mustMkdir(t, filepath.Join(tmp, "wt"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+filepath.Join(tmp, "alias", ".git", "worktrees", "wt")+"\n")
 				mustWrite(t, filepath.Join(gd, "gitdir"), filepath.Join(ws, ".git")+"\n")
-				return ws, []backend.Mount{{Kind: "gitdir", Source: common, Target: common}}
+				return ws, []backend.Mount{{Kind: backend.KindGitdir, Source: common, Target: common}}
 			},
 		},
 		{
@@ -244,7 +244,7 @@ func TestGitDirMounts(t *testing.T) {
 				ws := mustMkdir(t, filepath.Join(tmp, "sub"))
 				mustWrite(t, filepath.Join(ws, ".git"), "gitdir: "+gd+"\n")
 				mustWrite(t, filepath.Join(gd, "config"), "[core]\n\tbare = false\n\tworktree = ../../../../sub\n")
-				return ws, []backend.Mount{{Kind: "gitdir", Source: gd, Target: gd}}
+				return ws, []backend.Mount{{Kind: backend.KindGitdir, Source: gd, Target: gd}}
 			},
 		},
 		{

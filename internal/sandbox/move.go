@@ -75,7 +75,7 @@ func (m *Manager) Move(ctx context.Context, rec *store.Record, dir string, force
 	if _, err := os.Lstat(old); err == nil {
 		var oldID hostpath.ID
 		for _, mt := range cur.Spec.Mounts {
-			if mt.Kind == "workspace" && mt.Source == old {
+			if mt.Kind == backend.KindWorkspace && mt.Source == old {
 				oldID = mt.ID
 			}
 		}
@@ -87,10 +87,10 @@ func (m *Manager) Move(ctx context.Context, rec *store.Record, dir string, force
 	var ms []backend.Mount
 	for _, mt := range cur.Spec.Mounts {
 		src := rebase(mt.Source, old, ws)
-		if src != mt.Source || mt.Kind == "workspace" && mt.Source == old {
+		if src != mt.Source || mt.Kind == backend.KindWorkspace && mt.Source == old {
 			// A folder that moved along keeps its identity; the workspace gets the one it has now.
 			mt.Source = src
-			if mt.Kind == "workspace" && src == ws {
+			if mt.Kind == backend.KindWorkspace && src == ws {
 				mt.ID = id
 			}
 		}
@@ -120,7 +120,7 @@ func checkMoved(recs []*store.Record, agentName, ws string, id hostpath.ID) erro
 			continue
 		}
 		for _, mt := range r.Spec.Mounts {
-			if mt.Kind == "workspace" && mt.Source == r.Workspace && mt.ID == id {
+			if mt.Kind == backend.KindWorkspace && mt.Source == r.Workspace && mt.ID == id {
 				return fmt.Errorf("%w: this folder is %s's workspace, moved from %s: `paddock move %s %s` points the sandbox here with its state (or `paddock rm %s` to start afresh); nothing was created",
 					ErrMoved, r.Name, r.Workspace, r.Name, ws, r.Name)
 			}

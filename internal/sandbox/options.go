@@ -125,7 +125,7 @@ func ParseVolume(v string) (backend.Mount, error) {
 	if reservedTarget(target) {
 		return backend.Mount{}, badInput("-v %q: %s is managed by paddock and cannot be mounted over; pick another sandbox path", v, target)
 	}
-	return backend.Mount{Kind: "bind", Source: src, Target: target, ReadOnly: ro}, nil
+	return backend.Mount{Kind: backend.KindBind, Source: src, Target: target, ReadOnly: ro}, nil
 }
 
 // ParseExtraWorkspace parses an extra workspace of `create`: PATH[:ro], shown at its own path.
@@ -146,7 +146,7 @@ func ParseExtraWorkspace(v string) (backend.Mount, error) {
 	if reservedTarget(src) {
 		return backend.Mount{}, badInput("workspace %q: %s is a system folder and cannot be a workspace", v, src)
 	}
-	return backend.Mount{Kind: "workspace", Source: src, Target: src, ReadOnly: ro}, nil
+	return backend.Mount{Kind: backend.KindWorkspace, Source: src, Target: src, ReadOnly: ro}, nil
 }
 
 // hostPath makes p absolute, resolves symlinks and checks that it exists.

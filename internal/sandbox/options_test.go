@@ -196,7 +196,7 @@ func TestParseVolume(t *testing.T) {
 	t.Chdir(tmp)
 
 	bind := func(src, target string, ro bool) backend.Mount {
-		return backend.Mount{Kind: "bind", Source: src, Target: target, ReadOnly: ro}
+		return backend.Mount{Kind: backend.KindBind, Source: src, Target: target, ReadOnly: ro}
 	}
 	tests := []struct {
 		in      string
@@ -271,7 +271,7 @@ func TestParseExtraWorkspace(t *testing.T) {
 	t.Chdir(tmp)
 
 	ws := func(p string, ro bool) backend.Mount {
-		return backend.Mount{Kind: "workspace", Source: p, Target: p, ReadOnly: ro}
+		return backend.Mount{Kind: backend.KindWorkspace, Source: p, Target: p, ReadOnly: ro}
 	}
 	tests := []struct {
 		in      string

@@ -36,7 +36,7 @@ func createRecord(t *testing.T, s *Store, name, id string, age time.Duration) *R
 		ID: id, Name: name, Agent: "shell", Workspace: "/work/" + name, Backend: "native",
 		Created: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).Add(-age),
 		Spec: backend.Spec{Template: "host", Hostname: name, Workdir: "/work/" + name,
-			Mounts: []backend.Mount{{Kind: "workspace", Source: "/work/" + name, Target: "/work/" + name}}},
+			Mounts: []backend.Mount{{Kind: backend.KindWorkspace, Source: "/work/" + name, Target: "/work/" + name}}},
 	}
 	if err := s.Create(r); err != nil {
 		t.Fatalf("Create(%s): %v", name, err)

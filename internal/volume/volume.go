@@ -63,7 +63,7 @@ func (s *Store) Mounts(a agent.Agent) ([]backend.Mount, error) {
 		p := d
 		if strings.HasPrefix(d, agent.Home+"/") {
 			p = filepath.Join(vol, agent.VolumeSubdir(d))
-			ms = append(ms, backend.Mount{Kind: "volume", Source: p, Target: d})
+			ms = append(ms, backend.Mount{Kind: backend.KindVolume, Source: p, Target: d})
 		}
 		if err := os.Mkdir(p, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("creating volume %s: %w", agent.VolumeName(a.Name()), err)

@@ -19,8 +19,8 @@ func TestMountsListRemove(t *testing.T) {
 	}
 	vol := filepath.Join(s.Root, "paddock-opencode-data")
 	want := []backend.Mount{
-		{Kind: "volume", Source: filepath.Join(vol, "config-opencode"), Target: "/root/.config/opencode"},
-		{Kind: "volume", Source: filepath.Join(vol, "local-share-opencode"), Target: "/root/.local/share/opencode"},
+		{Kind: backend.KindVolume, Source: filepath.Join(vol, "config-opencode"), Target: "/root/.config/opencode"},
+		{Kind: backend.KindVolume, Source: filepath.Join(vol, "local-share-opencode"), Target: "/root/.local/share/opencode"},
 	}
 	if len(ms) != 2 || ms[0] != want[0] || ms[1] != want[1] {
 		t.Fatalf("Mounts = %+v", ms)

@@ -86,7 +86,7 @@ func newSuite(t *testing.T, h Harness) *suite {
 		ID:   strings.Repeat("c0ffee", 10) + "abcd",
 		Name: name, Dir: dir,
 		Spec: backend.Spec{Template: "host", Hostname: name, Workdir: ws,
-			Mounts: []backend.Mount{{Kind: "workspace", Source: ws, Target: ws}}},
+			Mounts: []backend.Mount{{Kind: backend.KindWorkspace, Source: ws, Target: ws}}},
 	}}
 	if h.Prepare != nil {
 		h.Prepare(t, s.sb)
@@ -182,7 +182,7 @@ func testReadOnly(t *testing.T, s *suite) {
 	ro := filepath.Join(filepath.Dir(s.ws), "ro")
 	os.MkdirAll(ro, 0o755)
 	os.WriteFile(filepath.Join(ro, "f"), []byte("data"), 0o644)
-	s.sb.Spec.Mounts = append(s.sb.Spec.Mounts, backend.Mount{Kind: "bind", Source: ro, Target: "/mnt/ro", ReadOnly: true})
+	s.sb.Spec.Mounts = append(s.sb.Spec.Mounts, backend.Mount{Kind: backend.KindBind, Source: ro, Target: "/mnt/ro", ReadOnly: true})
 	s.start()
 	if got := s.sh("cat /mnt/ro/f"); got != "data" {
 		t.Fatalf("got %q", got)
@@ -320,7 +320,7 @@ func testLimits(t *testing.T, s *suite) {
 func testVolume(t *testing.T, s *suite) {
 	vol := filepath.Join(filepath.Dir(s.ws), "vol")
 	os.MkdirAll(vol, 0o755)
-	s.sb.Spec.Mounts = append(s.sb.Spec.Mounts, backend.Mount{Kind: "volume", Source: vol, Target: "/paddock/volume"})
+	s.sb.Spec.Mounts = append(s.sb.Spec.Mounts, backend.Mount{Kind: backend.KindVolume, Source: vol, Target: "/paddock/volume"})
 	s.start()
 	s.sh("echo kept > /paddock/volume/state")
 	s.b.Stop(s.ctx, s.sb, 5*time.Second)
@@ -354,7 +354,7 @@ func testRecordedSource(t *testing.T, s *suite) {
 		}},
 	} {
 		tc.swap()
-		s.sb.Spec.Mounts = append(append([]backend.Mount{}, base...), backend.Mount{Kind: "bind", Source: tc.source, Target: "/mnt/data", ID: id})
+		s.sb.Spec.Mounts = append(append([]backend.Mount{}, base...), backend.Mount{Kind: backend.KindBind, Source: tc.source, Target: "/mnt/data", ID: id})
 		if err := s.b.Start(s.ctx, s.sb); err == nil {
 			t.Errorf("%s: started", tc.name)
 			s.b.Stop(s.ctx, s.sb, 2*time.Second)

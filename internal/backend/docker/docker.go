@@ -117,7 +117,7 @@ func New() *Backend { return &Backend{DefaultImage: DefaultImage} }
 func (*Backend) Name() string { return "docker" }
 
 // Engine describes the engine found.
-type Engine = dockername.Engine
+type Engine = backend.Engine
 
 // client connects once (with API version negotiation) and checks the engine's version.
 func (b *Backend) client(ctx context.Context) (*client.Client, error) {
@@ -222,8 +222,8 @@ func HomeVolume(sb *backend.Sandbox) string { return dockername.HomeVolume(sb) }
 // stateImage is where the container's own changes are kept while it is re-created.
 func stateImage(sb *backend.Sandbox) string { return "paddock-state/" + sb.ID[:12] + ":latest" }
 
-// ImageRef is the image a sandbox's container is made from.
-func (b *Backend) ImageRef(sp backend.Spec) string {
+// imageRef is the image a sandbox's container is made from.
+func (b *Backend) imageRef(sp backend.Spec) string {
 	if sp.Image != nil && sp.Image.Ref != "" {
 		return sp.Image.Ref
 	}
@@ -245,7 +245,7 @@ func (b *Backend) ResolveImage(ctx context.Context, ref, policy string, progress
 	}
 	defaulted := ref == "" || ref == "host"
 	if defaulted {
-		ref = b.ImageRef(backend.Spec{})
+		ref = b.imageRef(backend.Spec{})
 	}
 	ii, err := c.ImageInspect(ctx, ref)
 	switch {
@@ -341,7 +341,7 @@ func (b *Backend) configHash(sb *backend.Sandbox) string {
 		Workdir  string
 		Egress   []string
 		V        int
-	}{b.ImageRef(sb.Spec), sb.Spec.Hostname, described(sb.Spec.Mounts), sb.Spec.Hide, sb.Spec.Workdir, b.mainProcess(sb), 3})
+	}{b.imageRef(sb.Spec), sb.Spec.Hostname, described(sb.Spec.Mounts), sb.Spec.Hide, sb.Spec.Workdir, b.mainProcess(sb), 3})
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -425,7 +425,7 @@ func (b *Backend) Start(ctx context.Context, sb *backend.Sandbox) error {
 // startContainer (re-)creates the container when needed and starts it; with egress, it returns
 // once the relay inside listens.
 func (b *Backend) startContainer(ctx context.Context, c *client.Client, sb *backend.Sandbox, ci container.InspectResponse, ok bool, egressUp func() error) error {
-	ref := b.ImageRef(sb.Spec)
+	ref := b.imageRef(sb.Spec)
 	from := ref
 	if ok && ci.Config.Labels[labelConfig] != b.configHash(sb) {
 		// Re-create: mounts or image changed. The container's own changes are kept (committed
@@ -537,7 +537,7 @@ func (b *Backend) limits(ctx context.Context, c *client.Client, sb *backend.Sand
 }
 
 // DefaultPids is the process limit of a sandbox when none is asked for (as the native engine).
-const DefaultPids = 4096
+const DefaultPids = backend.DefaultPids
 
 func (b *Backend) applyLimits(ctx context.Context, c *client.Client, sb *backend.Sandbox) error {
 	r := b.limits(ctx, c, sb)
@@ -920,3 +920,18 @@ func (b *Backend) Salvage(ctx context.Context, dir string) (*backend.Sandbox, er
 }
 
 var _ backend.Salvager = (*Backend)(nil)
+
+// Describe implements backend.Describer.
+func (b *Backend) Describe(sb *backend.Sandbox) backend.Description { return dockername.Describe(sb) }
+
+// The abilities of the Docker backend (backend.Abilities); internal/handover's stand-in must
+// have the same (TestStandInHasDockerAbilities).
+var (
+	_ backend.Salvager       = (*Backend)(nil)
+	_ backend.Reviver        = (*Backend)(nil)
+	_ backend.SocketProvider = (*Backend)(nil)
+	_ backend.ImageResolver  = (*Backend)(nil)
+	_ backend.FileChecker    = (*Backend)(nil)
+	_ backend.Describer      = (*Backend)(nil)
+	_ backend.EngineReporter = (*Backend)(nil)
+)

@@ -69,7 +69,7 @@ func testEgress(t *testing.T, ref, mode, bin, server string) {
 	b.EngineBinary, b.ServerBinary = bin, server
 	sb := &backend.Sandbox{ID: strings.Repeat("e9", 32), Name: "egress-test", Dir: filepath.Join(dir, "state"),
 		Spec: backend.Spec{Template: ref, Image: &backend.Image{Ref: ref}, Hostname: "egress-test", Workdir: ws,
-			Mounts: []backend.Mount{{Kind: "workspace", Source: ws, Target: ws}},
+			Mounts: []backend.Mount{{Kind: backend.KindWorkspace, Source: ws, Target: ws}},
 			Egress: &backend.Egress{ProxyPort: 3128, Policy: "locked", Home: home}}}
 	ctx := context.Background()
 	t.Cleanup(func() { b.Stop(ctx, sb, time.Second); b.Remove(ctx, sb) })
@@ -163,7 +163,7 @@ func TestEgressRefused(t *testing.T) {
 	b.EngineBinary = filepath.Join(dir, "no-such-paddock")
 	sb := &backend.Sandbox{ID: strings.Repeat("ea", 32), Name: "egress-refused", Dir: filepath.Join(dir, "state"),
 		Spec: backend.Spec{Template: ref, Image: &backend.Image{Ref: ref}, Hostname: "x", Workdir: ws,
-			Mounts: []backend.Mount{{Kind: "workspace", Source: ws, Target: ws}},
+			Mounts: []backend.Mount{{Kind: backend.KindWorkspace, Source: ws, Target: ws}},
 			Egress: &backend.Egress{ProxyPort: 3128, Policy: "balanced", Home: filepath.Join(dir, "home")}}}
 	ctx := context.Background()
 	t.Cleanup(func() { b.Stop(ctx, sb, time.Second); b.Remove(ctx, sb) })

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/handover"
+	"github.com/paddockhq/paddock/internal/image"
 
 	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/cgroups"
@@ -28,9 +29,6 @@ import (
 
 // Backend is the native engine: namespaces, mounts and cgroups driven by paddock itself.
 type Backend struct {
-	// RemoveOwned, when set, deletes folders holding files of the sandbox's other ids (an OCI
-	// sandbox's overlay upper, where its users wrote); rootless, in a user namespace.
-	RemoveOwned func(paths ...string) error
 	// Quiet: Start neither prints nor changes host settings for the user (doctor's trial).
 	Quiet bool
 }
@@ -107,8 +105,10 @@ func (b *Backend) prepareOCI(sb *backend.Sandbox) error {
 	}
 	made := filepath.Join(sb.Dir, "upper.digest")
 	if was, err := os.ReadFile(made); err == nil && string(was) != img.Digest && !lockHeld(l.supervisorLock()) {
-		if os.Geteuid() != 0 && b.RemoveOwned != nil {
-			if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
+		if os.Geteuid() != 0 {
+			// Files of the sandbox's other ids (where its users wrote): removed in a user
+			// namespace mapped like the sandbox.
+			if err := image.RemoveOwned(l.upper(), l.work()); err != nil {
 				return err
 			}
 		}
@@ -587,8 +587,8 @@ func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
 			return err
 		}
 	}
-	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 && b.RemoveOwned != nil {
-		if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
+	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 {
+		if err := image.RemoveOwned(l.upper(), l.work()); err != nil {
 			return err
 		}
 	}

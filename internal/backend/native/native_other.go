@@ -12,9 +12,7 @@ import (
 )
 
 // Backend is the native engine, which needs Linux namespaces.
-type Backend struct {
-	RemoveOwned func(paths ...string) error
-}
+type Backend struct{}
 
 // New returns the native engine.
 func New() *Backend { return &Backend{} }

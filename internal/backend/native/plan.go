@@ -64,7 +64,21 @@ func (l layout) bootID() string         { return filepath.Join(l.dir, "etc", "bo
 func (l layout) caBundle() string       { return filepath.Join(l.dir, "egress", "ca-bundle.pem") }
 
 // DefaultPids is the process limit of a sandbox when none is asked for.
-const DefaultPids = 4096
+const DefaultPids = backend.DefaultPids
+
+// Describe implements backend.Describer: a sandbox's home, /tmp and /var are folders of its
+// state folder.
+func (*Backend) Describe(sb *backend.Sandbox) backend.Description {
+	d := backend.Description{Paths: map[string]string{}, DefaultPids: DefaultPids}
+	for _, p := range []struct{ name, target string }{{"home", HomeDir}, {"tmp", "/tmp"}, {"var", "/var"}} {
+		src := filepath.Join(sb.Dir, p.name)
+		d.Persistent = append(d.Persistent, backend.Mount{Kind: backend.KindPersistent, Source: src, Target: p.target})
+		d.Paths[p.name] = src
+	}
+	return d
+}
+
+var _ backend.Describer = (*Backend)(nil)
 
 // DefaultLimits are a sandbox's limits when none are asked for: 4096 processes, half the host's
 // memory, and all CPUs but one, so a runaway sandbox leaves the host room to work.
@@ -230,11 +244,11 @@ func mountOps(sb *backend.Sandbox) []boxinit.Op {
 		}
 		st, err := os.Stat(src)
 		target := m.Target
-		if m.Kind == "docker-socket" {
+		if m.Kind == backend.KindDockerSock {
 			target = DockerSocketPath // /var/run is a link to /run
 		}
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target,
-			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != "docker-socket", ID: m.ID})
+			ReadOnly: m.ReadOnly, File: err == nil && !st.IsDir(), Idmap: true, OwnerIsUser: m.Kind != backend.KindDockerSock, ID: m.ID})
 	}
 	for _, h := range sb.Spec.Hide {
 		ops = append(ops, boxinit.Op{Op: boxinit.OpMask, Target: h})
@@ -321,7 +335,7 @@ func hostPath(sb *backend.Sandbox) []string {
 		top, _, _ := strings.Cut(strings.TrimPrefix(d, "/"), "/")
 		shown := top != "etc" && slices.Contains(hostSystemDirs, top)
 		for _, mt := range sb.Spec.Mounts {
-			if mt.Kind == "workspace" && (d == mt.Target || strings.HasPrefix(d, mt.Target+"/")) {
+			if mt.Kind == backend.KindWorkspace && (d == mt.Target || strings.HasPrefix(d, mt.Target+"/")) {
 				shown = true
 			}
 		}

@@ -25,41 +25,13 @@ func ociPlan(sb *backend.Sandbox) []boxinit.Op {
 	for _, f := range []string{"hostname", "hosts"} {
 		// /etc/hosts also where the image has none (Debian's minbase): the sandbox's own name
 		// must resolve (sudo looks it up).
-		if ImageHas(sb.Spec.Image, "/etc/"+f) || (f == "hosts" && imageHasDir(sb.Spec.Image, "/etc")) {
+		if sb.Spec.Image.Has("/etc/"+f) || (f == "hosts" && imageHasDir(sb.Spec.Image, "/etc")) {
 			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
 		}
 	}
 	ops = append(append(ops, kernelOps()...), bootIDOp(l))
 	ops = append(ops, egressOps(sb)...)
 	return append(ops, mountOps(sb)...)
-}
-
-// ImageHas reports whether the template's file system has a file at p (an absolute path
-// inside), looking at its layers from the top: a whiteout there means it was deleted. Symlinked
-// folders are followed only within one layer.
-func ImageHas(img *backend.Image, p string) bool {
-	if img == nil {
-		return false
-	}
-	rel := strings.TrimPrefix(filepath.Clean("/"+p), "/")
-	for i := len(img.LayerDirs) - 1; i >= 0; i-- {
-		st, err := os.Lstat(filepath.Join(img.LayerDirs[i], rel))
-		if err != nil {
-			continue
-		}
-		if st.Mode()&os.ModeCharDevice != 0 {
-			return false // a whiteout
-		}
-		if st.Mode()&os.ModeSymlink != 0 {
-			st, err = os.Stat(filepath.Join(img.LayerDirs[i], rel))
-			if err != nil {
-				// An absolute symlink resolves inside the sandbox: count it.
-				return true
-			}
-		}
-		return !st.IsDir()
-	}
-	return false
 }
 
 // ociEnv is the environment every process in an OCI-template sandbox starts with: the image's,

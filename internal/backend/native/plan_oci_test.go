@@ -36,8 +36,8 @@ func TestOCIPlan(t *testing.T) {
 		User: "agent", Env: []string{"PATH=/opt/bin:/usr/bin", "FOO=image", "BAR=image"}}
 	sb := &backend.Sandbox{ID: "0123456789abcdef", Name: "shell-proj", Dir: t.TempDir(), Spec: backend.Spec{
 		Template: img.Ref, Image: img, Hostname: "shell-proj", Workdir: "/src/proj", Env: []string{"BAR=user"},
-		Mounts: []backend.Mount{{Kind: "workspace", Source: "/src/proj", Target: "/src/proj"},
-			{Kind: "agent", Source: "/cache/agent", Target: "/paddock/agent", ReadOnly: true}}}}
+		Mounts: []backend.Mount{{Kind: backend.KindWorkspace, Source: "/src/proj", Target: "/src/proj"},
+			{Kind: backend.KindAgent, Source: "/cache/agent", Target: "/paddock/agent", ReadOnly: true}}}}
 	ops := ociPlan(sb)
 	var targets []string
 	for _, op := range ops {
@@ -62,8 +62,8 @@ func TestOCIPlan(t *testing.T) {
 	if slices.Contains(targets, "bind /etc/hostname") == whiteout {
 		t.Errorf("/etc/hostname bound %v, but whited out %v: %v", !whiteout, whiteout, targets)
 	}
-	if !ImageHas(img, "/bin/bash") || ImageHas(img, "/bin/zsh") || ImageHas(img, "/usr/bin") {
-		t.Error("ImageHas: want /bin/bash (through the layer's /bin symlink), not /bin/zsh nor a folder")
+	if !img.Has("/bin/bash") || img.Has("/bin/zsh") || img.Has("/usr/bin") {
+		t.Error("Image.Has: want /bin/bash (through the layer's /bin symlink), not /bin/zsh nor a folder")
 	}
 	if w := writablePaths(sb); !slices.Equal(w, []string{"/"}) {
 		t.Errorf("Landlock writable %v, want the whole root", w)

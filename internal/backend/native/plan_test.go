@@ -98,10 +98,10 @@ func TestHostPlan(t *testing.T) {
 			host := fakeHost(t, tt.withEtcNames)
 			sb := testSandbox(t, func(s string) []backend.Mount {
 				return []backend.Mount{
-					{Kind: "workspace", Source: filepath.Join(s, "proj"), Target: "/work/proj"},
-					{Kind: "bind", Source: filepath.Join(s, "deep"), Target: "/tmp/x/y"},
-					{Kind: "bind", Source: filepath.Join(s, "mid"), Target: "/tmp/x", ReadOnly: true},
-					{Kind: "bind", Source: filepath.Join(s, "file.txt"), Target: "/root/.config/f.txt", ReadOnly: true},
+					{Kind: backend.KindWorkspace, Source: filepath.Join(s, "proj"), Target: "/work/proj"},
+					{Kind: backend.KindBind, Source: filepath.Join(s, "deep"), Target: "/tmp/x/y"},
+					{Kind: backend.KindBind, Source: filepath.Join(s, "mid"), Target: "/tmp/x", ReadOnly: true},
+					{Kind: backend.KindBind, Source: filepath.Join(s, "file.txt"), Target: "/root/.config/f.txt", ReadOnly: true},
 				}
 			})
 			ops := hostPlan(sb, host+tt.rootSuffix)
@@ -239,10 +239,10 @@ func TestHostPlanOrdersNestedMounts(t *testing.T) {
 	host := fakeHost(t, true)
 	sb := testSandbox(t, func(s string) []backend.Mount {
 		return []backend.Mount{
-			{Kind: "workspace", Source: filepath.Join(s, "proj"), Target: "/srv/a/b/c"},
-			{Kind: "workspace", Source: filepath.Join(s, "deep"), Target: "/srv/a/b"},
-			{Kind: "bind", Source: filepath.Join(s, "mid"), Target: "/srv/a"},
-			{Kind: "bind", Source: filepath.Join(s, "cfg"), Target: "/opt/cfg"},
+			{Kind: backend.KindWorkspace, Source: filepath.Join(s, "proj"), Target: "/srv/a/b/c"},
+			{Kind: backend.KindWorkspace, Source: filepath.Join(s, "deep"), Target: "/srv/a/b"},
+			{Kind: backend.KindBind, Source: filepath.Join(s, "mid"), Target: "/srv/a"},
+			{Kind: backend.KindBind, Source: filepath.Join(s, "cfg"), Target: "/opt/cfg"},
 		}
 	})
 	ops := hostPlan(sb, host)

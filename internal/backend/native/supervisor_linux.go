@@ -28,6 +28,7 @@ import (
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/execproto"
 	"github.com/paddockhq/paddock/internal/hostpath"
+	"github.com/paddockhq/paddock/internal/idmap"
 	"github.com/paddockhq/paddock/internal/memtrim"
 	"github.com/paddockhq/paddock/internal/systemd"
 )
@@ -44,8 +45,8 @@ const LockFD = 4
 // Root-mode id mapping: ids 0-65535 inside the sandbox are these host ids, so root inside is
 // never root outside. Idmapped mounts make workspace and state files keep their host owners.
 const (
-	rootModeBase = 1 << 30
-	rootModeSize = 65536
+	rootModeBase = idmap.RootBase
+	rootModeSize = idmap.RootSize
 )
 
 // runtimeState is what the supervisor records about the running sandbox.
@@ -201,16 +202,16 @@ func startInit(sb *backend.Sandbox, l layout) (*supervised, error) {
 	// An ordinary user with subordinate ids gets them mapped too (ids 1-65535 inside), through the
 	// setuid newuidmap/newgidmap helpers; the init then waits for its map and re-executes itself
 	// to gain root's capabilities in its namespace.
-	sub := subIDs{}
+	sub := idmap.Subordinate{}
 	var syncW *os.File
 	extra := []*os.File{childEnd, lnFile, exeFile}
 	env := []string{}
 	if rootless {
-		sub = lookupSubIDs()
+		sub = idmap.Lookup()
 		// An image user (USER agent) is the calling user, so that its files in the workspace
 		// and volumes are the user's; the template's layers were unpacked for that mapping.
-		if u, ok := backend.LookupImageUser(sb.Spec.Image); ok && sub.ok() && u.UID < sub.uidCount && u.GID > 0 && u.GID < sub.gidCount {
-			sub.asUID, sub.asGID = u.UID, u.GID
+		if u, ok := backend.LookupImageUser(sb.Spec.Image); ok && sub.OK() && u.UID < sub.UIDCount && u.GID > 0 && u.GID < sub.GIDCount {
+			sub.AsUID, sub.AsGID = u.UID, u.GID
 		}
 	}
 	sys := &syscall.SysProcAttr{
@@ -224,7 +225,7 @@ func startInit(sb *backend.Sandbox, l layout) (*supervised, error) {
 		// No controlling terminal in the sandbox: the supervisor shares the caller's session.
 		Setsid: true,
 	}
-	if sub.ok() {
+	if sub.OK() {
 		syncR, w, err := os.Pipe()
 		if err != nil {
 			return nil, err
@@ -268,13 +269,13 @@ func startInit(sb *backend.Sandbox, l layout) (*supervised, error) {
 		return nil, err
 	}
 	mapDesc := formatMap(uidMap)
-	if sub.ok() {
-		if err := sub.apply(cmd.Process.Pid); err != nil {
+	if sub.OK() {
+		if err := sub.Apply(cmd.Process.Pid); err != nil {
 			return fail(err)
 		}
 		syncW.Write([]byte{1})
 		syncW.Close()
-		mapDesc = sub.describe()
+		mapDesc = sub.Describe()
 	}
 	if err := group.Add(cmd.Process.Pid); err != nil {
 		return fail(fmt.Errorf("placing the sandbox in its cgroup: %w", err))

@@ -3,11 +3,8 @@ package remote
 import (
 	"encoding/base64"
 
-	"github.com/paddockhq/paddock/internal/image"
 	it "github.com/paddockhq/paddock/internal/image/imagetest"
 )
-
-func init() { image.SetFetcher(Fetcher{}) }
 
 type ent = it.Ent
 

@@ -29,6 +29,7 @@ func openTest(t *testing.T) *image.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Fetcher = Fetcher{}
 	return s
 }
 
@@ -300,6 +301,7 @@ func TestPullDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Fetcher = Fetcher{}
 	big := make([]byte, 2<<20)
 	rand.Read(big)
 	reg := it.NewRegistry(t)

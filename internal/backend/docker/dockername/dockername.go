@@ -36,26 +36,6 @@ func ContainerName(sb *backend.Sandbox) string { return "paddock-" + sb.Name + "
 // HomeVolume is the named volume of the sandbox's home.
 func HomeVolume(sb *backend.Sandbox) string { return "paddock-" + sb.ID[:12] + "-home" }
 
-// Engine describes the engine found.
-type Engine struct {
-	Host          string `json:"host"`
-	Version       string `json:"version"`
-	APIVersion    string `json:"api_version"`
-	MinAPIVersion string `json:"min_api_version"`
-	NegotiatedAPI string `json:"negotiated_api_version"`
-	OS            string `json:"os"`
-	Arch          string `json:"arch"`
-	Name          string `json:"name"` // e.g. "Docker Desktop", "Docker Engine - Community"
-	System        string `json:"operating_system,omitempty"`
-	CgroupVersion string `json:"cgroup_version,omitempty"`
-	NCPU          int    `json:"ncpu"`
-	MemTotal      int64  `json:"mem_total"`
-	Context       string `json:"context,omitempty"` // the docker CLI context that named it
-	// Egress is how sandboxes reach paddock's proxy: "socket" (the engine is on this host) or
-	// "link" (over docker exec streams).
-	Egress string `json:"egress"`
-}
-
 // Differences are how a sandbox on this backend differs from one on the native engine (shown by
 // `paddock inspect`; the README has the same table).
 var Differences = []string{
@@ -65,4 +45,18 @@ var Differences = []string{
 	"protections: Docker's seccomp profile and capabilities (less NET_RAW, MKNOD, AUDIT_WRITE, SETFCAP, NET_BIND_SERVICE, SYS_CHROOT) and no-new-privileges; no Landlock",
 	"signals to exec without a terminal: sent with kill inside the container (an engine on this host); elsewhere Ctrl-C ends the exec's streams",
 	"egress: the container has no network; a relay inside (paddock's Linux binary) hands 127.0.0.1:PORT's connections to the proxy, which runs on your machine: through a socket mounted from the sandbox's state folder when the engine is on this Linux host, else over docker exec streams of the Engine API (`paddock doctor` says which); without the proxy, no way out",
+}
+
+// Describe is what the Docker backend says of a sandbox for inspect (backend.Describer): its
+// container and home volume, and how it differs from a native sandbox.
+func Describe(sb *backend.Sandbox) backend.Description {
+	return backend.Description{
+		Persistent: []backend.Mount{
+			{Kind: backend.KindDockerVolume, Source: HomeVolume(sb), Target: Home(sb.Dir)},
+			{Kind: backend.KindDockerContainer, Source: ContainerName(sb), Target: "/"},
+		},
+		Paths:       map[string]string{"container": ContainerName(sb), "home_volume": HomeVolume(sb)},
+		Differences: Differences,
+		DefaultPids: backend.DefaultPids,
+	}
 }

@@ -44,8 +44,9 @@ var ErrGone = errors.New("the container is not running")
 
 // Linker starts the link process in a running container and returns its stdin and stdout as
 // one stream, with the container's start time (it names this run of the container). paddock-oci
-// sets it (it has the Docker client); the paddock binary cannot serve a link.
-var Linker func(ctx context.Context, container string) (io.ReadWriteCloser, string, error)
+// has one (it has the Docker client, see internal/backend/docker.Link); the paddock binary
+// cannot serve a link.
+type Linker func(ctx context.Context, container string) (io.ReadWriteCloser, string, error)
 
 func linkedPath(stateDir string) string { return filepath.Join(stateDir, "egress-linked") }
 
@@ -66,15 +67,15 @@ func yamuxConfig() *yamux.Config {
 // serveLinks keeps the container linked while it runs: it (re-)starts the link process, proves
 // the relay answers (a ping), records the run it serves, and serves the proxy on the streams.
 // It returns when the container has stopped (or never started within a minute).
-func serveLinks(ctx context.Context, p *egress.Proxy, stateDir string, l Link, log *slog.Logger) error {
-	if Linker == nil {
+func serveLinks(ctx context.Context, p *egress.Proxy, stateDir string, l Link, linker Linker, log *slog.Logger) error {
+	if linker == nil {
 		return errors.New("this paddock binary cannot link to a Docker engine's container; run paddock-oci")
 	}
 	defer os.Remove(linkedPath(stateDir))
 	deadline := time.Now().Add(time.Minute)
 	linked := false
 	for ctx.Err() == nil {
-		rwc, started, err := Linker(ctx, l.Container)
+		rwc, started, err := linker(ctx, l.Container)
 		if err != nil {
 			if linked && errors.Is(err, ErrGone) {
 				return nil // the container stopped: so does its proxy

@@ -19,7 +19,7 @@ import (
 
 // ServeMain is `paddock __egress-serve STATE_DIR`: the host side of one sandbox's egress, until
 // SIGTERM. One per sandbox (a lock in the state folder).
-func ServeMain(stateDir string) int {
+func ServeMain(stateDir string, linker Linker) int {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	if err := batchsched.Process(); err != nil {
 		slog.Warn("batch scheduling", "err", err)
@@ -75,7 +75,7 @@ func ServeMain(stateDir string) int {
 		// The container's connections come over the engine's API; the socket only tells the
 		// CLI that this side runs.
 		go p.Serve(ctx, ln)
-		err = serveLinks(ctx, p, stateDir, *cfg.Link, logger)
+		err = serveLinks(ctx, p, stateDir, *cfg.Link, linker, logger)
 	} else {
 		err = p.Serve(ctx, ln)
 	}
