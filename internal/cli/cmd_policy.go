@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -271,20 +269,10 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 				return nil
 			}
 			// The existing records, oldest first across sandboxes.
-			var all []egress.Record
-			for _, rec := range recs {
-				err := egress.ReadAudit(ctx, m.Store.Dir(rec.ID), false, func(r egress.Record) error {
-					if r.Sandbox == "" {
-						r.Sandbox = rec.Name
-					}
-					all = append(all, r)
-					return nil
-				})
-				if err != nil {
-					return err
-				}
+			all, err := m.AuditLog(ctx, recs, 0)
+			if err != nil {
+				return err
 			}
-			sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
 			for _, r := range all {
 				if err := print(r); err != nil {
 					return err
@@ -315,19 +303,6 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 
 func writeJSONLine(w io.Writer, v any) error { return writeJSONCompact(w, v) }
 
-type checkView struct {
-	Sandbox  string   `json:"sandbox"`
-	Host     string   `json:"host"`
-	Port     int      `json:"port"`
-	Decision string   `json:"decision"`
-	Rule     string   `json:"rule,omitempty"`
-	Source   string   `json:"source,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	Addrs    []string `json:"addrs,omitempty"`
-	// AllowCommand would allow a refused connection (the narrowest rule that does).
-	AllowCommand string `json:"allow_command,omitempty"`
-}
-
 func newPolicyCheckCmd(f *Factory) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -346,39 +321,15 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			if _, _, err := egress.SplitTarget(args[1]); err != nil {
-				return withCode(ExitUsage, err)
-			}
-			v := checkView{Sandbox: rec.Name, Decision: "deny"}
-			var dec egress.Decision
-			if rec.Spec.Egress == nil {
-				v.Host, v.Port, _ = egress.SplitTarget(args[1])
-				v.Reason = "the sandbox has no network (made before egress existed; re-create it with --recreate --network balanced)"
-			} else {
-				ctx, cancel := context.WithTimeout(cmd.Context(), 15*time.Second)
-				defer cancel()
-				host, port, d, err := egress.Check(ctx, egress.Options{Home: m.Store.Root, StateDir: m.Store.Dir(rec.ID),
-					Sandbox: rec.Name, Preset: rec.Spec.Egress.Policy}, args[1])
-				if err != nil {
-					return err
-				}
-				v.Host, v.Port, v.Rule, v.Source, v.Reason = host, port, d.Rule, d.Source, d.Reason
-				dec = d
-				if d.Allow {
-					v.Decision, v.Reason = "allow", ""
-				}
-				for _, a := range d.Addrs {
-					v.Addrs = append(v.Addrs, a.String())
-				}
-			}
-			if v.Decision != "allow" && rec.Spec.Egress != nil {
-				v.AllowCommand = egress.AllowHint(v.Host, v.Port, dec, rec.Name)
+			v, err := m.PolicyCheck(cmd.Context(), rec, args[1])
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				if err := writeJSON(f.IO.Out, v); err != nil {
 					return err
 				}
-			} else if v.Decision == "allow" {
+			} else if v.Allowed() {
 				fmt.Fprintf(f.IO.Out, "allow %s:%d by rule %s (%s)\n", v.Host, v.Port, v.Rule, v.Source)
 			} else {
 				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", egress.Printable(v.Host), v.Port, egress.Printable(v.Reason))
@@ -386,7 +337,7 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", v.AllowCommand)
 				}
 			}
-			if v.Decision != "allow" {
+			if !v.Allowed() {
 				return withCode(ExitError, nil)
 			}
 			return nil
