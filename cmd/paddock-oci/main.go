@@ -13,6 +13,7 @@ import (
 	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/backend/docker"
 	"github.com/paddockhq/paddock/internal/image/remote"
+	"github.com/paddockhq/paddock/internal/mcpserver"
 )
 
 func main() {
@@ -26,5 +27,6 @@ func main() {
 		},
 		Fetcher: remote.Fetcher{},
 		Link:    docker.Link,
+		MCP:     mcpserver.Main,
 	}))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/paddockhq/paddock/internal/doctor"
 	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/fds"
+	"github.com/paddockhq/paddock/internal/handover"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
@@ -30,6 +31,9 @@ type Binary struct {
 	// Link reaches a container of a Docker engine that is not on this host, for the egress
 	// proxy's host side (nil: this binary cannot).
 	Link egresshost.Linker
+	// MCP serves `paddock mcp ARGS...`, the MCP server, a front end of its own beside the
+	// command line (nil: this binary hands it to paddock-oci, which links the MCP library).
+	MCP func(args []string, s sandbox.Settings, version string) int
 }
 
 // command is an internal command: paddock starts it (a sandbox's supervisor and init, the egress
@@ -75,7 +79,16 @@ func Main(b Binary) int {
 			}
 		}
 	}
-	return cli.Main(args, sandbox.Settings{Fetcher: b.Fetcher, Backends: b.backends})
+	settings := sandbox.Settings{Fetcher: b.Fetcher, Backends: b.backends}
+	if len(args) > 1 && args[1] == "mcp" {
+		if b.MCP == nil {
+			err := handover.HandOver("the MCP server")
+			os.Stderr.WriteString("paddock: " + sandbox.OneLine(err.Error()) + "\n")
+			return cli.ExitError
+		}
+		return b.MCP(args[2:], settings, cli.Version)
+	}
+	return cli.Main(args, settings)
 }
 
 // backends are the binary's backends for the configuration cfg.

@@ -156,10 +156,14 @@ wait:
 		case <-outDone:
 			break wait
 		case <-ctx.Done():
+			// Closing the streams does not end the process: it is killed, with what it started.
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			b.signal(kctx, c, sb, cr.ID, local, mark, 9, true)
+			cancel()
 			hj.Close()
 			return -1, ctx.Err()
 		case s := <-sigs:
-			if err := b.signal(ctx, c, sb, cr.ID, local, mark, signalNumber(s)); err != nil {
+			if err := b.signal(ctx, c, sb, cr.ID, local, mark, signalNumber(s), false); err != nil {
 				hj.Close()
 				return 128 + signalNumber(s), nil
 			}
@@ -249,8 +253,10 @@ func execMark() string {
 // signal sends signal n to an exec's process from inside its sandbox. On an engine on this host
 // it finds the process's pid inside from the engine's (/proc); on one elsewhere (a VM, another
 // host) it signals every process in the container whose environment carries the exec's mark:
-// the process and what it started, as Ctrl-C on a terminal reaches its foreground group.
-func (b *Backend) signal(ctx context.Context, c *client.Client, sb *backend.Sandbox, execID string, local bool, mark string, n int) error {
+// the process and what it started, as Ctrl-C on a terminal reaches its foreground group. With
+// group, on this host, the process's group gets it (the engine makes each exec's process the
+// leader of a session of its own), so what the process started gets it too.
+func (b *Backend) signal(ctx context.Context, c *client.Client, sb *backend.Sandbox, execID string, local bool, mark string, n int, group bool) error {
 	if !local {
 		if mark == "" {
 			return fmt.Errorf("no mark to find the process by")
@@ -284,8 +290,12 @@ func (b *Backend) signal(ctx context.Context, c *client.Client, sb *backend.Sand
 	if err != nil {
 		return err
 	}
+	script := "kill -" + strconv.Itoa(n) + " " + strconv.Itoa(pid)
+	if group {
+		script = "kill -" + strconv.Itoa(n) + " -" + strconv.Itoa(pid) + " 2>/dev/null || " + script
+	}
 	kr, err := c.ContainerExecCreate(ctx, ContainerName(sb), container.ExecOptions{User: "0:0",
-		Cmd: []string{"/bin/sh", "-c", "kill -" + strconv.Itoa(n) + " " + strconv.Itoa(pid)}})
+		Cmd: []string{"/bin/sh", "-c", script}})
 	if err != nil {
 		return err
 	}

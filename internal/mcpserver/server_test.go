@@ -1,0 +1,92 @@
+package mcpserver
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/paddockhq/paddock/internal/sandbox"
+)
+
+// connect serves the tools over an in-memory transport to the SDK's client, with PADDOCK_HOME
+// an empty folder.
+func connect(t *testing.T) *mcp.ClientSession {
+	t.Helper()
+	t.Setenv("PADDOCK_HOME", t.TempDir())
+	t.Setenv("HOME", t.TempDir())
+	ct, st := mcp.NewInMemoryTransports()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go New(sandbox.Settings{}, "test").Run(ctx, st)
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// TestTools: every tool has a description, a schema whose properties are all described, and
+// is safe to call with bad input (a tool error of one line, no sandbox needed).
+func TestTools(t *testing.T) {
+	cs := connect(t)
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tools) != 8 {
+		t.Fatalf("%d tools", len(res.Tools))
+	}
+	for _, tl := range res.Tools {
+		sch, _ := tl.InputSchema.(map[string]any)
+		props, _ := sch["properties"].(map[string]any)
+		for name, p := range props {
+			if d, _ := p.(map[string]any)["description"].(string); d == "" {
+				t.Errorf("%s: property %s has no description", tl.Name, name)
+			}
+		}
+		if tl.Annotations == nil || len(tl.Description) < 40 {
+			t.Errorf("%s: annotations %v, description %q", tl.Name, tl.Annotations, tl.Description)
+		}
+	}
+}
+
+func TestToolErrors(t *testing.T) {
+	cs := connect(t)
+	for _, tc := range []struct {
+		tool string
+		args map[string]any
+		want string
+	}{
+		{"sandbox_exec", map[string]any{"sandbox": "nosuch", "command": []string{"true"}}, `no such sandbox: "nosuch" (see ` + "`paddock ls -a`)"},
+		{"sandbox_exec", map[string]any{"sandbox": " ", "command": []string{"true"}}, "name the sandbox (its name or ID, see sandbox_list)"},
+		{"sandbox_exec", map[string]any{"sandbox": "x", "command": []string{""}}, `give the command as an array, e.g. ["ls", "-l"]`},
+		{"sandbox_exec", map[string]any{"sandbox": "x", "command": []string{"true"}, "env": []string{"K"}}, `env "K": give KEY=VALUE (the server's own environment is never passed to a sandbox)`},
+		{"sandbox_stop", map[string]any{"sandbox": "x", "grace_seconds": -1}, "grace_seconds -1: give 0 to 600"},
+		{"policy_log", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch" (see ` + "`paddock ls -a`)"},
+		{"sandbox_run", map[string]any{"pids_limit": 3}, "pids_limit 3: give at least 8"},
+		{"sandbox_run", map[string]any{"cpus": 100000}, "--cpus"},
+	} {
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tc.tool, Arguments: tc.args})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.tool, err)
+		}
+		msg := res.Content[0].(*mcp.TextContent).Text
+		if !res.IsError || !strings.HasPrefix(msg, tc.want) || strings.Contains(msg, "\n") {
+			t.Errorf("%s %v: IsError %v, %q, want %q", tc.tool, tc.args, res.IsError, msg, tc.want)
+		}
+	}
+}
+
+func TestListEmpty(t *testing.T) {
+	cs := connect(t)
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "sandbox_list"})
+	if err != nil || res.IsError {
+		t.Fatalf("%v %+v", err, res)
+	}
+	if got := res.StructuredContent.(map[string]any)["sandboxes"]; got == nil || len(got.([]any)) != 0 {
+		t.Fatalf("sandboxes %v", got)
+	}
+}
