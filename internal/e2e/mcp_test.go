@@ -141,6 +141,12 @@ func TestMCPServer(t *testing.T) {
 			t.Fatalf("sandbox_run again: %+v", run)
 		}
 
+		// With args, the sandbox's agent runs with them (the shell's: sh -c).
+		c.ok("sandbox_run", map[string]any{"args": []string{"-c", "echo from the agent; exit 4"}}, &run)
+		if run.Created || run.Run == nil || run.Run.ExitCode != 4 || run.Run.Stdout.Text != "from the agent\n" {
+			t.Fatalf("sandbox_run with args: %+v %+v", run, run.Run)
+		}
+
 		// Exec: output of both streams, exit code, the workspace shared both ways, stdin.
 		var x mcpserver.ExecResult
 		res := c.ok("sandbox_exec", map[string]any{"sandbox": name,
@@ -304,4 +310,31 @@ func noneLeft(t *testing.T, c *mcpClient, name, cmdline string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestMCPDocker: the same server drives a sandbox on the Docker backend, and a command that
+// outlives its timeout there is killed inside the container, with what it started.
+func TestMCPDocker(t *testing.T) {
+	e, _ := dockerEnv(t)
+	ws := e.workspace("proj")
+	c := e.mcpConnect(t, ws)
+	var run mcpserver.RunResult
+	c.ok("sandbox_run", map[string]any{"backend": "docker"}, &run)
+	name := run.Sandbox.Name
+	if !run.Created || run.Sandbox.Backend != "docker" || run.Sandbox.Status != "running" {
+		t.Fatalf("sandbox_run: %+v", run)
+	}
+	var x mcpserver.ExecResult
+	c.ok("sandbox_exec", map[string]any{"sandbox": name, "command": []string{"sh", "-c", "pwd; echo oops >&2; exit 5"}}, &x)
+	if x.ExitCode != 5 || x.Stdout.Text != ws+"\n" || x.Stderr.Text != "oops\n" {
+		t.Fatalf("exec: %+v", x)
+	}
+	res := c.call("sandbox_exec", map[string]any{"sandbox": name, "timeout_seconds": 2,
+		"command": []string{"sh", "-c", "echo started; sleep 1001; echo never"}}, &x)
+	if !res.IsError || !strings.HasPrefix(text(res, 0), "the command did not end within 2s and was killed") || x.Stdout.Text != "started\n" {
+		t.Fatalf("hung command: IsError=%v %q %+v", res.IsError, text(res, 0), x)
+	}
+	noneLeft(t, c, name, "sleep 1001")
+	var done mcpserver.Done
+	c.ok("sandbox_rm", map[string]any{"sandbox": name, "force": true}, &done)
 }
