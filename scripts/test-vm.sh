@@ -54,7 +54,7 @@ trap cleanup EXIT
 
 say "building paddock and the e2e tests"
 go build -trimpath -ldflags=-s -o "$work/" ./cmd/paddock ./cmd/paddock-oci
-go test -c -trimpath -o "$work/e2e.test" ./internal/e2e
+go test -c -tags e2e -trimpath -o "$work/e2e.test" ./internal/e2e
 
 # AppArmor 4's parser (Ubuntu 24.04 has it; the VM's bookworm has AppArmor 3, without the userns
 # rule) checks the profile `doctor --install-apparmor-profile` writes: from a Debian trixie root

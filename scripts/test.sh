@@ -44,10 +44,11 @@ go version
 
 echo "--- go vet"
 go vet ./...
+go vet -tags e2e ./internal/e2e/
 echo "--- cross-build for darwin and windows (the Docker backend is their default)"
 GOOS=darwin go build ./...
 GOOS=windows go build ./...
 echo "--- go test"
-go test -count=1 -timeout 45m ./... 2>&1
+go test -tags e2e -count=1 -timeout 45m ./... 2>&1
 echo "--- the VM lane: a systemd host (scripts/test-vm.sh)"
 bash scripts/test-vm.sh

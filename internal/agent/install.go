@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/flock"
 )
 
 // Error categories of installs.
@@ -725,24 +727,11 @@ func formatSize(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// lockPath takes an exclusive flock on path, calling waiting once if another process holds it.
+// lockPath takes an exclusive lock on path, calling waiting once if another process holds it.
 func lockPath(path string, waiting func()) (unlock func(), waited bool, err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if errors.Is(err, fs.ErrPermission) {
-		f, err = os.Open(path) // a lock file another user made: flock works on a read-only descriptor
-	}
+	unlock, waited, err = flock.Acquire(path, flock.Options{Waiting: waiting, Perm: 0o644})
 	if err != nil {
 		return nil, false, fmt.Errorf("locking the agent cache: %w", err)
 	}
-	if err := lockFile(f, false); err != nil {
-		waited = true
-		if waiting != nil {
-			waiting()
-		}
-		if err := lockFile(f, true); err != nil {
-			f.Close()
-			return nil, false, fmt.Errorf("locking the agent cache: %w", err)
-		}
-	}
-	return func() { f.Close() }, waited, nil
+	return unlock, waited, nil
 }

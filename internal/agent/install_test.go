@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,16 @@ type npmFixture struct {
 func newFixture(t *testing.T) *npmFixture {
 	t.Helper()
 	dir := t.TempDir()
+	// Installed versions are read-only, as a sandbox sees them: an ordinary user (not root, who
+	// ignores modes) makes them writable again for the test's cleanup.
+	t.Cleanup(func() {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+	})
 	npm := filepath.Join(dir, "npm")
 	if err := os.WriteFile(npm, []byte(fakeNPM), 0o755); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/testroot"
 )
 
 // Helper modes: the test binary re-executes itself with helperEnv set to one
@@ -122,18 +124,9 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// requireRoot fails the test unless it runs as root; with
-// PADDOCK_ALLOW_SKIP_ROOT=1 it skips instead.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("PADDOCK_ALLOW_SKIP_ROOT") == "1" {
-		t.Skip("needs root for real cgroups (skipped: PADDOCK_ALLOW_SKIP_ROOT=1)")
-	}
-	t.Fatal("needs root for real cgroups; run as root, or set PADDOCK_ALLOW_SKIP_ROOT=1 to skip")
-}
+// requireRoot stops the test unless it runs as root
+// (see internal/testroot).
+func requireRoot(t *testing.T) { testroot.Require(t, "real cgroups") }
 
 // newID returns a fresh sandbox id whose group is removed when the test ends.
 func newID(t *testing.T) string {

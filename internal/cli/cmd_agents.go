@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -185,7 +184,6 @@ func newAgentsUpdateCmd(f *Factory) *cobra.Command {
 					return fmt.Errorf("%w: no agent is installed yet; name one: paddock agents update claude", sandbox.ErrBadInput)
 				}
 			}
-			var agents []agent.Agent
 			for _, n := range names {
 				a, err := agent.Lookup(n)
 				if err != nil {
@@ -194,30 +192,23 @@ func newAgentsUpdateCmd(f *Factory) *cobra.Command {
 				if a.Info().Package == "" {
 					return fmt.Errorf("%w: agent %s comes with the template: nothing to update", sandbox.ErrBadInput, n)
 				}
-				agents = append(agents, a)
 			}
-			var failed error
-			for _, a := range agents {
+			return forEach(f, names, func(n string) error {
+				a, _ := agent.Lookup(n)
 				inst, installed, err := in.Update(cmd.Context(), a, m.Backend.Name())
 				if err != nil {
-					msg := oneLine(err.Error())
-					if prev := in.Cached(a.Name()); len(prev) > 0 {
-						msg += "; " + a.Name() + " stays at " + prev[0].Version
+					if prev := in.Cached(n); len(prev) > 0 {
+						return fmt.Errorf("%w; %s stays at %s", err, n, prev[0].Version)
 					}
-					fmt.Fprintln(f.IO.Err, "paddock: "+msg)
-					failed = errors.Join(failed, err)
-					continue
+					return err
 				}
 				state := "up to date"
 				if installed {
 					state = "installed"
 				}
-				fmt.Fprintf(f.IO.Out, "%s\t%s\t%s\n", a.Name(), inst.Version, state)
-			}
-			if failed != nil {
-				return withCode(ExitError, nil)
-			}
-			return nil
+				fmt.Fprintf(f.IO.Out, "%s\t%s\t%s\n", n, inst.Version, state)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&background, "background", false, "")

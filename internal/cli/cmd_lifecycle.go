@@ -176,32 +176,13 @@ func newRmCmd(f *Factory) *cobra.Command {
 					args = append(args, r.ID)
 				}
 			}
-			var failed []string
-			for _, ref := range args {
-				rec, err := m.Store.Resolve(ref)
-				if err != nil {
-					if dir, ok := m.Store.ResolveCorrupt(ref); ok && force {
-						if err := m.RemoveDamaged(cmd.Context(), dir); err != nil {
-							return err
-						}
-						fmt.Fprintln(f.IO.Out, ref)
-						continue
-					}
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					failed = append(failed, ref)
-					continue
+			return forEach(f, args, func(ref string) error {
+				name, err := m.RemoveRef(cmd.Context(), ref, force)
+				if err == nil {
+					fmt.Fprintln(f.IO.Out, name)
 				}
-				if err := m.Remove(cmd.Context(), rec, force); err != nil {
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					failed = append(failed, ref)
-					continue
-				}
-				fmt.Fprintln(f.IO.Out, rec.Name)
-			}
-			if len(failed) > 0 {
-				return withCode(ExitError, nil)
-			}
-			return nil
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop running sandboxes first; also remove sandboxes whose record is corrupt")
@@ -209,19 +190,27 @@ func newRmCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-// eachSandbox applies fn to every named sandbox, reporting failures one line each.
+// eachSandbox applies fn to every named sandbox (see forEach).
 func eachSandbox(f *Factory, refs []string, fn func(*sandbox.Manager, *store.Record) error) error {
 	m, err := f.Manager()
 	if err != nil {
 		return err
 	}
-	failed := 0
-	for _, ref := range refs {
-		rec, err := m.Store.Resolve(ref)
-		if err == nil {
-			err = fn(m, rec)
-		}
+	return forEach(f, refs, func(ref string) error {
+		rec, err := m.Resolve(ref)
 		if err != nil {
+			return err
+		}
+		return fn(m, rec)
+	})
+}
+
+// forEach applies fn to each name: a failure is one line on stderr and the others go on; the
+// command fails (exit 1) if any did.
+func forEach(f *Factory, names []string, fn func(name string) error) error {
+	failed := 0
+	for _, n := range names {
+		if err := fn(n); err != nil {
 			fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
 			failed++
 		}
@@ -246,7 +235,7 @@ func newMoveCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := m.Store.Resolve(args[0])
+			rec, err := m.Resolve(args[0])
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}

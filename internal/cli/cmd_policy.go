@@ -8,14 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 )
 
@@ -35,28 +33,12 @@ change applies to running sandboxes at once.`,
 	return cmd
 }
 
-// policyFile is the global rules file, or the sandbox's when name is given.
-func policyFile(f *Factory, name string) (egress.RuleFile, *store.Record, error) {
-	m, err := f.Manager()
-	if err != nil {
-		return egress.RuleFile{}, nil, err
-	}
-	if name == "" {
-		return egress.RuleFile{Path: egress.GlobalPolicyPath(m.Store.Root), Source: "global"}, nil, nil
-	}
-	rec, err := m.Store.Resolve(name)
-	if err != nil {
-		return egress.RuleFile{}, nil, withCode(ExitUsage, fmt.Errorf("--sandbox: %w", err))
-	}
-	return egress.RuleFile{Path: egress.SandboxPolicyPath(m.Store.Dir(rec.ID)), Source: "sandbox"}, rec, nil
-}
-
-func parseRules(args []string) ([]egress.Rule, error) {
-	var out []egress.Rule
+func parseRules(args []string) ([]sandbox.Rule, error) {
+	var out []sandbox.Rule
 	for _, a := range args {
-		r, err := egress.ParseRule(a)
+		r, err := sandbox.ParseRule(a)
 		if err != nil {
-			return nil, withCode(ExitUsage, err)
+			return nil, err
 		}
 		out = append(out, r)
 	}
@@ -85,16 +67,13 @@ func newPolicyAddCmd(f *Factory, deny bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			file, rec, err := policyFile(f, sb)
+			m, err := f.Manager()
 			if err != nil {
 				return err
 			}
-			if err := file.Add(deny, rules...); err != nil {
+			where, err := m.AddRules(sb, deny, rules...)
+			if err != nil {
 				return err
-			}
-			where := "every sandbox"
-			if rec != nil {
-				where = "sandbox " + rec.Name
 			}
 			for _, r := range rules {
 				fmt.Fprintf(f.IO.Err, "paddock: %s %s for %s\n", map[bool]string{false: "allowed", true: "denied"}[deny], r, where)
@@ -104,12 +83,6 @@ func newPolicyAddCmd(f *Factory, deny bool) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&sb, "sandbox", "", "the rule is this sandbox's only (default: every sandbox)")
 	return cmd
-}
-
-type policyRuleView struct {
-	Action string `json:"action"`
-	Rule   string `json:"rule"`
-	Source string `json:"source"` // preset:NAME, global or sandbox
 }
 
 func newPolicyLsCmd(f *Factory) *cobra.Command {
@@ -127,29 +100,9 @@ the global ones and its own, in the order they are read (a deny rule wins wherev
 			if err != nil {
 				return err
 			}
-			var entries []egress.Entry
-			if sb == "" {
-				entries, err = egress.RuleFile{Path: egress.GlobalPolicyPath(m.Store.Root), Source: "global"}.Read()
-			} else {
-				rec, rerr := m.Store.Resolve(sb)
-				if rerr != nil {
-					return withCode(ExitUsage, fmt.Errorf("--sandbox: %w", rerr))
-				}
-				if rec.Spec.Egress == nil {
-					return fmt.Errorf("sandbox %s has no network at all (made before egress existed); re-create it with --recreate --network balanced to give it one", rec.Name)
-				}
-				var p *egress.Policy
-				p, err = egress.LoadPolicy(m.Store.Root, m.Store.Dir(rec.ID), rec.Spec.Egress.Policy)
-				if p != nil {
-					entries = p.Entries
-				}
-			}
+			views, err := m.Rules(sb)
 			if err != nil {
 				return err
-			}
-			views := []policyRuleView{}
-			for _, e := range entries {
-				views = append(views, policyRuleView{Action: e.Action(), Rule: e.Rule.String(), Source: e.Source})
 			}
 			if asJSON {
 				return writeJSON(f.IO.Out, views)
@@ -183,27 +136,12 @@ func newPolicyRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			file, rec, err := policyFile(f, sb)
+			m, err := f.Manager()
 			if err != nil {
 				return err
 			}
 			for _, r := range rules {
-				err := file.Remove(r)
-				if errors.Is(err, egress.ErrNoRule) {
-					where := "the global rules"
-					if rec != nil {
-						where = "the rules of sandbox " + rec.Name
-					}
-					for _, p := range egress.Presets {
-						for _, e := range egress.PresetEntries(p) {
-							if e.Rule == r {
-								return withCode(ExitUsage, fmt.Errorf("%s is not in %s: it comes from the %s preset; to refuse it: paddock policy deny %s", r, where, p, r))
-							}
-						}
-					}
-					return withCode(ExitUsage, fmt.Errorf("%s is not in %s (see `paddock policy ls`)", r, where))
-				}
-				if err != nil {
+				if err := m.RemoveRule(sb, r); err != nil {
 					return err
 				}
 				fmt.Fprintf(f.IO.Err, "paddock: removed %s\n", r)
@@ -229,7 +167,7 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 			}
 			var recs []*store.Record
 			if len(args) == 1 {
-				rec, err := m.Store.Resolve(args[0])
+				rec, err := m.Resolve(args[0])
 				if err != nil {
 					return withCode(ExitUsage, err)
 				}
@@ -239,11 +177,8 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			var mu sync.Mutex
 			var tw *tabwriter.Writer
-			print := func(r egress.Record) error {
-				mu.Lock()
-				defer mu.Unlock()
+			print := func(r sandbox.AuditRecord) error {
 				if asJSON {
 					return writeJSONLine(f.IO.Out, r)
 				}
@@ -260,7 +195,7 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 				}
 				// Every field a sandbox could have chosen is escaped: one record, one line, no
 				// terminal sequences (the log is written by the proxy, but names come from inside).
-				q := egress.Printable
+				q := sandbox.Printable
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%d\t%s\n", r.Time.Local().Format("2006-01-02 15:04:05"), q(dash(r.Sandbox)), q(r.Proto),
 					q(dash(r.Host)), r.Port, q(r.Decision), q(dash(r.Rule)), r.BytesOut, r.BytesIn, q(dash(why)))
 				if follow {
@@ -268,31 +203,12 @@ func newPolicyLogCmd(f *Factory) *cobra.Command {
 				}
 				return nil
 			}
-			// The existing records, oldest first across sandboxes.
-			all, err := m.AuditLog(ctx, recs, 0)
-			if err != nil {
+			if err := m.AuditLog(ctx, recs, follow, print); err != nil {
 				return err
 			}
-			for _, r := range all {
-				if err := print(r); err != nil {
-					return err
-				}
-			}
-			if tw != nil && !follow {
+			if tw != nil {
 				tw.Flush()
 			}
-			if !follow {
-				return nil
-			}
-			var wg sync.WaitGroup
-			for _, rec := range recs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					egress.TailAudit(ctx, m.Store.Dir(rec.ID), print)
-				}()
-			}
-			wg.Wait()
 			return nil
 		},
 	}
@@ -317,11 +233,11 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := m.Store.Resolve(args[0])
+			rec, err := m.Resolve(args[0])
 			if err != nil {
 				return withCode(ExitUsage, err)
 			}
-			v, err := m.PolicyCheck(cmd.Context(), rec, args[1])
+			v, err := m.CheckEgress(cmd.Context(), rec, args[1])
 			if err != nil {
 				return err
 			}
@@ -329,15 +245,15 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 				if err := writeJSON(f.IO.Out, v); err != nil {
 					return err
 				}
-			} else if v.Allowed() {
+			} else if v.Decision == "allow" {
 				fmt.Fprintf(f.IO.Out, "allow %s:%d by rule %s (%s)\n", v.Host, v.Port, v.Rule, v.Source)
 			} else {
-				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", egress.Printable(v.Host), v.Port, egress.Printable(v.Reason))
+				fmt.Fprintf(f.IO.Out, "deny %s:%d: %s\n", sandbox.Printable(v.Host), v.Port, sandbox.Printable(v.Reason))
 				if v.AllowCommand != "" {
 					fmt.Fprintf(f.IO.Err, "paddock: to allow it: %s\n", v.AllowCommand)
 				}
 			}
-			if !v.Allowed() {
+			if v.Decision != "allow" {
 				return withCode(ExitError, nil)
 			}
 			return nil
@@ -345,67 +261,6 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-// egressNotices reports, on the user's terminal, each connection the sandbox's proxy refuses
-// while the user is attached: once per host and port, with the command that would allow it. With
-// hold, they are kept until the returned function, which stops it after a last look at the log,
-// prints them.
-func egressNotices(f *Factory, stateDir, name string, raw, hold bool) func() {
-	tail := egress.NewAuditTail(stateDir)
-	seen := map[string]bool{}
-	var held []string
-	lead, nl := "", "\n"
-	if raw {
-		// A shell's prompt may be on the line: the notice starts on a line of its own.
-		lead, nl = "\r\n", "\r\n"
-	}
-	report := func(r egress.Record) {
-		if r.Decision != "deny" {
-			return
-		}
-		key := fmt.Sprintf("%s:%d", r.Host, r.Port)
-		if strings.Contains(r.Host, ":") {
-			key = fmt.Sprintf("[%s]:%d", r.Host, r.Port)
-		}
-		if seen[key] {
-			return
-		}
-		seen[key] = true
-		msg := fmt.Sprintf("paddock: blocked %s (%s)", egress.Printable(key), egress.Printable(r.Reason))
-		if cmd := egress.RecordHint(r, name); cmd != "" && !strings.Contains(r.Reason, "not supported") && !strings.HasPrefix(r.Reason, "too many") {
-			msg += "; to allow it: " + cmd
-		}
-		if hold {
-			held = append(held, msg)
-			return
-		}
-		fmt.Fprint(f.IO.Err, lead+msg+nl)
-	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				tail.Poll(report)
-				return
-			case <-t.C:
-				tail.Poll(report)
-			}
-		}
-	}()
-	return func() {
-		close(stop)
-		<-done
-		// The session is over and the terminal restored.
-		for _, msg := range held {
-			fmt.Fprintln(f.IO.Err, msg)
-		}
-	}
 }
 
 // writeJSONCompact writes v as one line of JSON.

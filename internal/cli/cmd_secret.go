@@ -184,19 +184,13 @@ func newSecretRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := 0
-			for _, n := range args {
-				if err := cs.Remove(n); err != nil {
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					failed++
-					continue
+			return forEach(f, args, func(n string) error {
+				err := cs.Remove(n)
+				if err == nil {
+					fmt.Fprintln(f.IO.Out, n)
 				}
-				fmt.Fprintln(f.IO.Out, n)
-			}
-			if failed > 0 {
-				return withCode(ExitError, nil)
-			}
-			return nil
+				return err
+			})
 		},
 	}
 }

@@ -160,20 +160,17 @@ func newTemplateInspectCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			out := []*image.Details{}
-			var firstErr error
-			for _, a := range args {
+			failed := forEach(f, args, func(a string) error {
 				d, err := st.Inspect(a)
-				if err != nil {
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					firstErr = withCode(ExitError, nil)
-					continue
+				if err == nil {
+					out = append(out, d)
 				}
-				out = append(out, d)
-			}
+				return err
+			})
 			if err := writeJSON(f.IO.Out, out); err != nil {
 				return err
 			}
-			return firstErr
+			return failed
 		},
 	}
 }
@@ -189,19 +186,20 @@ func newTemplateRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var firstErr error
-			for _, a := range args {
-				if err := st.Remove(a); err != nil {
-					if len(args) == 1 {
-						return templateErr(err)
-					}
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					firstErr = withCode(ExitError, nil)
-					continue
+			if len(args) == 1 {
+				if err := st.Remove(args[0]); err != nil {
+					return templateErr(err)
 				}
-				fmt.Fprintln(f.IO.Out, a)
+				fmt.Fprintln(f.IO.Out, args[0])
+				return nil
 			}
-			return firstErr
+			return forEach(f, args, func(a string) error {
+				err := st.Remove(a)
+				if err == nil {
+					fmt.Fprintln(f.IO.Out, a)
+				}
+				return err
+			})
 		},
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -122,29 +123,22 @@ func newVolumeInspectCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			var list []volume.Volume
-			failed := 0
-			for _, n := range args {
+			failed := forEach(f, args, func(n string) error {
 				v, err := vs.Get(n)
-				if err != nil {
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					failed++
-					continue
-				}
 				list = append(list, v)
-			}
+				return err
+			})
+			list = slices.DeleteFunc(list, func(v volume.Volume) bool { return v.Name == "" })
 			views, err := volumeViews(cmd.Context(), f, list)
 			if err != nil {
 				return err
 			}
-			if len(views) > 0 || failed == 0 {
+			if len(views) > 0 || failed == nil {
 				if err := writeJSON(f.IO.Out, views); err != nil {
 					return err
 				}
 			}
-			if failed > 0 {
-				return withCode(ExitError, nil)
-			}
-			return nil
+			return failed
 		},
 	}
 }
@@ -161,19 +155,13 @@ func newVolumeRmCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			failed := 0
-			for _, n := range args {
-				if err := removeVolume(cmd.Context(), f, m, n, force); err != nil {
-					fmt.Fprintln(f.IO.Err, "paddock: "+oneLine(err.Error()))
-					failed++
-					continue
+			return forEach(f, args, func(n string) error {
+				err := removeVolume(cmd.Context(), f, m, n, force)
+				if err == nil {
+					fmt.Fprintln(f.IO.Out, n)
 				}
-				fmt.Fprintln(f.IO.Out, n)
-			}
-			if failed > 0 {
-				return withCode(ExitError, nil)
-			}
-			return nil
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop the running sandboxes that use it first")

@@ -11,7 +11,6 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/credentials"
-	"github.com/paddockhq/paddock/internal/egress"
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
@@ -97,7 +96,7 @@ func addCompletion(root *cobra.Command) {
 		"secret rm":      completeWith(fixed(credentials.Names...)),
 	}
 	flags := map[string]cobra.CompletionFunc{
-		"network":      completeWith(fixed(egress.Locked, egress.Balanced, egress.Open)),
+		"network":      completeWith(fixed(sandbox.NetworkLocked, sandbox.NetworkBalanced, sandbox.NetworkOpen)),
 		"backend":      completeWith(fixed(sandbox.BackendNames...)),
 		"pull":         completeWith(fixed("always", "missing", "never")),
 		"agent-config": completeWith(fixed("host", "none")),

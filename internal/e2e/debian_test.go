@@ -358,7 +358,7 @@ func dockerEngine(t *testing.T) {
 		return
 	}
 	msg := fmt.Sprintf("no Docker engine answers (%v: %s): scripts/test.sh starts one with scripts/start-dockerd.sh", err, strings.TrimSpace(string(out)))
-	if os.Getenv("CI") == "" && os.Getenv("PADDOCK_ALLOW_SKIP_ROOT") == "1" {
+	if os.Getenv("CI") == "" && os.Geteuid() != 0 {
 		t.Skip(msg)
 	}
 	t.Fatal(msg)

@@ -224,7 +224,7 @@ func TestMCPServer(t *testing.T) {
 		if len(log.Records) != 1 {
 			t.Fatalf("policy_log last 1: %+v", log)
 		}
-		var v sandbox.PolicyVerdict
+		var v sandbox.CheckResult
 		res = c.ok("policy_check", map[string]any{"sandbox": name, "target": "https://denied.test/x"}, &v)
 		if v.Decision != "deny" || v.AllowCommand != "paddock policy allow denied.test --sandbox "+name || res.IsError {
 			t.Fatalf("policy_check denied: %+v", v)

@@ -4,14 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/paddockhq/paddock/internal/fsutil"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/paddockhq/paddock/internal/store"
+	"github.com/paddockhq/paddock/internal/flock"
+	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
 // GlobalPolicyPath is the file of the rules every sandbox gets (PADDOCK_HOME/egress/policy.json).
@@ -74,7 +74,7 @@ func (f RuleFile) update(change func(doc *fileDoc) error) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	unlock, err := store.LockFile(f.Path + ".lock")
+	unlock, err := flock.Lock(f.Path + ".lock")
 	if err != nil {
 		return err
 	}

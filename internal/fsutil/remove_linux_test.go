@@ -6,19 +6,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/paddockhq/paddock/internal/testroot"
 	"golang.org/x/sys/unix"
 )
 
 // mountable skips where this process cannot make mounts (CI runs as root: never skipped there).
-func mountable(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run this test as root")
-		}
-		t.Skip("needs root to make bind mounts")
-	}
-}
+func mountable(t *testing.T) { testroot.Require(t, "bind mounts") }
 
 func write(t *testing.T, path, data string) {
 	t.Helper()

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/paddockhq/paddock/internal/flock"
 	"github.com/paddockhq/paddock/internal/fsutil"
 )
 
@@ -86,12 +87,13 @@ func (s *Store) layerDir(diffID string) string {
 func (s *Store) indexPath() string { return filepath.Join(s.Root, "index.json") }
 
 // lockIndex serialises writers of index.json.
-func (s *Store) lockIndex() (func(), error) { return flock(filepath.Join(s.Root, ".lock"), true) }
+func (s *Store) lockIndex() (func(), error) { return flock.Lock(filepath.Join(s.Root, ".lock")) }
 
 // lockGC is held shared while layers are added and exclusive while unused ones are removed, so
 // prune never takes a layer a pull just unpacked and has not recorded yet.
 func (s *Store) lockGC(exclusive bool) (func(), error) {
-	return flock(filepath.Join(s.Root, ".gc"), exclusive)
+	release, _, err := flock.Acquire(filepath.Join(s.Root, ".gc"), flock.Options{Shared: !exclusive})
+	return release, err
 }
 
 func (s *Store) readIndex() (*index, error) {

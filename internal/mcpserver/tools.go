@@ -328,15 +328,15 @@ func (s *server) policyLog(ctx context.Context, in LogInput) (LogResult, *mcp.Ca
 	} else if recs, _, err = m.Store.List(); err != nil {
 		return LogResult{}, nil, err
 	}
-	all, err := m.AuditLog(ctx, recs, 0)
-	if err != nil {
-		return LogResult{}, nil, err
-	}
 	r := LogResult{Records: []sandbox.AuditRecord{}}
-	for _, a := range all {
+	err = m.AuditLog(ctx, recs, false, func(a sandbox.AuditRecord) error {
 		if in.Decision == "" || a.Decision == in.Decision {
 			r.Records = append(r.Records, a)
 		}
+		return nil
+	})
+	if err != nil {
+		return LogResult{}, nil, err
 	}
 	if len(r.Records) > last {
 		r.Omitted = len(r.Records) - last
@@ -351,11 +351,11 @@ type CheckInput struct {
 	Target  string `json:"target" jsonschema:"a URL (http, https, ssh or git) or host:port, e.g. https://api.github.com/ or github.com:22"`
 }
 
-func (s *server) policyCheck(ctx context.Context, in CheckInput) (sandbox.PolicyVerdict, *mcp.CallToolResult, error) {
+func (s *server) policyCheck(ctx context.Context, in CheckInput) (sandbox.CheckResult, *mcp.CallToolResult, error) {
 	m, rec, _, err := s.resolve(in.Sandbox)
 	if err != nil {
-		return sandbox.PolicyVerdict{}, nil, err
+		return sandbox.CheckResult{}, nil, err
 	}
-	v, err := m.PolicyCheck(ctx, rec, in.Target)
+	v, err := m.CheckEgress(ctx, rec, in.Target)
 	return v, nil, err
 }

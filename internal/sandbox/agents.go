@@ -173,8 +173,8 @@ func (m *Manager) refreshAgent(ctx context.Context, rec *store.Record) error {
 			return err
 		}
 		tmpl := rec.Spec.Template
-		if rec.Backend == "docker" && rec.Spec.Image != nil {
-			tmpl = rec.Spec.Image.Ref // the Docker backend's host template is an image too
+		if _, own := m.For(rec).(backend.ImageResolver); own && rec.Spec.Image != nil {
+			tmpl = rec.Spec.Image.Ref // a backend with images of its own: its host template is one too
 		}
 		if inst.NeedsNode(a) && !m.Agents.hasNode(tmpl) {
 			if tmpl == "" || tmpl == "host" {

@@ -13,42 +13,14 @@ import (
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/backendtest"
 	"github.com/paddockhq/paddock/internal/store"
 	"github.com/paddockhq/paddock/internal/volume"
 )
 
-// fakeBackend runs nothing; it reports the sandboxes in running as running.
-type fakeBackend struct {
-	running map[string]bool
-	started []backend.Spec
-}
-
-func (b *fakeBackend) Name() string { return "fake" }
-func (b *fakeBackend) Start(_ context.Context, sb *backend.Sandbox) error {
-	b.started = append(b.started, sb.Spec)
-	b.running[sb.ID] = true
-	return nil
-}
-func (b *fakeBackend) Stop(_ context.Context, sb *backend.Sandbox, _ time.Duration) error {
-	delete(b.running, sb.ID)
-	return nil
-}
-func (b *fakeBackend) State(_ context.Context, sb *backend.Sandbox) (backend.State, error) {
-	if b.running[sb.ID] {
-		return backend.State{Status: "running"}, nil
-	}
-	return backend.State{Status: "stopped"}, nil
-}
-func (b *fakeBackend) Exec(context.Context, *backend.Sandbox, backend.ExecRequest, backend.ExecIO) (int, error) {
-	return 0, nil
-}
-func (b *fakeBackend) Remove(_ context.Context, sb *backend.Sandbox) error {
-	return os.RemoveAll(sb.Dir)
-}
-
 type agentFixture struct {
 	m     *Manager
-	be    *fakeBackend
+	be    *backendtest.Backend
 	ws    string
 	home  string
 	cache string
@@ -58,7 +30,7 @@ type agentFixture struct {
 // neither npm nor the network).
 func newAgentFixture(t *testing.T) *agentFixture {
 	tmp := realTempDir(t)
-	f := &agentFixture{be: &fakeBackend{running: map[string]bool{}}, ws: mustMkdir(t, filepath.Join(tmp, "proj")),
+	f := &agentFixture{be: &backendtest.Backend{BackendName: "fake"}, ws: mustMkdir(t, filepath.Join(tmp, "proj")),
 		home: mustMkdir(t, filepath.Join(tmp, "home")), cache: filepath.Join(tmp, "state", "agents")}
 	t.Setenv("HOME", f.home)
 	t.Setenv("CLAUDE_CONFIG_DIR", "")
@@ -97,7 +69,7 @@ func TestAgentMountsAtStart(t *testing.T) {
 	if _, err := f.m.Start(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	spec := f.be.started[0]
+	spec := f.be.Started[0]
 	if got := kinds(spec.Mounts); got != "workspace:"+f.ws+" agent:/paddock/agent volume:/root/.claude" {
 		t.Fatalf("mounts at start: %s", got)
 	}

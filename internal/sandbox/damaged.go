@@ -23,12 +23,8 @@ var ErrDamaged = errors.New("damaged sandbox")
 
 // salvage finds which sandbox a damaged state folder holds, and its backend.
 func (m *Manager) salvage(ctx context.Context, dir string) (*backend.Sandbox, backend.Backend, error) {
-	// The supervisor's spec.json is the native backend's; anything else is the Docker backend's.
-	order := []string{"docker", "native"}
-	if _, err := fsutil.LstatBeneath(dir, "spec.json"); err == nil {
-		order = []string{"native", "docker"}
-	}
-	for _, name := range order {
+	// Each backend recognises its own files, and says fs.ErrNotExist for others'.
+	for _, name := range BackendNames {
 		be := m.Backends[name]
 		s, ok := be.(backend.Salvager)
 		if !ok {

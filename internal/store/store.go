@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/flock"
 )
 
 // Error categories.
@@ -94,12 +95,12 @@ func recordPath(dir string) string { return filepath.Join(dir, "record.json") }
 
 // Lock takes the store-wide lock that serialises creating, naming and removing sandboxes.
 func (s *Store) Lock() (unlock func(), err error) {
-	return lockFile(filepath.Join(s.sandboxes(), ".lock"))
+	return flock.Lock(filepath.Join(s.sandboxes(), ".lock"))
 }
 
 // LockSandbox takes one sandbox's lock, held while it is started, stopped or removed.
 func (s *Store) LockSandbox(id string) (unlock func(), err error) {
-	return lockFile(filepath.Join(s.sandboxes(), "."+id[:12]+".lock"))
+	return flock.Lock(filepath.Join(s.sandboxes(), "."+id[:12]+".lock"))
 }
 
 // NewID returns a fresh 64-hex-digit sandbox ID whose short form is not in use.
@@ -265,7 +266,3 @@ func (s *Store) ResolveCorrupt(ref string) (string, bool) {
 	}
 	return "", false
 }
-
-// LockFile takes an exclusive lock on path (created if missing), waiting for it; the returned
-// function releases it.
-func LockFile(path string) (unlock func(), err error) { return lockFile(path) }

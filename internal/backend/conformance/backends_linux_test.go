@@ -10,6 +10,7 @@ import (
 	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 	"github.com/paddockhq/paddock/internal/backend/native"
 	"github.com/paddockhq/paddock/internal/boxinit"
+	"github.com/paddockhq/paddock/internal/testroot"
 )
 
 // TestMain lets the test binary play the native supervisor and init, which the native backend
@@ -43,9 +44,7 @@ func TestConformance(t *testing.T) {
 		h    func(t *testing.T) conformance.Harness
 	}{
 		{"native", func(t *testing.T) conformance.Harness {
-			if os.Geteuid() != 0 && os.Getenv("PADDOCK_ALLOW_SKIP_ROOT") != "1" {
-				t.Fatal("the conformance suite runs sandboxes as root; run as root (CI does)")
-			}
+			testroot.Require(t, "the conformance suite runs sandboxes as root")
 			return conformance.Harness{New: func(t *testing.T) backend.Backend { return native.New() }, Root: tempRoot}
 		}},
 		{"docker", func(t *testing.T) conformance.Harness {

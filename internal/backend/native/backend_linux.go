@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/paddockhq/paddock/internal/flock"
 	"github.com/paddockhq/paddock/internal/handover"
 	"github.com/paddockhq/paddock/internal/image"
 
@@ -104,7 +105,7 @@ func (b *Backend) prepareOCI(sb *backend.Sandbox) error {
 		}
 	}
 	made := filepath.Join(sb.Dir, "upper.digest")
-	if was, err := os.ReadFile(made); err == nil && string(was) != img.Digest && !lockHeld(l.supervisorLock()) {
+	if was, err := os.ReadFile(made); err == nil && string(was) != img.Digest && !flock.Held(l.supervisorLock()) {
 		if os.Geteuid() != 0 {
 			// Files of the sandbox's other ids (where its users wrote): removed in a user
 			// namespace mapped like the sandbox.
@@ -308,7 +309,7 @@ func (b *Backend) Start(ctx context.Context, sb *backend.Sandbox) error {
 		return err
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flock.Try(lock); err != nil {
 		// Another CLI is starting it, or its supervisor runs.
 		if b.waitRunning(ctx, l) {
 			return nil
@@ -400,25 +401,11 @@ func (b *Backend) waitRunning(ctx context.Context, l layout) bool {
 		if _, alive := b.readState(&backend.Sandbox{Dir: l.dir}); alive {
 			return true
 		}
-		if !lockHeld(l.supervisorLock()) {
+		if !flock.Held(l.supervisorLock()) {
 			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return false
-}
-
-// lockHeld reports whether some process holds the flock on path.
-func lockHeld(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return true
-	}
-	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	return false
 }
 
@@ -530,7 +517,7 @@ func (b *Backend) Stop(ctx context.Context, sb *backend.Sandbox, grace time.Dura
 	lock := layout{sb.Dir}.supervisorLock()
 	// Gone means its lock is free: a process shows as a zombie before all its threads have
 	// exited and released its files.
-	for procStartTime(st.SupervisorPID) == st.SupervisorStart || lockHeld(lock) {
+	for procStartTime(st.SupervisorPID) == st.SupervisorStart || flock.Held(lock) {
 		if time.Now().After(deadline) {
 			// The init dies with its supervisor (parent-death signal) and takes the PID namespace along.
 			syscall.Kill(st.SupervisorPID, syscall.SIGKILL)
@@ -572,7 +559,7 @@ func (b *Backend) Exec(ctx context.Context, sb *backend.Sandbox, req backend.Exe
 // Remove implements backend.Backend: it deletes the sandbox's private state folder, refusing to
 // cross into any other filesystem (a mount left inside must never take user files with it).
 func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
-	if _, alive := b.readState(sb); alive || lockHeld(layout{sb.Dir}.supervisorLock()) {
+	if _, alive := b.readState(sb); alive || flock.Held(layout{sb.Dir}.supervisorLock()) {
 		return fmt.Errorf("sandbox %s is running", sb.Name)
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {

@@ -7,19 +7,12 @@ import (
 	"os"
 	"syscall"
 	"testing"
+
+	"github.com/paddockhq/paddock/internal/testroot"
 )
 
-// RequireRoot fails the test when not root: privileged tests never skip silently, unless
-// PADDOCK_ALLOW_SKIP_ROOT=1 says so outside CI.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("PADDOCK_ALLOW_SKIP_ROOT") == "1" && os.Getenv("CI") == "" {
-			t.Skip("needs root (PADDOCK_ALLOW_SKIP_ROOT=1)")
-		}
-		t.Fatal("this test needs root: run the suite as root (CI does)")
-	}
-}
+// RequireRoot stops the test when not root: it fails in CI, skips elsewhere (internal/testroot).
+func RequireRoot(t testing.TB) { testroot.Require(t, "unpacking layers with their owners") }
 
 // Lstat is the raw lstat of p; the test fails when there is none.
 func Lstat(t testing.TB, p string) *syscall.Stat_t {

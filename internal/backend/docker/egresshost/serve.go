@@ -15,6 +15,7 @@ import (
 
 	"github.com/paddockhq/paddock/internal/batchsched"
 	"github.com/paddockhq/paddock/internal/egress"
+	"github.com/paddockhq/paddock/internal/flock"
 )
 
 // ServeMain is `paddock __egress-serve STATE_DIR`: the host side of one sandbox's egress, until
@@ -29,7 +30,7 @@ func ServeMain(stateDir string, linker Linker) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := tryLock(lock); err != nil {
+	if err := flock.Try(lock); err != nil {
 		return 0 // another one serves
 	}
 	var cfg Config

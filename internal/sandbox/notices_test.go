@@ -1,4 +1,4 @@
-package cli
+package sandbox
 
 import (
 	"bytes"
@@ -49,8 +49,8 @@ func TestEgressNotices(t *testing.T) {
 				t.Fatal(err)
 			}
 			var errb lockedBuffer
-			f := &Factory{IO: IOStreams{Err: &errb}}
-			stop := egressNotices(f, state, "claude-proj", tt.raw, tt.hold)
+			m := &Manager{Progress: &errb}
+			stop := m.egressNotices(state, "claude-proj", tt.raw, tt.hold)
 			log, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 			if err != nil {
 				t.Fatal(err)

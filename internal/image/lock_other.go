@@ -1,5 +1,0 @@
-//go:build !unix
-
-package image
-
-func flock(string, bool) (func(), error) { return func() {}, nil }
