@@ -47,7 +47,11 @@ func (c *mcpClient) call(name string, args map[string]any, out any) *mcp.CallToo
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	start := time.Now()
 	res, err := c.cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+	if took := time.Since(start); took > time.Second {
+		c.t.Logf("%s %v took %v", name, args, took)
+	}
 	if err != nil {
 		c.t.Fatalf("%s %v: protocol error %v\nstderr: %s", name, args, err, c.stderr.String())
 	}
@@ -129,6 +133,14 @@ func TestMCPServer(t *testing.T) {
 			t.Fatalf("tools %v, want %v", names, want)
 		}
 
+		// Its help, and a usage error, as the command line gives them.
+		if r := e.run("", "mcp", "--help"); r.code != 0 || !strings.Contains(r.stdout, "claude mcp add paddock -- paddock mcp") {
+			t.Fatalf("paddock mcp --help: %s", r)
+		}
+		if r := e.run("", "mcp", "serve"); r.code != 2 || r.stderr != "paddock: mcp takes no arguments, got \"serve\" (see `paddock mcp --help`)\n" {
+			t.Fatalf("paddock mcp serve: %s", r)
+		}
+
 		// Create: the sandbox of the server's working folder, started.
 		var run mcpserver.RunResult
 		c.ok("sandbox_run", map[string]any{}, &run)
@@ -197,6 +209,32 @@ func TestMCPServer(t *testing.T) {
 			t.Fatalf("hung command's output so far: %+v %q", x, text(res, 1))
 		}
 		noneLeft(t, c, name, "sleep 1001")
+
+		// A call the client gives up on (notifications/cancelled) ends its command too; calls
+		// run side by side: a slow one holds up no other.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err = c.cs.CallTool(ctx, &mcp.CallToolParams{Name: "sandbox_exec", Arguments: map[string]any{"sandbox": name,
+			"command": []string{"sh", "-c", "sleep 1002; echo never"}}})
+		cancel()
+		if err == nil {
+			t.Fatal("a cancelled call returned no error")
+		}
+		noneLeft(t, c, name, "sleep 1002")
+		slow := make(chan *mcp.CallToolResult, 1)
+		go func() {
+			res, _ := c.cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "sandbox_exec", Arguments: map[string]any{"sandbox": name,
+				"command": []string{"sleep", "4"}}})
+			slow <- res
+		}()
+		time.Sleep(500 * time.Millisecond)
+		start = time.Now()
+		c.ok("sandbox_exec", map[string]any{"sandbox": name, "command": []string{"true"}}, &x)
+		if took := time.Since(start); took > 3*time.Second {
+			t.Fatalf("a quick exec waited %v for a slow one", took)
+		}
+		if res := <-slow; res == nil || res.IsError {
+			t.Fatalf("the slow exec: %+v", res)
+		}
 
 		// ls and inspect.
 		var ls mcpserver.ListResult
@@ -299,6 +337,8 @@ func TestMCPServer(t *testing.T) {
 func noneLeft(t *testing.T, c *mcpClient, name, cmdline string) {
 	t.Helper()
 	var x mcpserver.ExecResult
+	start := time.Now()
+	defer func() { t.Logf("%q gone after %v", cmdline, time.Since(start)) }()
 	for end := time.Now().Add(10 * time.Second); ; {
 		c.ok("sandbox_exec", map[string]any{"sandbox": name, "command": []string{"sh", "-c",
 			`for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < $f; echo; done 2>/dev/null`}}, &x)
