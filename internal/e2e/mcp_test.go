@@ -353,9 +353,15 @@ func noneLeft(t *testing.T, c *mcpClient, name, cmdline string) {
 }
 
 // TestMCPDocker: the same server drives a sandbox on the Docker backend, and a command that
-// outlives its timeout there is killed inside the container, with what it started.
-func TestMCPDocker(t *testing.T) {
+// outlives its timeout there is killed inside the container, with what it started; with the
+// engine on this host and elsewhere (where paddock cannot see the container's processes).
+func TestMCPDocker(t *testing.T) { engineWhere(t, testMCPDocker) }
+
+func testMCPDocker(t *testing.T, elsewhere bool) {
 	e, _ := dockerEnv(t)
+	if elsewhere {
+		engineElsewhere(t, e)
+	}
 	ws := e.workspace("proj")
 	c := e.mcpConnect(t, ws)
 	var run mcpserver.RunResult
