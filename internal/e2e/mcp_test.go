@@ -24,11 +24,11 @@ type mcpClient struct {
 	stderr *bytes.Buffer
 }
 
-// mcpConnect starts `paddock mcp ARGS...` in folder dir as the env's user (paddock hands it to
-// paddock-oci) and connects to it.
+// mcpConnect starts `paddock ARGS...` (the mcp command) in folder dir as the env's user (paddock
+// hands it to paddock-oci) and connects to it.
 func (e *env) mcpConnect(t *testing.T, dir string, args ...string) *mcpClient {
 	t.Helper()
-	cmd := e.command(dir, append([]string{"mcp"}, args...)...)
+	cmd := e.command(dir, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -115,7 +115,7 @@ func TestMCPServer(t *testing.T) {
 		e.extra = append(e.extra, "PADDOCK_EGRESS_HOSTS="+hosts)
 		ws := e.workspace("proj")
 		e.writeFile(filepath.Join(ws, "hello.txt"), "hi\n")
-		c := e.mcpConnect(t, ws)
+		c := e.mcpConnect(t, ws, "mcp")
 
 		tools, err := c.cs.ListTools(context.Background(), nil)
 		if err != nil {
@@ -363,9 +363,9 @@ func testMCPDocker(t *testing.T, elsewhere bool) {
 		engineElsewhere(t, e)
 	}
 	ws := e.workspace("proj")
-	c := e.mcpConnect(t, ws)
+	c := e.mcpConnect(t, ws, "--backend", "docker", "mcp") // the server's default backend
 	var run mcpserver.RunResult
-	c.ok("sandbox_run", map[string]any{"backend": "docker"}, &run)
+	c.ok("sandbox_run", map[string]any{}, &run)
 	name := run.Sandbox.Name
 	if !run.Created || run.Sandbox.Backend != "docker" || run.Sandbox.Status != "running" {
 		t.Fatalf("sandbox_run: %+v", run)

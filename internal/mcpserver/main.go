@@ -14,7 +14,7 @@ import (
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
-const usage = `usage: paddock mcp [--backend native|docker] [--unsafe-no-limits]
+const usage = `usage: paddock [--backend native|docker] [--unsafe-no-limits] mcp
 
 Serve paddock's sandboxes to an MCP client (an agent or an editor) over stdin and stdout, until
 stdin ends. Register it with the client, e.g. for Claude Code:

@@ -6,6 +6,7 @@ package wire
 import (
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/backend/docker/egresshost"
@@ -80,15 +81,32 @@ func Main(b Binary) int {
 		}
 	}
 	settings := sandbox.Settings{Fetcher: b.Fetcher, Backends: b.backends}
-	if len(args) > 1 && args[1] == "mcp" {
+	if mcpArgs, ok := mcpCommand(args); ok {
 		if b.MCP == nil {
 			err := handover.HandOver("the MCP server")
 			os.Stderr.WriteString("paddock: " + sandbox.OneLine(err.Error()) + "\n")
 			return cli.ExitError
 		}
-		return b.MCP(args[2:], settings, cli.Version)
+		return b.MCP(mcpArgs, settings, cli.Version)
 	}
 	return cli.Main(args, settings)
+}
+
+// mcpCommand recognises `paddock [--backend NAME] [--unsafe-no-limits] mcp ARGS...` and returns
+// the server's arguments: the global flags before mcp are its too.
+func mcpCommand(args []string) ([]string, bool) {
+	for i := 1; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "mcp":
+			return append(append([]string{}, args[1:i]...), args[i+1:]...), true
+		case a == "--backend":
+			i++
+		case strings.HasPrefix(a, "--backend=") || a == "--unsafe-no-limits":
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // backends are the binary's backends for the configuration cfg.
