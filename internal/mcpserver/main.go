@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"golang.org/x/term"
+
 	"github.com/paddockhq/paddock/internal/sandbox"
 )
 
@@ -48,6 +50,9 @@ func Main(args []string, settings sandbox.Settings, version string) int {
 	if _, err := sandbox.Open(settings); err != nil {
 		fmt.Fprintln(os.Stderr, "paddock: "+sandbox.OneLine(err.Error()))
 		return 1
+	}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		fmt.Fprintln(os.Stderr, "paddock: serving MCP on stdin and stdout: an MCP client starts this command (see `paddock mcp --help`); Ctrl-D ends it")
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	out, err := protocolOut()

@@ -90,3 +90,40 @@ func TestListEmpty(t *testing.T) {
 		t.Fatalf("sandboxes %v", got)
 	}
 }
+
+func TestNotes(t *testing.T) {
+	n := &notes{}
+	n.Write([]byte("paddock: warning: one\npaddock: tw"))
+	n.Write([]byte("o\r\n\n"))
+	if got := n.list(); len(got) != 2 || got[0] != "warning: one" || got[1] != "two" {
+		t.Fatalf("notes %q", got)
+	}
+	for i := 0; i < 2*maxNotes; i++ {
+		n.Write([]byte("x\n"))
+	}
+	if len(n.list()) != maxNotes {
+		t.Fatalf("%d notes kept", len(n.list()))
+	}
+	var none *notes
+	if none.list() != nil {
+		t.Fatal("nil notes")
+	}
+}
+
+func TestExecText(t *testing.T) {
+	for _, tc := range []struct {
+		r    ExecResult
+		want string
+	}{
+		{ExecResult{ExitCode: 0}, "exit code 0\n"},
+		{ExecResult{ExitCode: 2, Stdout: sandbox.Output{Text: "out", Bytes: 3}, Stderr: sandbox.Output{Text: "err\n", Bytes: 4}},
+			"exit code 2\n--- stdout\nout\n--- stderr\nerr\n"},
+		{ExecResult{Stdout: sandbox.Output{Text: "a\n[... 5 bytes left out ...]\nb\n", Bytes: 9, Truncated: true}, Notes: []string{"the sandbox hit its memory limit"}},
+			"exit code 0\n--- stdout (9 bytes, truncated)\na\n[... 5 bytes left out ...]\nb\npaddock: the sandbox hit its memory limit\n"},
+		{ExecResult{TimedOut: true, DurationMS: 2001, Stdout: sandbox.Output{Text: "started\n", Bytes: 8}}, "killed after 2001 ms (timeout)\n--- stdout\nstarted\n"},
+	} {
+		if got := tc.r.text(); got != tc.want {
+			t.Errorf("text of %+v:\n%q\nwant\n%q", tc.r, got, tc.want)
+		}
+	}
+}
