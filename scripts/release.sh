@@ -7,7 +7,7 @@
 #
 # On macOS and Windows sandboxes run on a Docker engine, whose containers run Linux: the Linux
 # paddock beside the executables is the relay inside them (the Docker backend's egress, see
-# README "Network"). All binaries are static (CGO_ENABLED=0) and reproducible (-trimpath).
+# docs/network.md). All binaries are static (CGO_ENABLED=0) and reproducible (-trimpath).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=$(realpath -m "${1:-$REPO/dist}")
@@ -35,6 +35,7 @@ for target in linux-amd64 linux-arm64 darwin-amd64 darwin-arm64 windows-amd64; d
 		cp "$B/linux-arm64/paddock" "$d/paddock-linux-arm64"
 	fi
 	cp "$REPO/README.md" "$d/"
+	cp -r "$REPO/docs" "$d/"
 	if [[ $os == windows ]]; then
 		(cd "$B/pkg" && zip -qr "$OUT/paddock-$VERSION-$target.zip" "paddock-$VERSION-$target")
 	else

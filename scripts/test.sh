@@ -50,5 +50,7 @@ GOOS=darwin go build ./...
 GOOS=windows go build ./...
 echo "--- go test"
 go test -tags e2e -count=1 -timeout 45m ./... 2>&1
+echo "--- go test ./... as an ordinary user (a newcomer's first run: unit tests only, all pass)"
+bash scripts/test-user.sh
 echo "--- the VM lane: a systemd host (scripts/test-vm.sh)"
 bash scripts/test-vm.sh

@@ -1,51 +1,14 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/volume"
 )
-
-// volumeView is a volume with the sandboxes that use it.
-type volumeView struct {
-	volume.Volume
-	UsedBy  []string `json:"used_by"`
-	Running []string `json:"running"`
-}
-
-// volumeViews describes volumes: a volume is used by every sandbox of its agent.
-func volumeViews(ctx context.Context, f *Factory, vols []volume.Volume) ([]volumeView, error) {
-	m, err := f.Manager()
-	if err != nil {
-		return nil, err
-	}
-	recs, _, err := m.Store.List()
-	if err != nil {
-		return nil, err
-	}
-	out := []volumeView{}
-	for _, v := range vols {
-		vv := volumeView{Volume: v, UsedBy: []string{}, Running: []string{}}
-		for _, r := range recs {
-			if r.Agent != v.Agent {
-				continue
-			}
-			vv.UsedBy = append(vv.UsedBy, r.Name)
-			if st, err := m.For(r).State(ctx, m.Sandbox(r)); err == nil && st.Status == "running" {
-				vv.Running = append(vv.Running, r.Name)
-			}
-		}
-		out = append(out, vv)
-	}
-	return out, nil
-}
 
 func newVolumeCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
@@ -57,14 +20,6 @@ func newVolumeCmd(f *Factory) *cobra.Command {
 	return cmd
 }
 
-func volumes(f *Factory) (*volume.Store, error) {
-	m, err := f.Manager()
-	if err != nil {
-		return nil, err
-	}
-	return m.Agents.Volumes, nil
-}
-
 func newVolumeLsCmd(f *Factory) *cobra.Command {
 	var asJSON, quiet bool
 	cmd := &cobra.Command{
@@ -73,15 +28,15 @@ func newVolumeLsCmd(f *Factory) *cobra.Command {
 		Short:   "List volumes",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vs, err := volumes(f)
+			m, err := f.Manager()
 			if err != nil {
 				return err
 			}
-			list, err := vs.List()
+			list, err := m.Volumes()
 			if err != nil {
 				return err
 			}
-			views, err := volumeViews(cmd.Context(), f, list)
+			views, err := m.VolumesUse(cmd.Context(), list)
 			if err != nil {
 				return err
 			}
@@ -118,18 +73,18 @@ func newVolumeInspectCmd(f *Factory) *cobra.Command {
 		Short: "Show volumes as a JSON array: path, folders and where sandboxes see them, size, users",
 		Args:  usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vs, err := volumes(f)
+			m, err := f.Manager()
 			if err != nil {
 				return err
 			}
 			var list []volume.Volume
 			failed := forEach(f, args, func(n string) error {
-				v, err := vs.Get(n)
+				v, err := m.Volume(n)
 				list = append(list, v)
 				return err
 			})
 			list = slices.DeleteFunc(list, func(v volume.Volume) bool { return v.Name == "" })
-			views, err := volumeViews(cmd.Context(), f, list)
+			views, err := m.VolumesUse(cmd.Context(), list)
 			if err != nil {
 				return err
 			}
@@ -156,7 +111,7 @@ func newVolumeRmCmd(f *Factory) *cobra.Command {
 				return err
 			}
 			return forEach(f, args, func(n string) error {
-				err := removeVolume(cmd.Context(), f, m, n, force)
+				err := m.RemoveVolume(cmd.Context(), n, force)
 				if err == nil {
 					fmt.Fprintln(f.IO.Out, n)
 				}
@@ -166,39 +121,6 @@ func newVolumeRmCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop the running sandboxes that use it first")
 	return cmd
-}
-
-// removeVolume deletes a volume under the store lock (no sandbox is created meanwhile), after
-// the running sandboxes that use it are stopped (with force) or refusing if there are any.
-func removeVolume(ctx context.Context, f *Factory, m *sandbox.Manager, name string, force bool) error {
-	v, err := m.Agents.Volumes.Get(name)
-	if err != nil {
-		return err
-	}
-	unlock, err := m.Store.Lock()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	views, err := volumeViews(ctx, f, []volume.Volume{v})
-	if err != nil {
-		return err
-	}
-	if running := views[0].Running; len(running) > 0 {
-		if !force {
-			return fmt.Errorf("%w: volume %s is used by running sandbox %s; stop it first, or use volume rm -f", sandbox.ErrRunning, name, running[0])
-		}
-		for _, n := range running {
-			rec, err := m.Store.Resolve(n)
-			if err != nil {
-				return err
-			}
-			if err := m.Stop(ctx, rec, 5*time.Second); err != nil {
-				return err
-			}
-		}
-	}
-	return m.Agents.Volumes.Remove(name)
 }
 
 func humanSize(n int64) string {

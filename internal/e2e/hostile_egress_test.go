@@ -174,7 +174,7 @@ func hegRSS(pid int) int64 {
 	return 0
 }
 
-// hegHostLimit is what no sandbox may make the proxy's host process hold (README, "Security
+// hegHostLimit is what no sandbox may make the proxy's host process hold (docs/security.md, "Security
 // model"): its peak resident memory, with the header and connection probes run.
 const hegHostLimit = 160 << 20
 

@@ -40,7 +40,7 @@ type Proxy struct {
 
 // The bounds of what one sandbox can make its proxy hold (with the connection's own buffers:
 // bufio 4 KiB, two copy buffers of 32 KiB, TLS records of 16 KiB each way when intercepted).
-// README states them (Network, "Bounds").
+// docs/network.md states them ("Bounds").
 const (
 	// MaxConns is how many connections one sandbox may have open through its proxy at once;
 	// more are closed at once (and logged once).

@@ -77,6 +77,11 @@ func (m *Manager) RemoveDamaged(ctx context.Context, dir string) error {
 		return err
 	}
 	defer unlock()
+	return m.removeDamaged(ctx, dir)
+}
+
+// removeDamaged is RemoveDamaged with the store lock held.
+func (m *Manager) removeDamaged(ctx context.Context, dir string) error {
 	if sb, be, err := m.salvage(ctx, dir); err == nil {
 		if err := be.Stop(ctx, sb, 2*time.Second); err != nil {
 			return fmt.Errorf("stopping the sandbox in %s: %w", dir, err)

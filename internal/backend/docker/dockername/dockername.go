@@ -37,7 +37,7 @@ func ContainerName(sb *backend.Sandbox) string { return "paddock-" + sb.Name + "
 func HomeVolume(sb *backend.Sandbox) string { return "paddock-" + sb.ID[:12] + "-home" }
 
 // Differences are how a sandbox on this backend differs from one on the native engine (shown by
-// `paddock inspect`; the README has the same table).
+// `paddock inspect`; docs/backends.md has the same table).
 var Differences = []string{
 	"root filesystem: a container of an image in the engine (the host template uses " + DefaultImage + ", or docker_image / PADDOCK_DOCKER_IMAGE), not the host's own /usr read-only",
 	"home: the named volume " + "paddock-ID-home" + "; /tmp, /var and installed packages live in the container's writable layer",
