@@ -87,6 +87,9 @@ func Main(b Binary) int {
 			os.Stderr.WriteString("paddock: " + sandbox.OneLine(err.Error()) + "\n")
 			return cli.ExitError
 		}
+		// Each tool call is a command of its own: what paddock printed before handing the
+		// server over is no reason to keep a call's notes back.
+		os.Unsetenv(handover.HandedOverEnv)
 		return b.MCP(mcpArgs, settings, cli.Version)
 	}
 	return cli.Main(args, settings)
