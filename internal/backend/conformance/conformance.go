@@ -51,6 +51,7 @@ func Run(t *testing.T, h Harness) {
 		{"LimitsEnforced", testLimits},
 		{"ManagedVolume", testVolume},
 		{"RecordedSourceNotFollowed", testRecordedSource},
+		{"ExecCancelEndsProcess", testExecCancel},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
