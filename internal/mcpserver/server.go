@@ -45,7 +45,7 @@ through, sandbox_rm when done. Sandboxes are named; every tool that acts on one 
 func New(settings sandbox.Settings, version string) *mcp.Server {
 	s := &server{settings: settings}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "paddock", Title: "paddock sandboxes", Version: version},
-		&mcp.ServerOptions{Instructions: instructions})
+		&mcp.ServerOptions{Instructions: paragraph(instructions)})
 	yes, no := true, false
 	addTool(srv, &mcp.Tool{Name: "sandbox_run", Title: "Create or start a sandbox (and run its agent)",
 		Description: `Create the sandbox of a workspace folder for an agent, or find the existing one, and start it.
@@ -106,6 +106,7 @@ func addTool[In, Out any](srv *mcp.Server, t *mcp.Tool, h func(context.Context, 
 		fix(sch)
 	}
 	t.InputSchema = sch
+	t.Description = paragraph(t.Description)
 	mcp.AddTool(srv, t, func(ctx context.Context, _ *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
 		out, res, err := h(ctx, in)
 		if err != nil {
@@ -114,6 +115,9 @@ func addTool[In, Out any](srv *mcp.Server, t *mcp.Tool, h func(context.Context, 
 		return res, out, nil
 	})
 }
+
+// paragraph joins the lines of a text wrapped for the source into one paragraph.
+func paragraph(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
 // server holds what every call needs; each call opens its own manager (cheap: a few files),
 // so that the status lines and warnings of one call are that call's notes.
