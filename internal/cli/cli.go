@@ -142,7 +142,7 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 	root.AddCommand(newRunCmd(f), newCreateCmd(f), newExecCmd(f), newLsCmd(f), newInspectCmd(f),
 		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f), newDoctorCmd(f),
 		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f), newPolicyCmd(f))
-	root.AddCommand(newTemplateCmd(f), newManCmd(f), newMoveCmd(f))
+	root.AddCommand(newTemplateCmd(f), newManCmd(f), newMoveCmd(f), newMCPCmd())
 	addCompletion(root)
 	return root
 }
