@@ -143,7 +143,8 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 	}
 	f.manager = &sandbox.Manager{Store: st, Backend: backends[name], Backends: backends, BackendChosen: chosen,
 		Agents:         f.agentSupport(home),
-		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1" || cfg.UnsafeNoLimits, Progress: f.IO.Err}
+		UnsafeNoLimits: f.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1" || cfg.UnsafeNoLimits, Progress: f.IO.Err,
+		DiskDefault: cfg.Disk}
 	if err := f.wireInstaller(f.manager, cfg, home); err != nil {
 		f.manager = nil
 		return nil, err

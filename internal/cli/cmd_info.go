@@ -174,8 +174,9 @@ type inspectLimits struct {
 	Requested   runtime.Limits       `json:"requested"`
 	Enforced    *runtime.Enforcement `json:"enforced,omitempty"`
 	DefaultPids int64                `json:"default_pids"`
-	// Disk says that the sandbox's disk use is not limited, and why (--disk is refused).
-	Disk string `json:"disk"`
+	// Disk is the sandbox's disk limit (what it writes outside the workspace) and its use, or
+	// why it has none.
+	Disk runtime.DiskStatus `json:"disk"`
 	// UnsafeNoLimits: the sandbox was started with --unsafe-no-limits, and keeps that choice.
 	UnsafeNoLimits bool `json:"unsafe_no_limits"`
 }
@@ -264,7 +265,7 @@ func inspect(ctx context.Context, m *sandbox.Manager, rec *store.Record) (inspec
 		}
 	}
 	v.Limits = inspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: native.DefaultPids,
-		Disk: "not limited: " + runtime.NoDiskLimit, UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
+		Disk: m.DiskStatus(ctx, rec), UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
 	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }

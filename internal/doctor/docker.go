@@ -53,5 +53,7 @@ func (r *Report) AddDocker(ctx context.Context, b runtime.Backend, backend strin
 		}
 	}
 	r.add(c)
+	r.add(Check{Name: "per-sandbox disk limit (--disk), Docker backend", Detail: dockerinfo.NoDiskLimit + ": --disk is refused",
+		Fix: "keep Docker's data root on a filesystem of its own, or use the native backend as root"})
 	r.finish()
 }

@@ -66,3 +66,7 @@ var Differences = []string{
 	"signals to exec without a terminal: sent with kill inside the container (an engine on this host); elsewhere Ctrl-C ends the exec's streams",
 	"egress: the container has no network; a relay inside (paddock's Linux binary) hands 127.0.0.1:PORT's connections to the proxy, which runs on your machine: through a socket mounted from the sandbox's state folder when the engine is on this Linux host, else over docker exec streams of the Engine API (`paddock doctor` says which); without the proxy, no way out",
 }
+
+// NoDiskLimit says why the Docker backend does not limit a sandbox's disk use.
+const NoDiskLimit = "the Docker backend cannot limit a sandbox's disk use: its home is a named volume, which no Docker storage driver limits " +
+	"(--storage-opt size= covers only the container's own layer, and only with overlay2 on XFS mounted pquota)"

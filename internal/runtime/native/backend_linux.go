@@ -44,7 +44,7 @@ func (*Backend) Name() string { return "native" }
 // prepare creates the sandbox's persistent layers on first start and refreshes its small
 // generated files on every start.
 func prepare(sb *runtime.Sandbox) error {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	// The sandbox's own folders (not visible inside, or mount points it cannot replace): made
 	// and kept at their modes.
 	for _, d := range []struct {
@@ -97,7 +97,7 @@ func prepare(sb *runtime.Sandbox) error {
 // started afresh: the old image's changes (a copied-up package database, say) would hide the
 // new image's files.
 func (b *Backend) prepareOCI(sb *runtime.Sandbox) error {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	img := sb.Spec.Image
 	for _, d := range img.LayerDirs {
 		if _, err := os.Stat(d); err != nil {
@@ -271,10 +271,16 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if IsOCI(sb) {
 		prep = b.prepareOCI
 	}
+	if err := setupDisk(sb); err != nil {
+		return fmt.Errorf("%w: limiting its disk use: %w", runtime.ErrStartFailed, err)
+	}
 	if err := prep(sb); err != nil {
 		return fmt.Errorf("%w: preparing its state: %w", runtime.ErrStartFailed, err)
 	}
-	l := layout{sb.Dir}
+	if err := applyQuota(sb, IsOCI(sb)); err != nil {
+		return fmt.Errorf("%w: limiting its disk use: %w", runtime.ErrStartFailed, err)
+	}
+	l := newLayout(sb.Dir)
 	if b.waitRunning(ctx, l) {
 		return nil
 	}
@@ -424,7 +430,7 @@ func lockHeld(path string) bool {
 
 func (b *Backend) readState(sb *runtime.Sandbox) (runtimeState, bool) {
 	var st runtimeState
-	if err := readJSON(layout{sb.Dir}.state(), &st); err != nil {
+	if err := readJSON(newLayout(sb.Dir).state(), &st); err != nil {
 		return st, false
 	}
 	alive := st.SupervisorPID > 0 && st.FinishedAt.IsZero() && procStartTime(st.SupervisorPID) == st.SupervisorStart
@@ -513,7 +519,7 @@ func rss(pid int) int64 {
 
 // Stop implements runtime.Backend.
 func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Duration) error {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	// A supervisor still starting (its CLI was killed) is waited for, then stopped.
 	b.waitRunning(ctx, l)
 	st, alive := b.readState(sb)
@@ -523,11 +529,11 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 			g.Remove()
 		}
 		cgroups.RemoveHost(sb.ID)
-		return nil
+		return b.stopped(sb)
 	}
 	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
-	lock := layout{sb.Dir}.supervisorLock()
+	lock := newLayout(sb.Dir).supervisorLock()
 	// Gone means its lock is free: a process shows as a zombie before all its threads have
 	// exited and released its files.
 	for procStartTime(st.SupervisorPID) == st.SupervisorStart || lockHeld(lock) {
@@ -556,7 +562,16 @@ func (b *Backend) Stop(ctx context.Context, sb *runtime.Sandbox, grace time.Dura
 		g.Remove()
 	}
 	cgroups.RemoveHost(sb.ID)
-	return nil
+	return b.stopped(sb)
+}
+
+// stopped releases what a sandbox holds on the host while it runs: its filesystem image's
+// mount (a sandbox being started meanwhile keeps it).
+func (b *Backend) stopped(sb *runtime.Sandbox) error {
+	if os.Geteuid() != 0 || lockHeld(newLayout(sb.Dir).supervisorLock()) {
+		return nil
+	}
+	return unmountImage(sb.Dir)
 }
 
 // Exec implements runtime.Backend.
@@ -565,14 +580,14 @@ func (b *Backend) Exec(ctx context.Context, sb *runtime.Sandbox, req runtime.Exe
 		return -1, runtime.ErrNotRunning
 	}
 	m := execproto.Message{Argv: req.Argv, Env: req.Env, Dir: req.Dir, User: req.User, TTY: req.TTY}
-	return execproto.Run(ctx, layout{sb.Dir}.sock(), m, execproto.IO{
+	return execproto.Run(ctx, newLayout(sb.Dir).sock(), m, execproto.IO{
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr, AttachStdin: req.Stdin})
 }
 
 // Remove implements runtime.Backend: it deletes the sandbox's private state folder, refusing to
 // cross into any other filesystem (a mount left inside must never take user files with it).
 func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
-	if _, alive := b.readState(sb); alive || lockHeld(layout{sb.Dir}.supervisorLock()) {
+	if _, alive := b.readState(sb); alive || lockHeld(newLayout(sb.Dir).supervisorLock()) {
 		return fmt.Errorf("sandbox %s is running", sb.Name)
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {
@@ -580,6 +595,10 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 	}
 	cgroups.RemoveHost(sb.ID)
 	if os.Geteuid() == 0 {
+		clearQuota(sb.Dir)
+		if err := unmountImage(sb.Dir); err != nil {
+			return err
+		}
 		// An earlier paddock let mounts made inside a root-mode sandbox propagate into its state
 		// folder on the host (a workspace under the sandbox's home): detach them, so that the
 		// removal below neither refuses nor ever reaches the user's files through them.
@@ -587,7 +606,7 @@ func (b *Backend) Remove(ctx context.Context, sb *runtime.Sandbox) error {
 			return err
 		}
 	}
-	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 && b.RemoveOwned != nil {
+	if l := (newLayout(sb.Dir)); IsOCI(sb) && os.Geteuid() != 0 && b.RemoveOwned != nil {
 		if err := b.RemoveOwned(l.upper(), l.work()); err != nil {
 			return err
 		}
@@ -605,10 +624,10 @@ func (b *Backend) Salvage(_ context.Context, dir string) (*runtime.Sandbox, erro
 	}
 	var sb runtime.Sandbox
 	if err := json.Unmarshal(data, &sb); err != nil {
-		return nil, fmt.Errorf("%s: %w", layout{dir}.spec(), err)
+		return nil, fmt.Errorf("%s: %w", newLayout(dir).spec(), err)
 	}
 	if len(sb.ID) < 12 || sb.ID[:12] != filepath.Base(dir) || sb.Name == "" {
-		return nil, fmt.Errorf("%s does not describe this sandbox", layout{dir}.spec())
+		return nil, fmt.Errorf("%s does not describe this sandbox", newLayout(dir).spec())
 	}
 	sb.Dir = dir
 	return &sb, nil

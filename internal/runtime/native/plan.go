@@ -46,14 +46,34 @@ var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 var reservedTargets = []string{"/", "/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/run"}
 
 // layout names the sandbox's private state inside its folder.
-type layout struct{ dir string }
+type layout struct {
+	dir  string
+	data string // where its writable folders are: its filesystem image's mount, or dir
+}
+
+// newLayout is the layout of a sandbox's state folder: its writable folders live on its
+// filesystem image when it has one (see disk_linux.go).
+func newLayout(dir string) layout {
+	if _, err := os.Lstat(filepath.Join(dir, "disk.img")); err == nil {
+		return layout{dir: dir, data: filepath.Join(dir, "disk")}
+	}
+	return layout{dir: dir}
+}
+
+// base is the folder of the writable folders.
+func (l layout) base() string {
+	if l.data != "" {
+		return l.data
+	}
+	return l.dir
+}
 
 func (l layout) root() string           { return filepath.Join(l.dir, "rootfs") }
-func (l layout) home() string           { return filepath.Join(l.dir, "home") }
-func (l layout) tmp() string            { return filepath.Join(l.dir, "tmp") }
-func (l layout) vardir() string         { return filepath.Join(l.dir, "var") }
-func (l layout) upper() string          { return filepath.Join(l.dir, "upper") } // OCI: the overlay's writable layer
-func (l layout) work() string           { return filepath.Join(l.dir, "work") }  // OCI: overlayfs's work folder
+func (l layout) home() string           { return filepath.Join(l.base(), "home") }
+func (l layout) tmp() string            { return filepath.Join(l.base(), "tmp") }
+func (l layout) vardir() string         { return filepath.Join(l.base(), "var") }
+func (l layout) upper() string          { return filepath.Join(l.base(), "upper") } // OCI: the overlay's writable layer
+func (l layout) work() string           { return filepath.Join(l.base(), "work") }  // OCI: overlayfs's work folder
 func (l layout) etc(n string) string    { return filepath.Join(l.dir, "etc", n) }
 func (l layout) sock() string           { return filepath.Join(l.dir, "exec.sock") }
 func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json") }
@@ -98,7 +118,7 @@ const HomeDir = "/root"
 // folders read-only, a private /dev, /proc and /sys, private persistent home, /tmp and /var,
 // and the workspaces and volumes at their targets.
 func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	var ops []boxinit.Op
 	rootWS := RootIsWorkspace(sb)
 	if rootWS {
@@ -347,7 +367,7 @@ func egressOps(sb *runtime.Sandbox) []boxinit.Op {
 	if sb.Spec.Egress == nil {
 		return nil
 	}
-	ops := []boxinit.Op{{Op: boxinit.OpBind, Source: layout{sb.Dir}.caBundle(), Target: egress.CABundlePath, ReadOnly: true, File: true, Idmap: true}}
+	ops := []boxinit.Op{{Op: boxinit.OpBind, Source: newLayout(sb.Dir).caBundle(), Target: egress.CABundlePath, ReadOnly: true, File: true, Idmap: true}}
 	if exe, err := os.Executable(); err == nil {
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true})
 	}

@@ -20,7 +20,7 @@ func IsOCI(sb *runtime.Sandbox) bool { return sb.Spec.Image != nil }
 // host template has them, and the workspaces, volumes and agent mounts. Everything else (home,
 // /tmp, /var, what apt-get installs) lives in the overlay's persistent upper folder.
 func ociPlan(sb *runtime.Sandbox) []boxinit.Op {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	var ops []boxinit.Op
 	for _, f := range []string{"hostname", "hosts"} {
 		// /etc/hosts also where the image has none (Debian's minbase): the sandbox's own name
