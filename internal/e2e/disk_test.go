@@ -168,38 +168,53 @@ func quotasOn(t *testing.T, dir string) bool {
 	return strings.Contains(string(out), "prjquota") || strings.Contains(string(out), "pquota")
 }
 
-// With PADDOCK_HOME on XFS mounted with project quotas, a sandbox gets the default limit with no
+// With PADDOCK_HOME on a filesystem with project quotas (XFS mounted prjquota; ext4 made with
+// the project and quota features, mounted prjquota), a sandbox gets the default limit with no
 // flag, and --disk is a project quota: the sandbox is told its quota is exceeded.
 func TestDiskLimitQuota(t *testing.T) {
 	requireRoot(t)
-	if _, err := exec.LookPath("mkfs.xfs"); err != nil {
-		t.Fatal("needs mkfs.xfs (xfsprogs; scripts/test.sh installs it)")
-	}
-	e := newEnv(t, asRoot)
-	img := filepath.Join(e.dir, "xfs.img")
-	mnt := e.mkdir(filepath.Join(e.dir, "xfs"))
-	if out, err := exec.Command("truncate", "-s", "512M", img).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if out, err := exec.Command("mkfs.xfs", "-q", "-f", img).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.xfs: %v: %s", err, out)
-	}
-	if out, err := exec.Command("mount", "-o", "loop,prjquota", img, mnt).CombinedOutput(); err != nil {
-		dmesg, _ := exec.Command("dmesg").Output()
-		if strings.Contains(string(dmesg), "quota support not available") {
-			// A kernel built without quotas (CONFIG_XFS_QUOTA): nothing to test; the VM lane's
-			// kernel has them.
-			t.Skipf("this kernel has no XFS quota support: %s", out)
-		}
-		t.Fatalf("mounting an XFS image with project quotas: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
-	e.phome = filepath.Join(mnt, "paddock-home")
-	checkDiskLimit(t, e, "project-quota")
-	ws := e.workspace("dflt")
-	e.ok(ws, "run", "shell", "-c", "true")
-	if d := inspectDisk(t, e, "shell-dflt"); d.Method != "project-quota" || d.LimitBytes != 20<<30 {
-		t.Errorf("the default limit with project quotas: %+v", d)
+	for _, fs := range []struct{ name, mkfs string }{
+		{"xfs", "mkfs.xfs -q -f"},
+		{"ext4", "mkfs.ext4 -q -F -O quota,project"},
+	} {
+		t.Run(fs.name, func(t *testing.T) {
+			mkfs := strings.Fields(fs.mkfs)
+			if _, err := exec.LookPath(mkfs[0]); err != nil {
+				// scripts/test.sh installs xfsprogs; the VM lane's image has only e2fsprogs.
+				t.Skipf("no %s here", mkfs[0])
+			}
+			e := newEnv(t, asRoot)
+			img := filepath.Join(e.dir, "fs.img")
+			mnt := e.mkdir(filepath.Join(e.dir, "fs"))
+			if out, err := exec.Command("truncate", "-s", "512M", img).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			if out, err := exec.Command(mkfs[0], append(mkfs[1:], img)...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v: %s", fs.mkfs, err, out)
+			}
+			if out, err := exec.Command("mount", "-o", "loop,prjquota", img, mnt).CombinedOutput(); err != nil {
+				dmesg, _ := exec.Command("dmesg").Output()
+				if d := string(dmesg); strings.Contains(d, "quota support not available") || strings.Contains(d, "not built with CONFIG_QUOTA") {
+					// A kernel built without quotas: there is nothing to limit with here (the VM
+					// lane's Debian kernel has them).
+					t.Skipf("this kernel has no %s quota support: %s", fs.name, out)
+				}
+				t.Fatalf("mounting a %s image with project quotas: %v: %s", fs.name, err, out)
+			}
+			t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+			e.phome = filepath.Join(mnt, "paddock-home")
+			checkDiskLimit(t, e, "project-quota")
+			ws := e.workspace("dflt")
+			e.ok(ws, "run", "shell", "-c", "true")
+			if d := inspectDisk(t, e, "shell-dflt"); d.Method != "project-quota" || d.LimitBytes != 20<<30 {
+				t.Errorf("the default limit with project quotas: %+v", d)
+			}
+			// A limit changes with --recreate, and applies to the files made before it.
+			r := e.run(ws, "run", "--recreate", "--disk", "32m", "shell", "-c", "dd if=/dev/zero of=/root/big bs=1M count=64 2>&1 | tail -1")
+			if r.code != 0 || !strings.Contains(r.stdout, "quota exceeded") {
+				t.Errorf("after --recreate --disk 32m: %s", r)
+			}
+		})
 	}
 }
 

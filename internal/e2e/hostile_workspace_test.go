@@ -250,4 +250,3 @@ func TestHostileBootID(t *testing.T) {
 		}
 	})
 }
-
