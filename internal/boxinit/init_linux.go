@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -49,7 +50,7 @@ func Main() int {
 	// Die with the supervisor, also after a re-exec (which clears the parent-death signal).
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	debug.SetGCPercent(50)
-	unix.Close(ExeFD)
+	// ExeFD stays open until the root is built: OpFile copies paddock's binary from it.
 	os.WriteFile("/proc/self/comm", []byte("paddock-init"), 0) // not "5", the fd it was run from
 	unix.Setgroups(nil)                                        // the host user's groups mean nothing inside
 	ctrlFile := os.NewFile(ControlFD, "control")
@@ -61,6 +62,7 @@ func Main() int {
 	}
 	ctrl := execproto.NewConn(fc.(*net.UnixConn))
 	cfg, egressLn, err := setup(ctrl)
+	unix.Close(ExeFD)
 	if err != nil {
 		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: err.Error()})
 		return 1
@@ -314,6 +316,8 @@ func apply(root string, op Op, fds []int) error {
 		return unix.Mount("devpts", target, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
 	case OpMask:
 		return mask(target)
+	case OpFile:
+		return showFile(target, op)
 	case OpRebind:
 		if _, err := os.Lstat(target); err != nil {
 			return nil
@@ -402,6 +406,94 @@ func bindOpened(target string, op Op) error {
 	defer unix.Close(tree)
 	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+// files is the detached tmpfs that OpFile's files are shown from (made on first use), and the
+// number of files in it.
+var files struct {
+	fd, n int
+}
+
+// showFile writes op's file into the sandbox's file tmpfs and mounts a clone of it at target,
+// read-only: its mount's root is a path in that tmpfs, not on the host.
+func showFile(target string, op Op) error {
+	if files.fd == 0 {
+		fs, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("fsopen tmpfs: %w", err)
+		}
+		defer unix.Close(fs)
+		if err := unix.FsconfigSetString(fs, "mode", "0755"); err != nil {
+			return err
+		}
+		if err := unix.FsconfigCreate(fs); err != nil {
+			return fmt.Errorf("creating the files' tmpfs: %w", err)
+		}
+		mnt, err := unix.Fsmount(fs, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV)
+		if err != nil {
+			return fmt.Errorf("fsmount: %w", err)
+		}
+		files.fd = mnt
+	}
+	files.n++
+	name := fmt.Sprintf("%d-%s", files.n, filepath.Base(op.Target))
+	mode := uint32(0o644)
+	if op.Exe {
+		mode = 0o755
+	}
+	fd, err := unix.Openat(files.fd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, mode)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if op.Exe {
+		// The binary the init was started from, opened by the supervisor (root mode's init,
+		// an unprivileged host id, may not be able to open it by path).
+		err = copyExe(fd)
+	} else {
+		_, err = f.Write(op.Content)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if err := makeMountpoint(target, true); err != nil {
+		return err
+	}
+	tree, err := unix.OpenTree(files.fd, name, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("cloning %s: %w", name, err)
+	}
+	defer unix.Close(tree)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY, Propagation: unix.MS_PRIVATE}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("making %s read-only: %w", name, err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+// copyExe copies the init's executable (ExeFD) into the file open at out, in the kernel.
+func copyExe(out int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(ExeFD, &st); err != nil {
+		return err
+	}
+	var off int64
+	for off < st.Size {
+		n, err := unix.Sendfile(out, ExeFD, &off, int(st.Size-off))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrUnexpectedEOF
+		}
 	}
 	return nil
 }

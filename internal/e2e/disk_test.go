@@ -210,7 +210,7 @@ func TestDiskLimitQuota(t *testing.T) {
 				t.Errorf("the default limit with project quotas: %+v", d)
 			}
 			// A limit changes with --recreate, and applies to the files made before it.
-			r := e.run(ws, "run", "--recreate", "--disk", "32m", "shell", "-c", "dd if=/dev/zero of=/root/big bs=1M count=64 2>&1 | tail -1")
+			r := e.run(ws, "run", "--recreate", "--disk", "32m", "shell", "-c", "dd if=/dev/zero of=/root/big bs=1M count=64 2>&1 | head -1")
 			if r.code != 0 || !strings.Contains(r.stdout, "quota exceeded") {
 				t.Errorf("after --recreate --disk 32m: %s", r)
 			}

@@ -154,7 +154,7 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 	}
 	for _, f := range []string{"hostname", "hosts"} {
 		if _, err := os.Stat(filepath.Join(hostRoot, "etc", f)); err == nil {
-			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
+			ops = append(ops, fileOp(l.etc(f), "/etc/"+f))
 		}
 	}
 	ops = append(append(ops, kernelOps()...), bootIDOp(l))
@@ -177,7 +177,17 @@ func hostPlan(sb *runtime.Sandbox, hostRoot string) []boxinit.Op {
 
 // bootIDOp shows the sandbox its own boot id instead of the host's.
 func bootIDOp(l layout) boxinit.Op {
-	return boxinit.Op{Op: boxinit.OpBind, Source: l.bootID(), Target: bootIDPath, ReadOnly: true, File: true, Idmap: true}
+	return fileOp(l.bootID(), bootIDPath)
+}
+
+// fileOp shows a small file of the sandbox's state folder (paddock's, out of the sandbox's
+// reach) read-only at target: a copy in the sandbox's own tmpfs, so that its mount table does not
+// show where PADDOCK_HOME is; a bind of it where it cannot be read now.
+func fileOp(src, target string) boxinit.Op {
+	if b, err := os.ReadFile(src); err == nil && len(b) <= 4<<20 {
+		return boxinit.Op{Op: boxinit.OpFile, Target: target, Content: b}
+	}
+	return boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target, ReadOnly: true, File: true, Idmap: true}
 }
 
 const bootIDPath = "/proc/sys/kernel/random/boot_id"
@@ -367,11 +377,10 @@ func egressOps(sb *runtime.Sandbox) []boxinit.Op {
 	if sb.Spec.Egress == nil {
 		return nil
 	}
-	ops := []boxinit.Op{{Op: boxinit.OpBind, Source: newLayout(sb.Dir).caBundle(), Target: egress.CABundlePath, ReadOnly: true, File: true, Idmap: true}}
-	if exe, err := os.Executable(); err == nil {
-		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true})
-	}
-	return ops
+	// paddock's binary is a copy of the one the init was started from (not a bind of it, whose
+	// mount would show where it is installed).
+	return []boxinit.Op{fileOp(newLayout(sb.Dir).caBundle(), egress.CABundlePath),
+		{Op: boxinit.OpFile, Target: egress.ConnectHelperPath, Exe: true}}
 }
 
 // ReservedTarget reports whether a mount target would cover a folder the engine manages.

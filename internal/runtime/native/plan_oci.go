@@ -26,7 +26,7 @@ func ociPlan(sb *runtime.Sandbox) []boxinit.Op {
 		// /etc/hosts also where the image has none (Debian's minbase): the sandbox's own name
 		// must resolve (sudo looks it up).
 		if ImageHas(sb.Spec.Image, "/etc/"+f) || (f == "hosts" && imageHasDir(sb.Spec.Image, "/etc")) {
-			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
+			ops = append(ops, fileOp(l.etc(f), "/etc/"+f))
 		}
 	}
 	ops = append(append(ops, kernelOps()...), bootIDOp(l))
