@@ -201,12 +201,21 @@ func applyQuota(sb *runtime.Sandbox, oci bool) error {
 		return nil
 	}
 	tagged := filepath.Join(sb.Dir, "disk.tagged")
-	if _, err := os.Stat(tagged); err != nil {
-		for _, d := range l.writable(oci) {
-			if err := tagTree(d, rec.Project); err != nil {
-				return fmt.Errorf("tagging %s with quota project %d: %w", d, rec.Project, err)
-			}
+	_, err := os.Stat(tagged)
+	walk := err != nil
+	for _, d := range l.writable(oci) {
+		if walk {
+			err = tagTree(d, rec.Project)
+		} else {
+			// The folders themselves at every start: one made afresh (an OCI upper folder over a
+			// new image) must pass the project on to what is made in it.
+			err = tagTree(d, rec.Project, true)
 		}
+		if err != nil {
+			return fmt.Errorf("tagging %s with quota project %d: %w", d, rec.Project, err)
+		}
+	}
+	if walk {
 		if err := os.WriteFile(tagged, nil, 0o600); err != nil {
 			return err
 		}
@@ -215,12 +224,16 @@ func applyQuota(sb *runtime.Sandbox, oci bool) error {
 	return setQuota(sb.Dir, rec.Project, lim.DiskBytes, lim.DiskInodes)
 }
 
-// tagTree sets project p, with inheritance on folders, on root and what is beneath it: only
-// folders and regular files, each opened without following a link or blocking.
-func tagTree(root string, p uint32) error {
+// tagTree sets project p, with inheritance on folders, on root and what is beneath it (only root
+// with topOnly): only folders and regular files, each opened without following a link or
+// blocking.
+func tagTree(root string, p uint32, topOnly ...bool) error {
 	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if len(topOnly) > 0 && path != root {
+			return fs.SkipAll
 		}
 		if !d.IsDir() && !d.Type().IsRegular() {
 			return nil
