@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/paddockhq/paddock/internal/image/imagetest"
 )
 
 // diskInspect is the disk part of inspect.
@@ -259,4 +261,28 @@ func TestDiskLimitRefused(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An OCI template's sandbox: --disk limits its root's writable layer (where its users write
+// everything outside the workspace), also where a non-root USER writes.
+func TestDiskLimitOCI(t *testing.T) {
+	reg := imagetest.NewRegistry(t)
+	ref := reg.Push(t, "test/img:1", busyboxImage(t))
+	e := newEnv(t, asRoot)
+	ws := e.workspace("proj")
+	r := e.run(ws, "run", "-t", ref, "--disk", "64m", "shell", "-c", "dd if=/dev/zero of=/tmp/big bs=1M count=100 2>&1; stat -c 'bytes %s' /tmp/big; id -un")
+	var bytes int64
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if v, ok := strings.CutPrefix(line, "bytes "); ok {
+			bytes, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "agent") || bytes == 0 || bytes > 64<<20 ||
+		!(strings.Contains(r.stdout, "No space left") || strings.Contains(r.stdout, "quota exceeded")) {
+		t.Fatalf("filling an OCI sandbox with --disk 64m: %s", r)
+	}
+	e.ok("", "rm", "-f", "shell-proj")
+	if m := mountsUnder(t, e.phome+"/sandboxes"); len(m) != 0 {
+		t.Errorf("rm left mounts: %v", m)
+	}
 }
