@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -50,7 +49,7 @@ func Main() int {
 	// Die with the supervisor, also after a re-exec (which clears the parent-death signal).
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	debug.SetGCPercent(50)
-	// ExeFD stays open until the root is built: OpFile copies paddock's binary from it.
+	unix.Close(ExeFD)
 	os.WriteFile("/proc/self/comm", []byte("paddock-init"), 0) // not "5", the fd it was run from
 	unix.Setgroups(nil)                                        // the host user's groups mean nothing inside
 	ctrlFile := os.NewFile(ControlFD, "control")
@@ -62,7 +61,6 @@ func Main() int {
 	}
 	ctrl := execproto.NewConn(fc.(*net.UnixConn))
 	cfg, egressLn, err := setup(ctrl)
-	unix.Close(ExeFD)
 	if err != nil {
 		ctrl.Send(execproto.Message{Type: execproto.TypeError, Message: err.Error()})
 		return 1
@@ -439,22 +437,12 @@ func showFile(target string, op Op) error {
 	}
 	files.n++
 	name := fmt.Sprintf("%d-%s", files.n, filepath.Base(op.Target))
-	mode := uint32(0o644)
-	if op.Exe {
-		mode = 0o755
-	}
-	fd, err := unix.Openat(files.fd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, mode)
+	fd, err := unix.Openat(files.fd, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
 	if err != nil {
 		return err
 	}
 	f := os.NewFile(uintptr(fd), name)
-	if op.Exe {
-		// The binary the init was started from, opened by the supervisor (root mode's init,
-		// an unprivileged host id, may not be able to open it by path).
-		err = copyExe(fd)
-	} else {
-		_, err = f.Write(op.Content)
-	}
+	_, err = f.Write(op.Content)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -475,25 +463,6 @@ func showFile(target string, op Op) error {
 	}
 	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount: %w", err)
-	}
-	return nil
-}
-
-// copyExe copies the init's executable (ExeFD) into the file open at out, in the kernel.
-func copyExe(out int) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(ExeFD, &st); err != nil {
-		return err
-	}
-	var off int64
-	for off < st.Size {
-		n, err := unix.Sendfile(out, ExeFD, &off, int(st.Size-off))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return io.ErrUnexpectedEOF
-		}
 	}
 	return nil
 }

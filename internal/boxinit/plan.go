@@ -15,8 +15,7 @@ const (
 	OpDevpts  = "devpts"  // Target
 	OpMask    = "mask"    // Target: hide a file or folder if it exists
 	OpRebind  = "rebind"  // Target: bind a folder of the new root onto itself read-only
-	// OpFile shows a file of paddock's (Content, or with Exe the init's own executable) at
-	// Target, read-only, from a small tmpfs of the sandbox's own: the sandbox's mount table
+	// OpFile shows a small file of paddock's (Content) at Target, read-only, from a small tmpfs of the sandbox's own: the sandbox's mount table
 	// shows no host path for it (a bind mount's shows where its source is on the host).
 	OpFile = "file"
 )
@@ -33,7 +32,6 @@ type Op struct {
 	Mode     uint32 `json:"mode,omitempty"`
 	Data     string `json:"data,omitempty"`
 	Content  []byte `json:"content,omitempty"` // OpFile
-	Exe      bool   `json:"exe,omitempty"`     // OpFile: a copy of the init's executable
 	// FD is the index (from 1) of a detached mount, prepared by the supervisor, among the
 	// descriptors sent with the config; 0 means bind Source directly.
 	FD int `json:"fd,omitempty"`

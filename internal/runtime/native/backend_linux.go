@@ -302,6 +302,9 @@ func (b *Backend) Start(ctx context.Context, sb *runtime.Sandbox) error {
 	if err != nil {
 		return err
 	}
+	if sb.Spec.Egress != nil {
+		ensureHelper(exe)
+	}
 	logf, err := os.OpenFile(l.log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err

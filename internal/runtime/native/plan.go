@@ -377,10 +377,16 @@ func egressOps(sb *runtime.Sandbox) []boxinit.Op {
 	if sb.Spec.Egress == nil {
 		return nil
 	}
-	// paddock's binary is a copy of the one the init was started from (not a bind of it, whose
-	// mount would show where it is installed).
-	return []boxinit.Op{fileOp(newLayout(sb.Dir).caBundle(), egress.CABundlePath),
-		{Op: boxinit.OpFile, Target: egress.ConnectHelperPath, Exe: true}}
+	ops := []boxinit.Op{fileOp(newLayout(sb.Dir).caBundle(), egress.CABundlePath)}
+	if exe, err := os.Executable(); err == nil {
+		// Bound from the shared copy (helper_linux.go), whose path does not say where paddock
+		// is installed; from the binary itself where there is none.
+		if h, ok := helperCopy(exe); ok {
+			exe = h
+		}
+		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true})
+	}
+	return ops
 }
 
 // ReservedTarget reports whether a mount target would cover a folder the engine manages.
