@@ -23,6 +23,8 @@ dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'
 # ... and a real Debian root filesystem (minbase + sudo) with mmdebstrap, built once and kept in
 # /var/cache/paddock-test between runs (internal/e2e/debian_test.go).
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+# The disk-limit tests make XFS images with project quotas (internal/e2e/disk_test.go).
+command -v mkfs.xfs >/dev/null 2>&1 || need+=(xfsprogs)
 if [ ${#need[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

@@ -20,11 +20,53 @@ var (
 	ErrStartFailed = errors.New("sandbox failed to start")
 )
 
-// NoDiskLimit says why no backend limits a sandbox's disk use: a sandbox can fill the
-// filesystem holding PADDOCK_HOME (its blocks and its inodes). Limits need project quotas (XFS,
-// or ext4 with the project feature) or a filesystem image per sandbox, which paddock does not
-// set up yet.
-const NoDiskLimit = "paddock cannot limit a sandbox's disk use on this host yet (no project quotas or per-sandbox filesystem set up)"
+// Disk-limit methods (DiskSupport.Method, DiskStatus.Method).
+const (
+	// DiskQuota: a project quota on the filesystem holding PADDOCK_HOME (XFS, or ext4 with the
+	// project feature mounted prjquota) counts the sandbox's own folders.
+	DiskQuota = "project-quota"
+	// DiskImage: the sandbox's own folders live on a filesystem image of their own (a sparse
+	// file, loop-mounted while the sandbox runs).
+	DiskImage = "filesystem-image"
+)
+
+// DefaultDiskBytes is the disk limit of a new sandbox when none is asked for, applied where the
+// host has project quotas (cheap, nothing to set up); elsewhere the default is not applied and
+// doctor says so.
+const DefaultDiskBytes = 20 << 30
+
+// BytesPerInode derives a disk limit's inode limit from its bytes when none is given: ext4's
+// default ratio, so a sandbox runs out of inodes when a filesystem of its size would.
+const BytesPerInode = 16 << 10
+
+// DiskSupport says whether and how a backend can limit the disk use of a new sandbox here.
+type DiskSupport struct {
+	Method string `json:"method,omitempty"` // DiskQuota, DiskImage, or "" (cannot)
+	// Reason says why not (Method ""), or what the method costs.
+	Reason string `json:"reason,omitempty"`
+}
+
+// DiskStatus is what a sandbox's disk limit is and how much of it is used.
+type DiskStatus struct {
+	Method      string `json:"method,omitempty"` // "" when not limited
+	LimitBytes  int64  `json:"limit_bytes,omitempty"`
+	LimitInodes int64  `json:"limit_inodes,omitempty"`
+	UsedBytes   int64  `json:"used_bytes,omitempty"`
+	UsedInodes  int64  `json:"used_inodes,omitempty"`
+	Reason      string `json:"reason,omitempty"` // why not limited
+}
+
+// DiskLimiter is a backend that can limit what a sandbox writes under PADDOCK_HOME (its writable
+// layer, home, /tmp and /var; never the workspace).
+type DiskLimiter interface {
+	// DiskSupport says how a sandbox whose state folder will be made in dir (PADDOCK_HOME's
+	// sandboxes folder) would be limited.
+	DiskSupport(ctx context.Context, dir string) DiskSupport
+	// DiskStatus reports the limit a sandbox has and its use.
+	DiskStatus(ctx context.Context, sb *Sandbox) DiskStatus
+	// DiskChange says why a sandbox's limit cannot become l (nil: it can, at its next start).
+	DiskChange(ctx context.Context, sb *Sandbox, l Limits) error
+}
 
 // DefaultPids is the process limit of a sandbox when none is asked for, on every backend.
 const DefaultPids = 4096
@@ -80,6 +122,9 @@ type Limits struct {
 	CPUs        float64 `json:"cpus,omitempty"`
 	MemoryBytes int64   `json:"memory_bytes,omitempty"`
 	Pids        int64   `json:"pids,omitempty"`
+	// DiskBytes and DiskInodes limit what the sandbox writes under PADDOCK_HOME (DiskLimiter).
+	DiskBytes  int64 `json:"disk_bytes,omitempty"`
+	DiskInodes int64 `json:"disk_inodes,omitempty"`
 }
 
 // Image is the OCI template a sandbox's root is made of (nil for the host template).

@@ -1,6 +1,7 @@
 package boxinit
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,6 +187,9 @@ func buildRoot(cfg *Config, fds []int) error {
 			return fmt.Errorf("%s %s: %w", op.Op, op.Target, err)
 		}
 	}
+	if err := finishFiles(); err != nil {
+		return err
+	}
 	old := filepath.Join(root, ".oldroot")
 	if err := os.Mkdir(old, 0o700); err != nil {
 		return err
@@ -271,6 +275,9 @@ func buildOverlayRoot(cfg *Config, fds []int) error {
 			return fmt.Errorf("%s %s: %w", op.Op, op.Target, err)
 		}
 	}
+	if err := finishFiles(); err != nil {
+		return err
+	}
 	if err := unix.Unmount(oldRoot, unix.MNT_DETACH); err != nil {
 		return fmt.Errorf("detaching the host root: %w", err)
 	}
@@ -314,6 +321,8 @@ func apply(root string, op Op, fds []int) error {
 		return unix.Mount("devpts", target, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
 	case OpMask:
 		return mask(target)
+	case OpFile:
+		return showFile(root, target, op)
 	case OpRebind:
 		if _, err := os.Lstat(target); err != nil {
 			return nil
@@ -404,6 +413,67 @@ func bindOpened(target string, op Op) error {
 		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
+}
+
+// files is the tmpfs that OpFile's files are shown from: mounted on a staging folder of a fresh
+// random name in the root being built (on first use), detached once the plan is applied
+// (finishFiles); the binds of its files keep it. (A detached mount of the new mount API cannot
+// be cloned from on kernels before 6.15, hence the staging folder.)
+var files struct {
+	dir string
+	n   int
+}
+
+// showFile writes op's file into the sandbox's file tmpfs and binds it at target, read-only: its
+// mount's root is a path in that tmpfs, not on the host.
+func showFile(root, target string, op Op) error {
+	if files.dir == "" {
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		dir := filepath.Join(root, fmt.Sprintf(".paddock-files-%x", b))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=16m"); err != nil {
+			os.Remove(dir)
+			return fmt.Errorf("the files' tmpfs: %w", err)
+		}
+		files.dir = dir
+	}
+	files.n++
+	src := filepath.Join(files.dir, fmt.Sprintf("%d-%s", files.n, filepath.Base(op.Target)))
+	if err := os.WriteFile(src, op.Content, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", src, err)
+	}
+	if err := makeMountpoint(target, true); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, target, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	if err := unix.Mount("", target, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("making it private: %w", err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(unix.AT_FDCWD, target, 0, &attr); err != nil {
+		return fmt.Errorf("making it read-only: %w", err)
+	}
+	return nil
+}
+
+// finishFiles detaches the files' staging folder and removes it.
+func finishFiles() error {
+	if files.dir == "" {
+		return nil
+	}
+	if err := unix.Unmount(files.dir, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detaching %s: %w", files.dir, err)
+	}
+	err := os.Remove(files.dir)
+	files.dir = ""
+	return err
 }
 
 // makeMountpoint creates target (a folder, or an empty file) unless it exists; it may already

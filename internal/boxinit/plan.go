@@ -15,6 +15,9 @@ const (
 	OpDevpts  = "devpts"  // Target
 	OpMask    = "mask"    // Target: hide a file or folder if it exists
 	OpRebind  = "rebind"  // Target: bind a folder of the new root onto itself read-only
+	// OpFile shows a small file of paddock's (Content) at Target, read-only, from a small tmpfs of the sandbox's own: the sandbox's mount table
+	// shows no host path for it (a bind mount's shows where its source is on the host).
+	OpFile = "file"
 )
 
 // Op is one step of building the root. Targets are absolute paths inside the sandbox.
@@ -28,6 +31,7 @@ type Op struct {
 	File     bool   `json:"file,omitempty"`
 	Mode     uint32 `json:"mode,omitempty"`
 	Data     string `json:"data,omitempty"`
+	Content  []byte `json:"content,omitempty"` // OpFile
 	// FD is the index (from 1) of a detached mount, prepared by the supervisor, among the
 	// descriptors sent with the config; 0 means bind Source directly.
 	FD int `json:"fd,omitempty"`

@@ -45,7 +45,7 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.cpus, "cpus", "", "CPU limit, e.g. 1.5")
 	fs.StringVarP(&s.memory, "memory", "m", "", "memory limit, e.g. 2g")
 	fs.Int64Var(&s.pids, "pids-limit", 0, "process limit (default 4096, best effort)")
-	fs.StringVar(&s.disk, "disk", "", "disk limit of the sandbox's own files, e.g. 20g (refused where the host cannot enforce it: see paddock doctor)")
+	fs.StringVar(&s.disk, "disk", "", "limit of what the sandbox writes outside the workspace: 20g, 20g,inodes=1m or none (refused where the host cannot enforce it: see paddock doctor)")
 	fs.StringVarP(&s.template, "template", "t", "", "root filesystem: host (default) or an OCI image, e.g. debian:bookworm")
 	fs.StringVar(&s.pull, "pull", "missing", "when to pull the template image: always, missing or never")
 	fs.BoolVar(&s.recreate, "recreate", false, "rebuild an existing sandbox with these settings, keeping its home, /tmp and installed state")
@@ -97,9 +97,10 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 		}
 	}
 	if s.disk != "" {
-		if o.DiskBytes, err = sandbox.ParseDisk(s.disk); err != nil {
+		if o.DiskBytes, o.DiskInodes, err = sandbox.ParseDisk(s.disk); err != nil {
 			return o, err
 		}
+		o.DiskSet = true
 	}
 	if s.pids < 0 || (fs.Changed("pids-limit") && s.pids < 8) {
 		return o, fmt.Errorf("%w: --pids-limit %d: give at least 8", sandbox.ErrBadInput, s.pids)

@@ -33,6 +33,9 @@ type Config struct {
 	// UnsafeNoLimits: sandboxes start where the host cannot limit their memory and CPU, as with
 	// --unsafe-no-limits.
 	UnsafeNoLimits bool `json:"unsafe_no_limits,omitempty"`
+	// Disk is the disk limit of new sandboxes, as --disk takes it ("20g", "20g,inodes=1m",
+	// "none"); "" for paddock's default.
+	Disk string `json:"disk,omitempty"`
 }
 
 // Keys paddock knows.
@@ -41,6 +44,7 @@ var known = map[string]func(*Config, string) error{
 	"docker_image":   func(c *Config, v string) error { c.DockerImage = v; return nil },
 	"agent_updates":  func(c *Config, v string) error { c.AgentUpdates = v; return nil },
 	"agent_npm_auth": func(c *Config, v string) error { c.AgentNPMAuth = v; return nil },
+	"disk":           func(c *Config, v string) error { c.Disk = v; return nil },
 	"unsafe_no_limits": func(c *Config, v string) (err error) {
 		if c.UnsafeNoLimits, err = strconv.ParseBool(v); err != nil {
 			return fmt.Errorf("unsafe_no_limits is true or false, not %q", v)
@@ -107,7 +111,7 @@ func LoadFile(path string) (Config, error) {
 		}
 		set, ok := known[k]
 		if !ok {
-			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image, agent_updates, agent_npm_auth, unsafe_no_limits)", ErrBadConfig, path, n, k)
+			return c, fmt.Errorf("%w: %s line %d: unknown key %q (known: backend, docker_image, agent_updates, agent_npm_auth, unsafe_no_limits, disk)", ErrBadConfig, path, n, k)
 		}
 		if err := set(&c, v); err != nil {
 			return c, fmt.Errorf("%w: %s line %d: %v", ErrBadConfig, path, n, err)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/backend"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockername"
 )
 
 // AddDocker adds what paddock found of a Docker engine; required when the Docker backend makes
@@ -50,5 +51,7 @@ func (r *Report) AddDocker(ctx context.Context, b backend.Backend, chosen string
 		}
 	}
 	r.add(c)
+	r.add(Check{Name: "per-sandbox disk limit (--disk), Docker backend", Detail: dockername.NoDiskLimit + ": --disk is refused",
+		Fix: "keep Docker's data root on a filesystem of its own, or use the native backend as root"})
 	r.finish()
 }

@@ -208,10 +208,23 @@ func diskCheck(home string) Check {
 	return c
 }
 
-// diskLimitCheck says that a sandbox's disk use is not limited here (--disk is refused).
+// diskLimitCheck says whether and how the native backend limits a sandbox's disk use here.
 func diskLimitCheck(home string) Check {
-	return Check{Name: "per-sandbox disk limit (--disk)", Detail: backend.NoDiskLimit + ": a sandbox can fill the blocks and inodes of the filesystem of " + home,
-		Fix: "keep PADDOCK_HOME on a filesystem of its own (a partition or volume), so that a full sandbox cannot fill the host's"}
+	c := Check{Name: "per-sandbox disk limit (--disk), native backend"}
+	s := native.DiskSupport(filepath.Join(home, "sandboxes"))
+	switch s.Method {
+	case backend.DiskQuota:
+		c.OK = true
+		c.Detail = fmt.Sprintf("%s: new sandboxes get %d GiB by default (--disk or disk = in the config file to change it)", s.Reason, backend.DefaultDiskBytes>>30)
+	case backend.DiskImage:
+		c.OK = true
+		c.Detail = s.Reason + "; without one, a sandbox can fill the blocks and inodes of the filesystem of " + home
+		c.Fix = "for a default limit, keep PADDOCK_HOME on XFS mounted pquota (or ext4 with the project feature, mounted prjquota)"
+	default:
+		c.Detail = s.Reason + ": --disk is refused, and a sandbox can fill the blocks and inodes of the filesystem of " + home
+		c.Fix = "keep PADDOCK_HOME on a filesystem of its own (a partition or volume), so that a full sandbox cannot fill the host's"
+	}
+	return c
 }
 
 // trialSandbox starts a real, throwaway sandbox and reports what it runs under.

@@ -250,25 +250,3 @@ func TestHostileBootID(t *testing.T) {
 		}
 	})
 }
-
-// --disk is refused in one line where it cannot be enforced (never silently ignored), no sandbox
-// is made, and doctor says why.
-func TestHostileDiskLimit(t *testing.T) {
-	hwBackends(t, func(t *testing.T, e *env, pre []string) {
-		ws := e.workspace("proj")
-		r := e.run(ws, hwArgs(pre, "run", "--disk", "1g", "shell", "-c", "true")...)
-		if r.code == 0 || len(strings.Split(strings.TrimSpace(r.stderr), "\n")) != 1 || !strings.Contains(r.stderr, "--disk 1g") {
-			t.Fatalf("--disk: %s", r)
-		}
-		if dirs := e.sandboxDirs(); len(dirs) != 0 {
-			t.Fatalf("a refused --disk left sandboxes %v", dirs)
-		}
-		if out := e.run("", "doctor", "--json").stdout; !strings.Contains(out, "per-sandbox disk limit") {
-			t.Errorf("doctor says nothing about disk limits:\n%s", out)
-		}
-		e.ok(ws, hwArgs(pre, "run", "shell", "-c", "true")...)
-		if out := e.ok("", "inspect", "shell-proj"); !strings.Contains(out, `"disk": "not limited: `) {
-			t.Errorf("inspect says nothing about the disk limit:\n%s", out)
-		}
-	})
-}

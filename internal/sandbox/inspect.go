@@ -109,8 +109,9 @@ type InspectLimits struct {
 	Requested   backend.Limits       `json:"requested"`
 	Enforced    *backend.Enforcement `json:"enforced,omitempty"`
 	DefaultPids int64                `json:"default_pids"`
-	// Disk says that the sandbox's disk use is not limited, and why (--disk is refused).
-	Disk string `json:"disk"`
+	// Disk is the sandbox's disk limit (what it writes outside the workspace) and its use, or
+	// why it has none.
+	Disk backend.DiskStatus `json:"disk"`
 	// UnsafeNoLimits: the sandbox was started with --unsafe-no-limits, and keeps that choice.
 	UnsafeNoLimits bool `json:"unsafe_no_limits"`
 }
@@ -175,7 +176,7 @@ func (m *Manager) Inspect(ctx context.Context, rec *store.Record) (Inspection, e
 	}
 	v.Differences = d.Differences
 	v.Limits = InspectLimits{Requested: rec.Spec.Limits, Enforced: st.Enforced, DefaultPids: d.DefaultPids,
-		Disk: "not limited: " + backend.NoDiskLimit, UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
+		Disk: m.DiskStatus(ctx, rec), UnsafeNoLimits: rec.Spec.UnsafeNoLimits}
 	v.AgentInstall = agentInstallOf(rec)
 	return v, nil
 }

@@ -49,6 +49,10 @@ type Manager struct {
 	Progress io.Writer
 	// Fetcher fills the template cache (the binary's: see cmd/internal/wire).
 	Fetcher image.Fetcher
+	// DiskDefault is the config file's disk limit of new sandboxes (ParseDisk's form; "none"
+	// for no limit). "" is paddock's default: runtime.DefaultDiskBytes where the backend has
+	// project quotas, else none.
+	DiskDefault string
 }
 
 // Options are the settings of run and create. The *Set fields say which were given on the
@@ -76,8 +80,10 @@ type Options struct {
 	Network    string
 	NetworkSet bool
 
-	// DiskBytes is --disk: refused (never ignored) until a backend can enforce it.
-	DiskBytes int64
+	// DiskBytes and DiskInodes are --disk (DiskSet): refused where the backend cannot enforce
+	// them, never ignored.
+	DiskBytes, DiskInodes int64
+	DiskSet               bool
 
 	EnvSet, MountsSet, CPUsSet, MemorySet, PidsSet, TemplateSet bool
 }
@@ -205,10 +211,6 @@ func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	if err := CheckAgentOptions(o); err != nil {
 		return nil, false, err
-	}
-	if o.DiskBytes != 0 {
-		return nil, false, badInput("--disk %s: %s; run without --disk, and keep PADDOCK_HOME on a filesystem of its own",
-			FormatBytes(o.DiskBytes), backend.NoDiskLimit)
 	}
 	if o.Network != "" {
 		if err := egress.CheckPreset(o.Network); err != nil {
@@ -347,6 +349,9 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*backend.Image, 
 
 func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount backend.Mount, git []backend.Mount, o Options, img *backend.Image) (*store.Record, error) {
 	ws := wsMount.Source
+	if err := m.diskLimits(ctx, m.Backend, &o); err != nil {
+		return nil, err
+	}
 	id, err := m.Store.NewID()
 	if err != nil {
 		return nil, err
@@ -479,6 +484,9 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 	if o.PidsSet {
 		want.Limits.Pids = o.Limits.Pids
 	}
+	if o.DiskSet {
+		want.Limits.DiskBytes, want.Limits.DiskInodes = o.DiskBytes, o.DiskInodes
+	}
 	if o.TemplateSet {
 		want.Template = o.Template
 		if rec.Spec.Template == "" && want.Template == "host" {
@@ -508,6 +516,9 @@ func (m *Manager) reuse(ctx context.Context, rec *store.Record, o Options, img *
 		return nil, false, err
 	}
 	defer unlock()
+	if err := m.diskChange(ctx, rec, want.Limits); err != nil {
+		return nil, false, err
+	}
 	if err := m.For(rec).Stop(ctx, m.Sandbox(rec), 10*time.Second); err != nil {
 		return nil, false, err
 	}
@@ -584,6 +595,9 @@ func Diff(have, want backend.Spec) []string {
 	}
 	if hn, wn := networkOf(have), networkOf(want); hn != wn {
 		d = append(d, fmt.Sprintf("network: %s -> %s", hn, wn))
+	}
+	if have.Limits.DiskBytes != want.Limits.DiskBytes || have.Limits.DiskInodes != want.Limits.DiskInodes {
+		d = append(d, fmt.Sprintf("disk: %s -> %s", FormatDisk(have.Limits), FormatDisk(want.Limits)))
 	}
 	if have.Limits.Pids != want.Limits.Pids {
 		d = append(d, fmt.Sprintf("pids: %s -> %s", orNone(float64(have.Limits.Pids)), orNone(float64(want.Limits.Pids))))

@@ -63,7 +63,7 @@ func Open(s Settings) (*Manager, error) {
 	}
 	m := &Manager{Store: st, Backend: backends[name], Backends: backends, BackendChosen: chosen,
 		UnsafeNoLimits: s.UnsafeNoLimits || os.Getenv("PADDOCK_UNSAFE_NO_LIMITS") == "1" || cfg.UnsafeNoLimits,
-		Progress:       s.Progress, Fetcher: s.Fetcher}
+		Progress:       s.Progress, Fetcher: s.Fetcher, DiskDefault: cfg.Disk}
 	if m.Backend == nil {
 		m.Backend = missingBackend(name)
 	}

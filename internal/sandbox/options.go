@@ -207,13 +207,47 @@ func ParseMemory(s string) (int64, error) {
 	return n, nil
 }
 
-// ParseDisk parses --disk: a size such as 20g.
-func ParseDisk(s string) (int64, error) {
-	n, err := ParseMemory(s)
-	if err != nil {
-		return 0, badInput("--disk %q: expected a size such as 20g", s)
+// ParseDisk parses --disk: a size such as 20g, optionally with an inode count ("20g,inodes=1m",
+// k and m being thousands and millions); without one, one inode per backend.BytesPerInode. "none"
+// (or 0) is no limit.
+func ParseDisk(s string) (bytes, inodes int64, err error) {
+	in := strings.ToLower(strings.TrimSpace(s))
+	if in == "none" || in == "0" {
+		return 0, 0, nil
 	}
-	return n, nil
+	size, rest, hasInodes := strings.Cut(in, ",")
+	bytes, err = ParseMemory(size)
+	if err != nil {
+		return 0, 0, badInput("--disk %q: expected a size of at least 16m such as 20g, optionally with inodes (20g,inodes=1m), or none", s)
+	}
+	inodes = bytes / backend.BytesPerInode
+	if hasInodes {
+		v, ok := strings.CutPrefix(rest, "inodes=")
+		mult := int64(1)
+		switch {
+		case strings.HasSuffix(v, "k"):
+			v, mult = strings.TrimSuffix(v, "k"), 1000
+		case strings.HasSuffix(v, "m"):
+			v, mult = strings.TrimSuffix(v, "m"), 1000000
+		}
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if !ok || perr != nil || n <= 0 || n > math.MaxInt32/mult {
+			return 0, 0, badInput("--disk %q: expected inodes=N after the size (20g,inodes=1m)", s)
+		}
+		inodes = n * mult
+	}
+	if inodes < 1024 {
+		return 0, 0, badInput("--disk %q: give at least 1024 inodes", s)
+	}
+	return bytes, inodes, nil
+}
+
+// FormatDisk prints a disk limit ("none" for no limit).
+func FormatDisk(l backend.Limits) string {
+	if l.DiskBytes == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%s,inodes=%d", FormatBytes(l.DiskBytes), l.DiskInodes)
 }
 
 // ParseCPUs parses --cpus: a positive number no larger than the host's CPU count.

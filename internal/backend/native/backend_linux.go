@@ -43,7 +43,7 @@ func (*Backend) Name() string { return "native" }
 // prepare creates the sandbox's persistent layers on first start and refreshes its small
 // generated files on every start.
 func prepare(sb *backend.Sandbox) error {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	// The sandbox's own folders (not visible inside, or mount points it cannot replace): made
 	// and kept at their modes.
 	for _, d := range []struct {
@@ -96,7 +96,7 @@ func prepare(sb *backend.Sandbox) error {
 // started afresh: the old image's changes (a copied-up package database, say) would hide the
 // new image's files.
 func (b *Backend) prepareOCI(sb *backend.Sandbox) error {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	img := sb.Spec.Image
 	for _, d := range img.LayerDirs {
 		if _, err := os.Stat(d); err != nil {
@@ -272,10 +272,16 @@ func (b *Backend) Start(ctx context.Context, sb *backend.Sandbox) error {
 	if IsOCI(sb) {
 		prep = b.prepareOCI
 	}
+	if err := setupDisk(sb); err != nil {
+		return fmt.Errorf("%w: limiting its disk use: %w", backend.ErrStartFailed, err)
+	}
 	if err := prep(sb); err != nil {
 		return fmt.Errorf("%w: preparing its state: %w", backend.ErrStartFailed, err)
 	}
-	l := layout{sb.Dir}
+	if err := applyQuota(sb, IsOCI(sb)); err != nil {
+		return fmt.Errorf("%w: limiting its disk use: %w", backend.ErrStartFailed, err)
+	}
+	l := newLayout(sb.Dir)
 	if b.waitRunning(ctx, l) {
 		return nil
 	}
@@ -296,6 +302,9 @@ func (b *Backend) Start(ctx context.Context, sb *backend.Sandbox) error {
 	exe, err := handover.EnginePath()
 	if err != nil {
 		return err
+	}
+	if sb.Spec.Egress != nil {
+		ensureHelper(exe)
 	}
 	logf, err := os.OpenFile(l.log(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -411,7 +420,7 @@ func (b *Backend) waitRunning(ctx context.Context, l layout) bool {
 
 func (b *Backend) readState(sb *backend.Sandbox) (runtimeState, bool) {
 	var st runtimeState
-	if err := readJSON(layout{sb.Dir}.state(), &st); err != nil {
+	if err := readJSON(newLayout(sb.Dir).state(), &st); err != nil {
 		return st, false
 	}
 	alive := st.SupervisorPID > 0 && st.FinishedAt.IsZero() && procStartTime(st.SupervisorPID) == st.SupervisorStart
@@ -500,7 +509,7 @@ func rss(pid int) int64 {
 
 // Stop implements backend.Backend.
 func (b *Backend) Stop(ctx context.Context, sb *backend.Sandbox, grace time.Duration) error {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	// A supervisor still starting (its CLI was killed) is waited for, then stopped.
 	b.waitRunning(ctx, l)
 	st, alive := b.readState(sb)
@@ -510,11 +519,11 @@ func (b *Backend) Stop(ctx context.Context, sb *backend.Sandbox, grace time.Dura
 			g.Remove()
 		}
 		cgroups.RemoveHost(sb.ID)
-		return nil
+		return b.stopped(sb)
 	}
 	syscall.Kill(st.SupervisorPID, syscall.SIGTERM)
 	deadline := time.Now().Add(grace)
-	lock := layout{sb.Dir}.supervisorLock()
+	lock := newLayout(sb.Dir).supervisorLock()
 	// Gone means its lock is free: a process shows as a zombie before all its threads have
 	// exited and released its files.
 	for procStartTime(st.SupervisorPID) == st.SupervisorStart || flock.Held(lock) {
@@ -543,7 +552,16 @@ func (b *Backend) Stop(ctx context.Context, sb *backend.Sandbox, grace time.Dura
 		g.Remove()
 	}
 	cgroups.RemoveHost(sb.ID)
-	return nil
+	return b.stopped(sb)
+}
+
+// stopped releases what a sandbox holds on the host while it runs: its filesystem image's
+// mount (a sandbox being started meanwhile keeps it).
+func (b *Backend) stopped(sb *backend.Sandbox) error {
+	if os.Geteuid() != 0 || flock.Held(newLayout(sb.Dir).supervisorLock()) {
+		return nil
+	}
+	return unmountImage(sb.Dir)
 }
 
 // Exec implements backend.Backend.
@@ -552,14 +570,14 @@ func (b *Backend) Exec(ctx context.Context, sb *backend.Sandbox, req backend.Exe
 		return -1, backend.ErrNotRunning
 	}
 	m := execproto.Message{Argv: req.Argv, Env: req.Env, Dir: req.Dir, User: req.User, TTY: req.TTY}
-	return execproto.Run(ctx, layout{sb.Dir}.sock(), m, execproto.IO{
+	return execproto.Run(ctx, newLayout(sb.Dir).sock(), m, execproto.IO{
 		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr, AttachStdin: req.Stdin})
 }
 
 // Remove implements backend.Backend: it deletes the sandbox's private state folder, refusing to
 // cross into any other filesystem (a mount left inside must never take user files with it).
 func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
-	if _, alive := b.readState(sb); alive || flock.Held(layout{sb.Dir}.supervisorLock()) {
+	if _, alive := b.readState(sb); alive || flock.Held(newLayout(sb.Dir).supervisorLock()) {
 		return fmt.Errorf("sandbox %s is running", sb.Name)
 	}
 	if g, err := cgroups.Open(sb.ID); err == nil {
@@ -567,6 +585,10 @@ func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
 	}
 	cgroups.RemoveHost(sb.ID)
 	if os.Geteuid() == 0 {
+		clearQuota(sb.Dir)
+		if err := unmountImage(sb.Dir); err != nil {
+			return err
+		}
 		// An earlier paddock let mounts made inside a root-mode sandbox propagate into its state
 		// folder on the host (a workspace under the sandbox's home): detach them, so that the
 		// removal below neither refuses nor ever reaches the user's files through them.
@@ -574,7 +596,7 @@ func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
 			return err
 		}
 	}
-	if l := (layout{sb.Dir}); IsOCI(sb) && os.Geteuid() != 0 {
+	if l := newLayout(sb.Dir); IsOCI(sb) && os.Geteuid() != 0 {
 		if err := image.RemoveOwned(l.upper(), l.work()); err != nil {
 			return err
 		}
@@ -592,10 +614,10 @@ func (b *Backend) Salvage(_ context.Context, dir string) (*backend.Sandbox, erro
 	}
 	var sb backend.Sandbox
 	if err := json.Unmarshal(data, &sb); err != nil {
-		return nil, fmt.Errorf("%s: %w", layout{dir}.spec(), err)
+		return nil, fmt.Errorf("%s: %w", newLayout(dir).spec(), err)
 	}
 	if len(sb.ID) < 12 || sb.ID[:12] != filepath.Base(dir) || sb.Name == "" {
-		return nil, fmt.Errorf("%s does not describe this sandbox", layout{dir}.spec())
+		return nil, fmt.Errorf("%s does not describe this sandbox", newLayout(dir).spec())
 	}
 	sb.Dir = dir
 	return &sb, nil

@@ -46,14 +46,34 @@ var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 var reservedTargets = []string{"/", "/proc", "/sys", "/dev", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/run"}
 
 // layout names the sandbox's private state inside its folder.
-type layout struct{ dir string }
+type layout struct {
+	dir  string
+	data string // where its writable folders are: its filesystem image's mount, or dir
+}
+
+// newLayout is the layout of a sandbox's state folder: its writable folders live on its
+// filesystem image when it has one (see disk_linux.go).
+func newLayout(dir string) layout {
+	if _, err := os.Lstat(filepath.Join(dir, "disk.img")); err == nil {
+		return layout{dir: dir, data: filepath.Join(dir, "disk")}
+	}
+	return layout{dir: dir}
+}
+
+// base is the folder of the writable folders.
+func (l layout) base() string {
+	if l.data != "" {
+		return l.data
+	}
+	return l.dir
+}
 
 func (l layout) root() string           { return filepath.Join(l.dir, "rootfs") }
-func (l layout) home() string           { return filepath.Join(l.dir, "home") }
-func (l layout) tmp() string            { return filepath.Join(l.dir, "tmp") }
-func (l layout) vardir() string         { return filepath.Join(l.dir, "var") }
-func (l layout) upper() string          { return filepath.Join(l.dir, "upper") } // OCI: the overlay's writable layer
-func (l layout) work() string           { return filepath.Join(l.dir, "work") }  // OCI: overlayfs's work folder
+func (l layout) home() string           { return filepath.Join(l.base(), "home") }
+func (l layout) tmp() string            { return filepath.Join(l.base(), "tmp") }
+func (l layout) vardir() string         { return filepath.Join(l.base(), "var") }
+func (l layout) upper() string          { return filepath.Join(l.base(), "upper") } // OCI: the overlay's writable layer
+func (l layout) work() string           { return filepath.Join(l.base(), "work") }  // OCI: overlayfs's work folder
 func (l layout) etc(n string) string    { return filepath.Join(l.dir, "etc", n) }
 func (l layout) sock() string           { return filepath.Join(l.dir, "exec.sock") }
 func (l layout) spec() string           { return filepath.Join(l.dir, "spec.json") }
@@ -112,7 +132,7 @@ const HomeDir = "/root"
 // folders read-only, a private /dev, /proc and /sys, private persistent home, /tmp and /var,
 // and the workspaces and volumes at their targets.
 func hostPlan(sb *backend.Sandbox, hostRoot string) []boxinit.Op {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	var ops []boxinit.Op
 	rootWS := RootIsWorkspace(sb)
 	if rootWS {
@@ -148,7 +168,7 @@ func hostPlan(sb *backend.Sandbox, hostRoot string) []boxinit.Op {
 	}
 	for _, f := range []string{"hostname", "hosts"} {
 		if _, err := os.Stat(filepath.Join(hostRoot, "etc", f)); err == nil {
-			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
+			ops = append(ops, fileOp(l.etc(f), "/etc/"+f))
 		}
 	}
 	ops = append(append(ops, kernelOps()...), bootIDOp(l))
@@ -171,7 +191,17 @@ func hostPlan(sb *backend.Sandbox, hostRoot string) []boxinit.Op {
 
 // bootIDOp shows the sandbox its own boot id instead of the host's.
 func bootIDOp(l layout) boxinit.Op {
-	return boxinit.Op{Op: boxinit.OpBind, Source: l.bootID(), Target: bootIDPath, ReadOnly: true, File: true, Idmap: true}
+	return fileOp(l.bootID(), bootIDPath)
+}
+
+// fileOp shows a small file of the sandbox's state folder (paddock's, out of the sandbox's
+// reach) read-only at target: a copy in the sandbox's own tmpfs, so that its mount table does not
+// show where PADDOCK_HOME is; a bind of it where it cannot be read now.
+func fileOp(src, target string) boxinit.Op {
+	if b, err := os.ReadFile(src); err == nil && len(b) <= 4<<20 {
+		return boxinit.Op{Op: boxinit.OpFile, Target: target, Content: b}
+	}
+	return boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target, ReadOnly: true, File: true, Idmap: true}
 }
 
 const bootIDPath = "/proc/sys/kernel/random/boot_id"
@@ -361,8 +391,13 @@ func egressOps(sb *backend.Sandbox) []boxinit.Op {
 	if sb.Spec.Egress == nil {
 		return nil
 	}
-	ops := []boxinit.Op{{Op: boxinit.OpBind, Source: layout{sb.Dir}.caBundle(), Target: egress.CABundlePath, ReadOnly: true, File: true, Idmap: true}}
+	ops := []boxinit.Op{fileOp(newLayout(sb.Dir).caBundle(), egress.CABundlePath)}
 	if exe, err := os.Executable(); err == nil {
+		// Bound from the shared copy (helper_linux.go), whose path does not say where paddock
+		// is installed; from the binary itself where there is none.
+		if h, ok := helperCopy(exe); ok {
+			exe = h
+		}
 		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true})
 	}
 	return ops

@@ -20,13 +20,13 @@ func IsOCI(sb *backend.Sandbox) bool { return sb.Spec.Image != nil }
 // host template has them, and the workspaces, volumes and agent mounts. Everything else (home,
 // /tmp, /var, what apt-get installs) lives in the overlay's persistent upper folder.
 func ociPlan(sb *backend.Sandbox) []boxinit.Op {
-	l := layout{sb.Dir}
+	l := newLayout(sb.Dir)
 	var ops []boxinit.Op
 	for _, f := range []string{"hostname", "hosts"} {
 		// /etc/hosts also where the image has none (Debian's minbase): the sandbox's own name
 		// must resolve (sudo looks it up).
 		if sb.Spec.Image.Has("/etc/"+f) || (f == "hosts" && imageHasDir(sb.Spec.Image, "/etc")) {
-			ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: l.etc(f), Target: "/etc/" + f, ReadOnly: true, File: true, Idmap: true})
+			ops = append(ops, fileOp(l.etc(f), "/etc/"+f))
 		}
 	}
 	ops = append(append(ops, kernelOps()...), bootIDOp(l))

@@ -100,7 +100,7 @@ func SuperviseMain(dir string) int {
 		}
 		return 0
 	}
-	l := layout{dir}
+	l := newLayout(dir)
 	// One supervisor per sandbox, for as long as it lives. The CLI that starts it takes the lock
 	// before spawning it and hands it over (LockFD, the same open file): from the moment this
 	// process exists, a stop or a second start sees the sandbox as busy, even if that CLI is
