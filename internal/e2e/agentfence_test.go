@@ -49,6 +49,8 @@ type fakeRegistry struct {
 	// versions get a signature over something else.
 	key    *ecdsa.PrivateKey
 	badSig map[string]bool
+	// attest are the attestations documents of versions that announce one (set before publish).
+	attest map[string]json.RawMessage
 }
 
 func startFakeRegistry(t *testing.T, pkg string) *fakeRegistry {
@@ -62,7 +64,7 @@ func startFakeRegistry(t *testing.T, pkg string) *fakeRegistry {
 		t.Fatal(err)
 	}
 	r := &fakeRegistry{url: "http://" + ln.Addr().String() + "/", pkg: pkg, versions: map[string]json.RawMessage{},
-		tarballs: map[string][]byte{}, key: key, badSig: map[string]bool{}}
+		tarballs: map[string][]byte{}, key: key, badSig: map[string]bool{}, attest: map[string]json.RawMessage{}}
 	srv := &http.Server{Handler: r}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -80,6 +82,17 @@ func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		doc := map[string]any{"name": r.pkg, "dist-tags": map[string]string{"latest": r.latest}, "versions": r.versions}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(doc)
+	case strings.HasPrefix(path, "/"+r.pkg+"/") && r.versions[strings.TrimPrefix(path, "/"+r.pkg+"/")] != nil:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(r.versions[strings.TrimPrefix(path, "/"+r.pkg+"/")])
+	case strings.HasPrefix(path, "/-/npm/v1/attestations/"+r.pkg+"@"):
+		doc, ok := r.attest[strings.TrimPrefix(path, "/-/npm/v1/attestations/"+r.pkg+"@")]
+		if !ok {
+			http.NotFound(w, req)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
 	case path == "/-/npm/v1/keys":
 		der, _ := x509.MarshalPKIXPublicKey(&r.key.PublicKey)
 		sum := sha256.Sum256(der)
@@ -144,6 +157,10 @@ func (r *fakeRegistry) publish(t *testing.T, version string, scripts map[string]
 	manifest["dist"] = map[string]any{"tarball": r.url + "-/tarballs/" + name,
 		"integrity": integrity, "shasum": hex.EncodeToString(s1[:]),
 		"signatures": []map[string]string{{"keyid": "SHA256:" + base64.StdEncoding.EncodeToString(kid[:]), "sig": base64.StdEncoding.EncodeToString(sig)}}}
+	if _, ok := r.attest[version]; ok {
+		manifest["dist"].(map[string]any)["attestations"] = map[string]any{"url": r.url + "-/npm/v1/attestations/" + r.pkg + "@" + version,
+			"provenance": map[string]string{"predicateType": "https://slsa.dev/provenance/v1"}}
+	}
 	full, _ := json.Marshal(manifest)
 	r.mu.Lock()
 	r.versions[version] = full

@@ -123,7 +123,7 @@ func New(o Options) (*Proxy, error) {
 		if d == nil || !d.Allow {
 			return nil, errDenied
 		}
-		return dialAddrs(ctx, d.Addrs)
+		return p.dial(ctx, d.Addrs)
 	}
 	p.plain = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second,
 		DisableCompression: true, ResponseHeaderTimeout: 0, MaxResponseHeaderBytes: MaxResponseHeaderBytes}
@@ -436,7 +436,7 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 		return
 	}
 	start := time.Now()
-	up, err := dialAddrs(ctx, d.Addrs)
+	up, err := p.dial(ctx, d.Addrs)
 	if err != nil {
 		rec.Error = err.Error()
 		p.audit.write(rec)
@@ -972,7 +972,7 @@ func (p *Proxy) socks(ctx context.Context, c net.Conn, lc *limitConn, br *bufio.
 		return
 	}
 	start := time.Now()
-	up, err := dialAddrs(ctx, d.Addrs)
+	up, err := p.dial(ctx, d.Addrs)
 	if err != nil {
 		rec.Error = err.Error()
 		p.audit.write(rec)

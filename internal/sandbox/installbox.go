@@ -67,6 +67,12 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 	}
 	os.WriteFile(filepath.Join(dir, ".owner"), []byte(processMark(os.Getpid())), 0o600)
 	os.WriteFile(filepath.Join(dir, ".id"), []byte(id), 0o600)
+	if job.Upstream != "" {
+		if _, err := egress.ParseUpstream(job.Upstream); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("your npm proxy setting: %w", err)
+		}
+	}
 	ehome := filepath.Join(m.Store.Root, "install", "egress")
 	if err := os.MkdirAll(ehome, 0o700); err != nil {
 		return nil, err
@@ -91,7 +97,7 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 			{Kind: "bind", Source: job.Dir, Target: agent.AgentDir},
 			{Kind: "bind", Source: job.Config, Target: agent.InstallConfigDir, ReadOnly: true},
 		},
-		Egress: &runtime.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome},
+		Egress: &runtime.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome, Upstream: job.Upstream},
 		// Short-lived and fenced by its process limit; it must run where the user's sandboxes
 		// run, rootless hosts without cgroup delegation included.
 		UnsafeNoLimits: true,
