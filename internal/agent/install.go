@@ -458,7 +458,9 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 	code, err := box.Run(sctx, []string{"npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--save-exact",
 		"--foreground-scripts", "--loglevel=warn", spec}, out)
 	rec.NPMSeconds = time.Since(npmStart).Seconds()
-	rec.Hosts, rec.Strays = box.Hosts(), box.Strays()
+	// The files first: listing a Docker sandbox's home needs it running.
+	rec.Strays = box.Strays()
+	rec.Hosts = box.Hosts()
 	closeBox()
 	prog(err == nil && code == 0)
 	rec.Integrity = "not checked"

@@ -3,13 +3,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,23 +34,7 @@ func TestDockerAgentInstallFence(t *testing.T) {
 	e := newEnv(t, asRoot)
 	reg := startFakeRegistry(t, "@anthropic-ai/claude-code")
 	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+ref, "NPM_CONFIG_REGISTRY="+reg.url, "NPM_CONFIG_FETCH_RETRIES=0")
-	other, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	var reached atomic.Int32
-	go func() {
-		for {
-			c, err := other.Accept()
-			if err != nil {
-				return
-			}
-			reached.Add(1)
-			c.Close()
-		}
-	}()
-	otherPort := other.Addr().(*net.TCPAddr).Port
+	otherPort, reached := otherHost(t)
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	reg.publish(t, "1.0.0", nil, nil, false)
 	reg.publish(t, "6.6.6", map[string]string{"postinstall": "node post.js"},
@@ -81,20 +63,9 @@ func TestDockerAgentInstallFence(t *testing.T) {
 	if r.code == 0 || len(errorLines(r.stderr)) != 1 || !strings.Contains(r.stderr, "not the registry") || !strings.Contains(r.stderr, "stays at 1.0.0") {
 		t.Fatalf("hostile update on docker: %s", r)
 	}
-	for _, p := range []string{"/root/pwned-" + nonce, "/tmp/pwned-" + nonce} {
-		if _, err := os.Lstat(p); err == nil {
-			t.Errorf("the install script wrote %s on the host", p)
-			os.Remove(p)
-		}
-	}
-	if n := reached.Load(); n != 0 {
-		t.Errorf("the install script reached the other host %d times", n)
-	}
-	if ps := fenceProcs(nonce); len(ps) != 0 {
-		t.Errorf("the install script's process outlived the install: %q", ps)
-	}
+	assertFenced(t, nonce, reached, "/root/pwned-"+nonce)
 	log, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".log", "6.6.6.log"))
-	for _, want := range []string{"hostile: secrets: ENOENT", "hostile: forked", "host evil.example:443 REFUSED"} {
+	for _, want := range []string{"hostile: secrets: ENOENT", "hostile: forked", "host evil.example:443 REFUSED", "wrote outside its folder"} {
 		if !strings.Contains(string(log), want) {
 			t.Errorf("install log lacks %q:\n%s", want, log)
 		}

@@ -29,14 +29,8 @@ type upstreamProxy struct {
 
 func startUpstreamProxy(t *testing.T) *upstreamProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &upstreamProxy{url: "http://" + ln.Addr().String()}
-	srv := &http.Server{Handler: p}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	p := &upstreamProxy{}
+	p.url = serveLoopback(t, p)
 	return p
 }
 

@@ -273,10 +273,15 @@ func shortErr(err error) string {
 }
 
 func dialAddrs(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
-	var last error
 	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return dialEach(addrs, func(a netip.AddrPort) (net.Conn, error) { return d.DialContext(ctx, "tcp", a.String()) })
+}
+
+// dialEach tries each address in turn; the last error if none answers.
+func dialEach(addrs []netip.AddrPort, dial func(netip.AddrPort) (net.Conn, error)) (net.Conn, error) {
+	var last error
 	for _, a := range addrs {
-		c, err := d.DialContext(ctx, "tcp", a.String())
+		c, err := dial(a)
 		if err == nil {
 			return c, nil
 		}

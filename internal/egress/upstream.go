@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -36,18 +35,7 @@ func (p *Proxy) dial(ctx context.Context, addrs []netip.AddrPort) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	var last error
-	for _, a := range addrs {
-		c, err := connectVia(ctx, u, a.String())
-		if err == nil {
-			return c, nil
-		}
-		last = err
-	}
-	if last == nil {
-		last = errors.New("no address to dial")
-	}
-	return nil, last
+	return dialEach(addrs, func(a netip.AddrPort) (net.Conn, error) { return connectVia(ctx, u, a.String()) })
 }
 
 // connectVia opens a CONNECT tunnel to target through the upstream proxy u.

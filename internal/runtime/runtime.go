@@ -209,6 +209,13 @@ type Salvager interface {
 	Salvage(ctx context.Context, dir string) (*Sandbox, error)
 }
 
+// Differ is a backend that lists what a sandbox changed in its own root filesystem (outside
+// its mounts and home volume): the Docker backend's container layer. Paths are absolute, the
+// topmost added entry and each changed file, "D " before deleted ones.
+type Differ interface {
+	Changes(ctx context.Context, sb *Sandbox) ([]string, error)
+}
+
 // Reviver is a backend whose running sandboxes depend on a host process that can end apart from
 // them (the Docker backend's egress proxy host side: without it the sandbox has no network).
 // Revive restores it; paddock calls it when it runs a command in a running sandbox.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -119,6 +120,14 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 	}
 	if box.native {
 		box.before = box.listPrivate()
+	} else if d, ok := be.(runtime.Differ); ok {
+		box.before = box.listHome(ctx)
+		box.baseline = map[string]bool{}
+		if ch, err := d.Changes(ctx, sb); err == nil {
+			for _, c := range ch {
+				box.baseline[c] = true
+			}
+		}
 	}
 	return box, nil
 }
@@ -129,7 +138,9 @@ type installBox struct {
 	env    []string
 	native bool
 	before map[string]bool
-	rules  []egress.Rule
+	// baseline: the container layer's changes right after the start (Docker).
+	baseline map[string]bool
+	rules    []egress.Rule
 
 	mu      sync.Mutex
 	stopped bool
@@ -214,14 +225,72 @@ func (b *installBox) listPrivate() map[string]bool {
 	return files
 }
 
+// listHome lists the sandbox's home from inside (a backend whose home the host cannot read,
+// Docker's volume), as paths "home/REL"; bounded, the names only.
+func (b *installBox) listHome(ctx context.Context) map[string]bool {
+	files := map[string]bool{}
+	out, err := os.CreateTemp("", "paddock-install-home-")
+	if err != nil {
+		return files
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return files
+	}
+	defer null.Close()
+	b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: []string{"sh", "-c", "cd && find . -mindepth 1 -maxdepth 4 2>/dev/null | head -n 20000"}, Env: b.env, Dir: "/"},
+		runtime.ExecIO{Stdin: null, Stdout: out, Stderr: null})
+	out.Seek(0, 0)
+	data, _ := io.ReadAll(io.LimitReader(out, 4<<20))
+	for _, l := range strings.Split(string(data), "\n") {
+		if rel, ok := strings.CutPrefix(l, "./"); ok && rel != "" && !strings.Contains(rel, "..") {
+			files["home/"+rel] = true
+		}
+	}
+	return files
+}
+
 func (b *installBox) Strays() []string {
-	if !b.native {
+	var files map[string]bool
+	var changes []string
+	switch d, ok := b.be.(runtime.Differ); {
+	case b.native:
+		b.stop()
+		files = b.listPrivate()
+	case ok:
+		// The home from inside while the sandbox runs, then the container layer once stopped.
+		files = b.listHome(context.Background())
+		b.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ch, err := d.Changes(ctx, b.sb)
+		cancel()
+		if err != nil {
+			return []string{"(could not list the changes: " + err.Error() + ")"}
+		}
+		changes = ch
+	default:
 		return nil
 	}
-	b.stop()
 	var out []string
+nextChange:
+	for _, c := range changes {
+		if b.baseline[c] {
+			continue
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(c, "D "), "/")
+		for _, own := range npmOwn {
+			if strings.HasPrefix(rel, own) {
+				continue nextChange
+			}
+		}
+		out = append(out, c)
+	}
 next:
-	for p := range b.listPrivate() {
+	for p := range files {
 		if b.before[p] {
 			continue
 		}
