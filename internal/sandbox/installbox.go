@@ -118,6 +118,15 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 		box.Close()
 		return nil, err
 	}
+	if !box.native && os.Geteuid() != 0 {
+		// An ordinary user's install in a container: npm runs as that user (root in the container
+		// is root on the host, whose files in the version's folder the user could not make
+		// read-only nor remove), with a home of its own in the container.
+		if err := box.userHome(ctx); err != nil {
+			box.Close()
+			return nil, err
+		}
+	}
 	if box.native {
 		box.before = box.listPrivate()
 	} else if d, ok := be.(runtime.Differ); ok {
@@ -142,6 +151,9 @@ type installBox struct {
 	baseline map[string]bool
 	rules    []egress.Rule
 
+	// user runs the install's commands ("": the sandbox's root).
+	user string
+
 	mu      sync.Mutex
 	stopped bool
 	closed  bool
@@ -155,7 +167,7 @@ func (b *installBox) Run(ctx context.Context, argv []string, out *os.File) (int,
 		return -1, err
 	}
 	defer null.Close()
-	code, err := b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: argv, Env: b.env, Dir: agent.AgentDir},
+	code, err := b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: argv, Env: b.env, Dir: agent.AgentDir, User: b.user},
 		runtime.ExecIO{Stdin: null, Stdout: out, Stderr: out})
 	if ctx.Err() != nil && err == nil {
 		err = ctx.Err()
@@ -225,6 +237,31 @@ func (b *installBox) listPrivate() map[string]bool {
 	return files
 }
 
+// installHome is the home of an ordinary user's install in a container.
+const installHome = "/tmp/paddock-install-home"
+
+// userHome makes the install's commands run as the calling user, with installHome.
+func (b *installBox) userHome(ctx context.Context) error {
+	uid, gid := os.Geteuid(), os.Getegid()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	code, err := b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: []string{"sh", "-c",
+		fmt.Sprintf("mkdir -m 0700 %s && chown %d:%d %s", installHome, uid, gid, installHome)}, Dir: "/"},
+		runtime.ExecIO{Stdin: null, Stdout: null, Stderr: null})
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d", code)
+	}
+	if err != nil {
+		return fmt.Errorf("making the install's home in the container: %w", err)
+	}
+	b.user = fmt.Sprintf("%d:%d", uid, gid)
+	b.env = append(append([]string(nil), b.env...), "HOME="+installHome)
+	return nil
+}
+
 // listHome lists the sandbox's home from inside (a backend whose home the host cannot read,
 // Docker's volume), as paths "home/REL"; bounded, the names only.
 func (b *installBox) listHome(ctx context.Context) map[string]bool {
@@ -242,7 +279,7 @@ func (b *installBox) listHome(ctx context.Context) map[string]bool {
 		return files
 	}
 	defer null.Close()
-	b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: []string{"sh", "-c", "cd && find . -mindepth 1 -maxdepth 4 2>/dev/null | head -n 20000"}, Env: b.env, Dir: "/"},
+	b.be.Exec(ctx, b.sb, runtime.ExecRequest{Argv: []string{"sh", "-c", "cd && find . -mindepth 1 -maxdepth 4 2>/dev/null | head -n 20000"}, Env: b.env, Dir: "/", User: b.user},
 		runtime.ExecIO{Stdin: null, Stdout: out, Stderr: null})
 	out.Seek(0, 0)
 	data, _ := io.ReadAll(io.LimitReader(out, 4<<20))
