@@ -32,9 +32,7 @@ const InstallConfigDir = "/paddock/npm"
 // BinaryHosts are the hosts an agent's dependencies are known to download prebuilt binaries
 // from at install time (Gemini CLI's keytar and node-pty through prebuild-install, node-gyp's
 // headers): the install sandbox allows them beside the registry, and `paddock agents` lists them.
-var BinaryHosts = []string{"github.com:443", "objects.githubusercontent.com:443", "nodejs.org:443",
-	// npm's own provenance check (`npm audit signatures`) fetches Sigstore's trust root.
-	"tuf-repo-cdn.sigstore.dev:443"}
+var BinaryHosts = []string{"github.com:443", "objects.githubusercontent.com:443", "nodejs.org:443"}
 
 // InstallJob is one npm install handed to the install sandbox.
 type InstallJob struct {
