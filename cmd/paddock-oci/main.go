@@ -12,12 +12,18 @@ import (
 	"github.com/paddockhq/paddock/internal/cli"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/image/remote"
+	"github.com/paddockhq/paddock/internal/npmtrust"
+	"github.com/paddockhq/paddock/internal/npmtrust/provenance"
 	"github.com/paddockhq/paddock/internal/runtime"
 	"github.com/paddockhq/paddock/internal/runtime/docker"
 	"github.com/paddockhq/paddock/internal/runtime/dockeregress"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == npmtrust.HelperCommand {
+		os.Exit(provenance.HelperMain(os.Args[2:]))
+	}
+	npmtrust.VerifyBundle = provenance.Verify
 	image.SetFetcher(remote.Fetcher{})
 	dockeregress.Linker = docker.Link
 	cli.DockerBackend = func(defaultImage string) runtime.Backend {

@@ -1,32 +1,21 @@
 package npmtrust
 
 import (
+	"bytes"
 	"context"
-	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"os/exec"
 	"strings"
-	"sync"
 
-	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/paddockhq/paddock/internal/exe"
 )
 
-// trustedRootJSON is the Sigstore public-good instance's trusted root (Fulcio's CAs, Rekor's and
-// the CT logs' keys), from sigstore-go v1.3.0's examples. Sigstore's TUF repository is not asked
-// at install time: it may be unreachable, and a pinned root does not change under an install.
-//
-//go:embed trusted_root.json
-var trustedRootJSON []byte
-
-var trustedRoot = sync.OnceValues(func() (*root.TrustedRoot, error) {
-	return root.NewTrustedRootFromJSON(trustedRootJSON)
-})
-
-// SLSA provenance predicate types npm publishes (v0.2 before npm 9.7, v1 after).
-var provenanceTypes = map[string]bool{"https://slsa.dev/provenance/v0.2": true, "https://slsa.dev/provenance/v1": true}
+// ProvenanceTypes are the SLSA provenance predicate types npm publishes (v0.2 before npm 9.7,
+// v1 after).
+var ProvenanceTypes = map[string]bool{"https://slsa.dev/provenance/v0.2": true, "https://slsa.dev/provenance/v1": true}
 
 // provenance fetches a version's attestations and verifies its SLSA provenance bundle: it must
 // chain to Sigstore's trusted root with a transparency-log entry, and its statement must name
@@ -56,58 +45,50 @@ func (c *Client) provenance(ctx context.Context, rawURL string, p Package) (stri
 		return "", fmt.Errorf("%w: %s@%s announces attestations the registry does not serve", ErrMismatch, p.Name, p.Version)
 	}
 	for _, a := range r.Attestations {
-		if !provenanceTypes[a.PredicateType] {
+		if !ProvenanceTypes[a.PredicateType] {
 			continue
 		}
-		return VerifyProvenance(a.Bundle, p)
+		return c.verifyBundle(a.Bundle, p)
 	}
 	return "", fmt.Errorf("%w: %s@%s announces a provenance attestation the registry does not serve", ErrMismatch, p.Name, p.Version)
 }
 
-// VerifyProvenance verifies one Sigstore bundle holding an SLSA provenance statement for p.
-func VerifyProvenance(raw []byte, p Package) (string, error) {
-	fail := func(format string, a ...any) (string, error) {
-		return "", fmt.Errorf("%w: %s@%s: provenance attestation: %s", ErrMismatch, p.Name, p.Version, fmt.Sprintf(format, a...))
+// HelperCommand is the hidden command of paddock-oci that verifies one provenance bundle
+// (provenance.HelperMain).
+const HelperCommand = "__verify-provenance"
+
+// MaxBundle bounds a provenance bundle.
+const MaxBundle = 8 << 20
+
+// VerifyBundle verifies a provenance bundle in this process: set by paddock-oci, which links the
+// Sigstore verifier; nil in paddock, which asks paddock-oci (HelperPath).
+var VerifyBundle func(raw []byte, p Package) (string, error)
+
+// HelperPath finds paddock-oci.
+var HelperPath = exe.OCIPath
+
+func (c *Client) verifyBundle(raw []byte, p Package) (string, error) {
+	if VerifyBundle != nil {
+		return VerifyBundle(raw, p)
 	}
-	digest, ok := IntegritySHA512(p.Integrity)
-	if !ok {
-		return fail("the installed integrity %s has no sha512", short(p.Integrity))
+	if HelperPath == nil {
+		return "", fmt.Errorf("%s@%s offers a provenance attestation and this paddock cannot verify one", p.Name, p.Version)
 	}
-	tr, err := trustedRoot()
+	helper, err := HelperPath()
 	if err != nil {
-		return fail("embedded trusted root: %v", err)
+		return "", fmt.Errorf("verifying %s@%s's provenance: %w", p.Name, p.Version, err)
 	}
-	var b bundle.Bundle
-	if err := b.UnmarshalJSON(raw); err != nil {
-		return fail("%v", err)
+	cmd := exec.Command(helper, HelperCommand, p.Name, p.Version, p.Integrity)
+	cmd.Stdin = bytes.NewReader(raw)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return strings.TrimSpace(out.String()), nil
+	case errors.As(err, &ee) && ee.ExitCode() == 1:
+		return "", fmt.Errorf("%w: %s", ErrMismatch, strings.TrimSpace(errb.String()))
 	}
-	v, err := verify.NewVerifier(tr, verify.WithSignedCertificateTimestamps(1), verify.WithTransparencyLog(1), verify.WithObserverTimestamps(1))
-	if err != nil {
-		return fail("%v", err)
-	}
-	res, err := v.Verify(&b, verify.NewPolicy(verify.WithArtifactDigest("sha512", digest), verify.WithoutIdentitiesUnsafe()))
-	if err != nil {
-		return fail("%v", err)
-	}
-	if res.Statement == nil || !provenanceTypes[res.Statement.PredicateType] {
-		return fail("not an SLSA provenance statement")
-	}
-	named := false
-	for _, s := range res.Statement.Subject {
-		if (s.Name == PURL(p.Name, p.Version) || s.Name == "pkg:npm/"+p.Name+"@"+p.Version) && s.Digest["sha512"] == digestHex(digest) {
-			named = true
-		}
-	}
-	if !named {
-		return fail("its subject is not %s with the installed tarball", PURL(p.Name, p.Version))
-	}
-	if res.Signature == nil || res.Signature.Certificate == nil || res.Signature.Certificate.SourceRepositoryURI == "" {
-		return fail("its certificate names no source repository")
-	}
-	cert := res.Signature.Certificate
-	src := strings.TrimPrefix(strings.TrimPrefix(cert.SourceRepositoryURI, "https://"), "http://")
-	if ref := cert.SourceRepositoryRef; ref != "" {
-		src += "@" + ref
-	}
-	return src, nil
+	return "", fmt.Errorf("verifying %s@%s's provenance (%s): %v: %s", p.Name, p.Version, helper, err, strings.TrimSpace(errb.String()))
 }
