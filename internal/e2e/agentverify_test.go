@@ -103,7 +103,7 @@ func attestations(t *testing.T, bundle []byte) json.RawMessage {
 
 func TestAgentInstallVerified(t *testing.T) {
 	// A real provenance bundle (sigstore@1.3.0's): valid, but not for this package's tarball.
-	real, err := os.ReadFile("../npmtrust/testdata/sigstore-1.3.0-provenance.json")
+	real, err := os.ReadFile("../npmtrust/provenance/testdata/sigstore-1.3.0-provenance.json")
 	if err != nil {
 		t.Fatal(err)
 	}
