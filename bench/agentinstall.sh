@@ -9,7 +9,7 @@
 #              Target: faster than BASE (no registry on the hot path).
 #   install:   a fresh install of PKG (default @anthropic-ai/claude-code, its latest) in the install
 #              sandbox (`paddock agents update`, from an empty PADDOCK_HOME: npm view, npm config,
-#              sandbox, npm install, npm audit signatures, read-only) against the same `npm install`
+#              sandbox, npm install, paddock's registry check, read-only) against the same `npm install`
 #              on the host with an empty cache. Target: ≤ 1.2x the host.
 #
 # Knobs: RUNS=15 (hot path), HOT=0 skips it, INSTALLS=3, BASE=<commit>, AGENT=claude, KEEP=1. Needs root, go, npm and

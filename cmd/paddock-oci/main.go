@@ -14,6 +14,8 @@ import (
 	"github.com/paddockhq/paddock/internal/backend/docker"
 	"github.com/paddockhq/paddock/internal/image/remote"
 	"github.com/paddockhq/paddock/internal/mcpserver"
+	"github.com/paddockhq/paddock/internal/npmtrust"
+	"github.com/paddockhq/paddock/internal/npmtrust/provenance"
 )
 
 func main() {
@@ -28,5 +30,7 @@ func main() {
 		Fetcher: remote.Fetcher{},
 		Link:    docker.Link,
 		MCP:     mcpserver.Main,
+		// paddock (and paddock-oci itself) verify a provenance bundle through this command.
+		Internal: map[string]func([]string) int{npmtrust.HelperCommand: provenance.HelperMain},
 	}))
 }

@@ -32,9 +32,7 @@ const InstallConfigDir = "/paddock/npm"
 // BinaryHosts are the hosts an agent's dependencies are known to download prebuilt binaries
 // from at install time (Gemini CLI's keytar and node-pty through prebuild-install, node-gyp's
 // headers): the install sandbox allows them beside the registry, and `paddock agents` lists them.
-var BinaryHosts = []string{"github.com:443", "objects.githubusercontent.com:443", "nodejs.org:443",
-	// npm's own provenance check (`npm audit signatures`) fetches Sigstore's trust root.
-	"tuf-repo-cdn.sigstore.dev:443"}
+var BinaryHosts = []string{"github.com:443", "objects.githubusercontent.com:443", "nodejs.org:443"}
 
 // InstallJob is one npm install handed to the install sandbox.
 type InstallJob struct {
@@ -51,6 +49,10 @@ type InstallJob struct {
 	Allow []string
 	// Backend names the engine of the sandbox that needs the agent ("": the default).
 	Backend string
+	// Upstream is the user's npm proxy for the registry (http://[user:pass@]host:port): the
+	// install's egress proxy reaches the registry through it, on the host side (its credentials
+	// never enter the sandbox).
+	Upstream string
 }
 
 // HostUse is one connection the install asked for, as the egress proxy judged it.
@@ -104,11 +106,19 @@ type InstallRecord struct {
 	Strays            []string  `json:"written_outside,omitempty"`
 	// Integrity: npm checked every tarball against the registry's integrity hash (sha512).
 	Integrity string `json:"integrity"`
-	// Signatures is what `npm audit signatures` found: "verified (N signatures, M attestations)",
-	// "not offered by the registry", or why the version was refused.
+	// Signatures is what paddock's check with the registry found: "signed by registry;
+	// provenance: github.com/OWNER/REPO@REF; dependencies: N of M signed", "no registry signature
+	// offered; no provenance offered", or why the version was refused.
 	Signatures string `json:"signatures"`
-	Backend    string `json:"backend,omitempty"`
-	Log        string `json:"log"`
+	// Provenance is the source the agent's package was built from, per its verified SLSA
+	// provenance attestation (empty: none offered).
+	Provenance string `json:"provenance,omitempty"`
+	// Checked is how many packages were checked with the registry.
+	Checked int `json:"packages_checked,omitempty"`
+	// Proxy is the user's npm proxy the install went through (credentials removed).
+	Proxy   string `json:"proxy,omitempty"`
+	Backend string `json:"backend,omitempty"`
+	Log     string `json:"log"`
 }
 
 func (in *Installer) logDir(agent string) string { return filepath.Join(in.Root, agent, ".log") }
@@ -149,6 +159,9 @@ func (in *Installer) writeRecord(r *InstallRecord, output []byte) {
 	for _, s := range r.Strays {
 		fmt.Fprintf(&b, "--- wrote outside its folder (in the install sandbox, discarded with it): %s\n", s)
 	}
+	if r.Proxy != "" {
+		fmt.Fprintf(&b, "--- through your npm proxy %s\n", r.Proxy)
+	}
 	fmt.Fprintf(&b, "--- integrity: %s\n--- signatures: %s\n", r.Integrity, r.Signatures)
 	if r.Error != "" {
 		fmt.Fprintf(&b, "--- refused: %s\n", r.Error)
@@ -161,6 +174,7 @@ func (in *Installer) writeRecord(r *InstallRecord, output []byte) {
 // npmSettings is the part of the user's npm configuration an install carries over.
 type npmSettings struct {
 	Registry string
+	Proxy    string   // the user's proxy for the registry (https-proxy or proxy), "" for none
 	Lines    []string // npmrc lines
 	CA       []byte   // the cafile's content
 }
@@ -236,6 +250,7 @@ func (in *Installer) npmConfig(ctx context.Context) (npmSettings, error) {
 			}
 		}
 	}
+	s.Proxy = registryProxy(cfg, s.Registry)
 	if f, ok := cfg["cafile"].(string); ok && f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -248,6 +263,55 @@ func (in *Installer) npmConfig(ctx context.Context) (npmSettings, error) {
 		s.Lines = append(s.Lines, userAuthLines(s.Registry)...)
 	}
 	return s, nil
+}
+
+// registryProxy is the proxy the user's npm uses for registry: https-proxy for an https
+// registry (else proxy), none when noproxy names the registry's host.
+func registryProxy(cfg map[string]any, registry string) string {
+	str := func(k string) string {
+		v, _ := cfg[k].(string)
+		return v
+	}
+	p := str("proxy")
+	if strings.HasPrefix(registry, "https:") && str("https-proxy") != "" {
+		p = str("https-proxy")
+	}
+	if p == "" {
+		return ""
+	}
+	u, err := url.Parse(registry)
+	if err != nil {
+		return p
+	}
+	host := strings.ToLower(u.Hostname())
+	var no []string
+	switch v := cfg["noproxy"].(type) {
+	case string:
+		no = strings.Split(v, ",")
+	case []any:
+		for _, e := range v {
+			if es, ok := e.(string); ok {
+				no = append(no, strings.Split(es, ",")...)
+			}
+		}
+	}
+	for _, n := range no {
+		n = strings.ToLower(strings.TrimPrefix(strings.TrimSpace(n), "."))
+		if n != "" && (host == n || strings.HasSuffix(host, "."+n)) {
+			return ""
+		}
+	}
+	return p
+}
+
+// redactProxy is a proxy URL without its credentials.
+func redactProxy(p string) string {
+	u, err := url.Parse(p)
+	if err != nil || u.User == nil {
+		return p
+	}
+	u.User = nil
+	return u.String()
 }
 
 // userAuthLines are the lines of the user's npmrc that authenticate to registry (//host/...:

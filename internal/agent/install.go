@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/paddockhq/paddock/internal/flock"
+	"github.com/paddockhq/paddock/internal/npmtrust"
 )
 
 // Error categories of installs.
@@ -91,6 +92,9 @@ type Installer struct {
 
 	mu     sync.Mutex
 	latest map[string]string
+	// verify checks an install with the registry (default verifyInstall; unit tests' fake npm
+	// has no registry).
+	verify func(ctx context.Context, s npmSettings, pkg, dir string) (installCheck, error)
 }
 
 // Installed is one installed version of an agent.
@@ -408,7 +412,8 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 		env = append(env, "NO_PROXY=", "no_proxy=", "NPM_CONFIG_NOPROXY=")
 	}
 	rec := &InstallRecord{Agent: a.Name(), Version: version, Package: pkg, Time: time.Now().UTC().Truncate(time.Second),
-		Registry: settings.Registry, Allowed: allow, Backend: backend, Log: in.LogPath(a.Name(), version)}
+		Registry: settings.Registry, Allowed: allow, Backend: backend, Log: in.LogPath(a.Name(), version),
+		Proxy: redactProxy(settings.Proxy)}
 
 	// Ctrl-C, a hang-up or a stop request ends the install sandbox and cleans up rather than
 	// leaving a half install.
@@ -432,7 +437,7 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 		return err
 	}
 	box, err := in.Sandbox.Open(sctx, InstallJob{Agent: a.Name(), Package: pkg, Version: version, Dir: tmp, Config: cfg,
-		Env: env, Allow: allow, Backend: backend})
+		Env: env, Allow: allow, Backend: backend, Upstream: settings.Proxy})
 	if err != nil {
 		prog(false)
 		if sctx.Err() != nil {
@@ -449,32 +454,18 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 	}
 	defer closeBox()
 	npmStart := time.Now()
-	// Saved as the folder's dependency, so that `npm audit signatures` checks the agent's own
-	// package too (it audits what package.json depends on).
+	// Saved as the folder's dependency: package-lock.json then lists what was installed, with
+	// the integrity of each package, which paddock checks with the registry.
 	code, err := box.Run(sctx, []string{"npm", "install", "--no-audit", "--no-fund", "--no-update-notifier", "--save-exact",
 		"--foreground-scripts", "--loglevel=warn", spec}, out)
 	rec.NPMSeconds = time.Since(npmStart).Seconds()
-	sigSummary := "not checked"
-	var sigErr error
-	if err == nil && code == 0 && sctx.Err() == nil {
-		sig, serr := os.CreateTemp(cfg, ".sig-")
-		if serr == nil {
-			// No retries: the check is reported, not waited for (Sigstore's trust root, where it
-			// cannot be reached, would cost npm's backoff, 10 s and more).
-			sigStart := time.Now()
-			scode, rerr := box.Run(sctx, []string{"npm", "audit", "signatures", "--json", "--fetch-retries=0"}, sig)
-			rec.SignaturesSeconds = time.Since(sigStart).Seconds()
-			if rerr == nil {
-				sigSummary, sigErr = signatures(scode, readAll(sig))
-			}
-			sig.Close()
-		}
-	}
-	rec.Hosts, rec.Strays = box.Hosts(), box.Strays()
+	// The files first: listing a Docker sandbox's home needs it running.
+	rec.Strays = box.Strays()
+	rec.Hosts = box.Hosts()
 	closeBox()
 	prog(err == nil && code == 0)
 	rec.Integrity = "not checked"
-	rec.Signatures = sigSummary
+	rec.Signatures = "not checked"
 	if sctx.Err() != nil {
 		return fail(fmt.Errorf("installing %s %s: interrupted; nothing was installed", a.Name(), version))
 	}
@@ -503,14 +494,32 @@ func (in *Installer) install(ctx context.Context, a Agent, version, dir, backend
 		return fail(fmt.Errorf("installing %s %s failed: %s: %s (log: %s)", a.Name(), version, what, npmError(text, fmt.Errorf("npm exited with %d", code)), rec.Log))
 	}
 	rec.Integrity = "verified (sha512, by npm)"
+	// The registry's word on what was installed, asked by paddock itself (not by anything in
+	// the sandbox): the same integrity, its signature, the agent's provenance where offered.
+	verStart := time.Now()
+	verify := in.verify
+	if verify == nil {
+		verify = verifyInstall
+	}
+	check, verr := verify(sctx, settings, pkg, tmp)
+	rec.SignaturesSeconds = time.Since(verStart).Seconds()
+	rec.Signatures, rec.Provenance, rec.Checked = check.Summary, check.Provenance, check.Packages
+	if verr != nil {
+		rec.Signatures = "FAILED: " + verr.Error()
+	} else {
+		rec.Integrity = "verified (sha512, by npm; the registry's for every package)"
+	}
 	if len(refused) > 0 {
 		return fail(fmt.Errorf("%w: installing %s %s: its install scripts reached for %s, which is not the registry (log: %s)", ErrRefused, a.Name(), version, strings.Join(refused, ", "), rec.Log))
 	}
 	if bad := outsideWrites(rec.Strays, a.Info().Bin); len(bad) > 0 {
 		return fail(fmt.Errorf("%w: installing %s %s: its install scripts wrote outside its folder (%s) (log: %s)", ErrRefused, a.Name(), version, truncate(strings.Join(bad, ", "), 120), rec.Log))
 	}
-	if sigErr != nil {
-		return fail(fmt.Errorf("installing %s %s: %w (log: %s)", a.Name(), version, sigErr, rec.Log))
+	if verr != nil {
+		if errors.Is(verr, npmtrust.ErrMismatch) {
+			return fail(fmt.Errorf("%w: installing %s %s: %v (log: %s)", ErrRefused, a.Name(), version, verr, rec.Log))
+		}
+		return fail(fmt.Errorf("%w: installing %s %s: cannot check it with the registry: %v (log: %s)", ErrRefused, a.Name(), version, verr, rec.Log))
 	}
 	bin := filepath.Join(tmp, "node_modules", ".bin", a.Info().Bin)
 	if _, err := os.Stat(bin); err != nil {

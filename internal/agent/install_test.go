@@ -94,7 +94,11 @@ func newFixture(t *testing.T) *npmFixture {
 	t.Setenv("FAKE_NPM_LOG", log)
 	t.Setenv("FAKE_NPM_OFFLINE", "")
 	t.Setenv("FAKE_NPM_SLEEP", "0")
-	return &npmFixture{in: &Installer{Root: filepath.Join(dir, "agents"), NPM: npm, Sandbox: &hostSandbox{npm: npm}}, log: log}
+	in := &Installer{Root: filepath.Join(dir, "agents"), NPM: npm, Sandbox: &hostSandbox{npm: npm},
+		verify: func(context.Context, npmSettings, string, string) (installCheck, error) {
+			return installCheck{Summary: "no registry signature offered; no provenance offered"}, nil
+		}}
+	return &npmFixture{in: in, log: log}
 }
 
 // calls counts npm invocations of a kind (view, install).
@@ -245,7 +249,7 @@ func TestInstallConcurrentOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox}
+			in := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox, verify: f.in.verify}
 			res[i], errs[i] = in.Ensure(context.Background(), fakeAgent{}, "1.0.0")
 		}()
 	}

@@ -40,6 +40,13 @@ type FileChecker interface {
 	Has(ctx context.Context, sb *Sandbox, path string) bool
 }
 
+// Differ is a backend that lists what a sandbox changed in its own root filesystem (outside
+// its mounts and home volume): the Docker backend's container layer. Paths are absolute, the
+// topmost added entry and each changed file, "D " before deleted ones.
+type Differ interface {
+	Changes(ctx context.Context, sb *Sandbox) ([]string, error)
+}
+
 // Describer is a backend that says where a sandbox's persistent state is kept and how its
 // sandboxes differ from the native backend's, for inspect.
 type Describer interface {
@@ -65,4 +72,4 @@ type EngineReporter interface {
 
 // Abilities are the optional interfaces above, as nil pointers for reflection.
 var Abilities = []any{(*Salvager)(nil), (*Reviver)(nil), (*SocketProvider)(nil), (*ImageResolver)(nil),
-	(*FileChecker)(nil), (*Describer)(nil), (*EngineReporter)(nil)}
+	(*FileChecker)(nil), (*Describer)(nil), (*EngineReporter)(nil), (*Differ)(nil)}

@@ -175,6 +175,8 @@ type Egress struct {
 	// Home is PADDOCK_HOME (the global policy, the CA, the secrets), filled in by the manager at
 	// each start; never part of a sandbox's settings.
 	Home string `json:"home,omitempty"`
+	// Upstream is a proxy the egress proxy reaches allowed hosts through (egress.Options).
+	Upstream string `json:"upstream_proxy,omitempty"`
 }
 
 // Enforcement says which limits the host actually enforces on a running sandbox, and their values.

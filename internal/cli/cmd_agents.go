@@ -35,6 +35,7 @@ type installedView struct {
 	Record     string          `json:"install_record,omitempty"`
 	Integrity  string          `json:"integrity,omitempty"`
 	Signatures string          `json:"signatures,omitempty"`
+	Provenance string          `json:"provenance,omitempty"`
 	Hosts      []agent.HostUse `json:"hosts,omitempty"`
 	Backend    string          `json:"install_backend,omitempty"`
 }
@@ -74,7 +75,7 @@ func newAgentsCmd(f *Factory) *cobra.Command {
 						iv := installedView{Installed: i}
 						if r := in.Record(n, i.Version); r != nil {
 							iv.Log, iv.Integrity, iv.Signatures, iv.Hosts, iv.Backend = r.Log, r.Integrity, r.Signatures, r.Hosts, r.Backend
-							iv.Record = strings.TrimSuffix(r.Log, ".log") + ".json"
+							iv.Record, iv.Provenance = strings.TrimSuffix(r.Log, ".log")+".json", r.Provenance
 						}
 						v.Installed = append(v.Installed, iv)
 					}
@@ -102,7 +103,7 @@ func newAgentsCmd(f *Factory) *cobra.Command {
 			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 3, ' ', 0)
 			sep := "\t"
 			if tty {
-				fmt.Fprintln(tw, "NAME\tPACKAGE\tINSTALLED\tSIGNATURES\tFLAGS\tCONFIG\tKEYS")
+				fmt.Fprintln(tw, "NAME\tPACKAGE\tINSTALLED\tVERIFIED\tFLAGS\tCONFIG\tKEYS")
 			}
 			for _, v := range views {
 				var versions, keys []string
@@ -122,7 +123,7 @@ func newAgentsCmd(f *Factory) *cobra.Command {
 				}
 				sig := ""
 				if len(v.Installed) > 0 {
-					sig = shortSignatures(v.Installed[0].Signatures)
+					sig = agent.ShortChecks(v.Installed[0].Signatures)
 				}
 				row := []string{v.Name, pkg, dash(strings.Join(versions, ",")), dash(sig), dash(strings.Join(v.Flags, " ")),
 					dash(strings.Join(v.ConfigDirs, ",")), dash(strings.Join(keys, ","))}
@@ -141,21 +142,6 @@ func newAgentsCmd(f *Factory) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(newAgentsUpdateCmd(f))
 	return cmd
-}
-
-// shortSignatures is the signature check of a version in a table cell.
-func shortSignatures(s string) string {
-	switch {
-	case s == "":
-		return ""
-	case strings.HasPrefix(s, "verified where offered"):
-		return "partly verified"
-	case strings.HasPrefix(s, "verified"):
-		return "verified"
-	case strings.HasPrefix(s, "not offered"):
-		return "not offered"
-	}
-	return "not checked"
 }
 
 func newAgentsUpdateCmd(f *Factory) *cobra.Command {

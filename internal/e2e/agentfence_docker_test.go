@@ -3,13 +3,12 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,7 +19,8 @@ import (
 
 // TestDockerAgentInstallFence: on the Docker backend the install runs in a container of the
 // engine (the host image, here one with this host's node and npm): the hostile version is
-// refused there too and nothing reaches the host; a good version installs and runs.
+// refused there too and nothing reaches the host; a good version installs and runs. As root and
+// as an ordinary user of the docker group.
 func TestDockerAgentInstallFence(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -33,86 +33,68 @@ func TestDockerAgentInstallFence(t *testing.T) {
 	ref := dockertest.ImageWithTrees(t, []string{node}, nil, []string{npmDir},
 		map[string]string{"usr/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"})
 	c := dockertest.Require(t)
-	e := newEnv(t, asRoot)
-	reg := startFakeRegistry(t, "@anthropic-ai/claude-code")
-	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+ref, "NPM_CONFIG_REGISTRY="+reg.url, "NPM_CONFIG_FETCH_RETRIES=0")
-	other, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	var reached atomic.Int32
-	go func() {
-		for {
-			c, err := other.Accept()
-			if err != nil {
-				return
-			}
-			reached.Add(1)
-			c.Close()
+	forEachMode(t, func(t *testing.T, e *env) {
+		if e.mode == asRootless {
+			// An ordinary user of the docker group.
+			e.groups = append(e.groups, dockerGID(t))
 		}
-	}()
-	otherPort := other.Addr().(*net.TCPAddr).Port
-	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	reg.publish(t, "1.0.0", nil, nil, false)
-	reg.publish(t, "6.6.6", map[string]string{"postinstall": "node post.js"},
-		map[string]string{"post.js": hostileScript(e.phome, "/root", nonce, otherPort)}, false)
-	reg.setLatest("1.0.0")
+		hostHome := "/root"
+		if e.mode == asRootless {
+			hostHome = e.home
+		}
+		reg := startFakeRegistry(t, "@anthropic-ai/claude-code")
+		e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+ref, "NPM_CONFIG_REGISTRY="+reg.url, "NPM_CONFIG_FETCH_RETRIES=0")
+		otherPort, reached := otherHost(t)
+		nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+		reg.publish(t, "1.0.0", nil, nil, false)
+		reg.publish(t, "6.6.6", map[string]string{"postinstall": "node post.js"},
+			map[string]string{"post.js": hostileScript(e.phome, hostHome, nonce, otherPort)}, false)
+		reg.setLatest("1.0.0")
 
-	ws := e.workspace("dfence")
-	r := e.run(ws, "--backend", "docker", "run", "claude", "--", "--version")
-	if r.code != 0 || strings.TrimSpace(r.stdout) != "1.0.0 (Claude Code)" {
-		t.Fatalf("first install on docker: %s", r)
-	}
-	var rec struct {
-		Backend string `json:"backend"`
-		Hosts   []struct {
-			Host    string `json:"host"`
-			Allowed bool   `json:"allowed"`
-		} `json:"hosts"`
-	}
-	b, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".log", "1.0.0.json"))
-	if json.Unmarshal(b, &rec); rec.Backend != "docker" || len(rec.Hosts) == 0 || !rec.Hosts[0].Allowed {
-		t.Fatalf("install record: %s", b)
-	}
+		ws := e.workspace("dfence")
+		r := e.run(ws, "--backend", "docker", "run", "claude", "--", "--version")
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "1.0.0 (Claude Code)" {
+			t.Fatalf("first install on docker: %s", r)
+		}
+		var rec struct {
+			Backend string `json:"backend"`
+			Hosts   []struct {
+				Host    string `json:"host"`
+				Allowed bool   `json:"allowed"`
+			} `json:"hosts"`
+		}
+		b, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".log", "1.0.0.json"))
+		if json.Unmarshal(b, &rec); rec.Backend != "docker" || len(rec.Hosts) == 0 || !rec.Hosts[0].Allowed {
+			t.Fatalf("install record: %s", b)
+		}
 
-	reg.setLatest("6.6.6")
-	r = e.run("", "--backend", "docker", "agents", "update", "claude")
-	if r.code == 0 || len(errorLines(r.stderr)) != 1 || !strings.Contains(r.stderr, "not the registry") || !strings.Contains(r.stderr, "stays at 1.0.0") {
-		t.Fatalf("hostile update on docker: %s", r)
-	}
-	for _, p := range []string{"/root/pwned-" + nonce, "/tmp/pwned-" + nonce} {
-		if _, err := os.Lstat(p); err == nil {
-			t.Errorf("the install script wrote %s on the host", p)
-			os.Remove(p)
+		reg.setLatest("6.6.6")
+		r = e.run("", "--backend", "docker", "agents", "update", "claude")
+		if r.code == 0 || len(errorLines(r.stderr)) != 1 || !strings.Contains(r.stderr, "not the registry") || !strings.Contains(r.stderr, "stays at 1.0.0") {
+			t.Fatalf("hostile update on docker: %s", r)
 		}
-	}
-	if n := reached.Load(); n != 0 {
-		t.Errorf("the install script reached the other host %d times", n)
-	}
-	if ps := fenceProcs(nonce); len(ps) != 0 {
-		t.Errorf("the install script's process outlived the install: %q", ps)
-	}
-	log, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".log", "6.6.6.log"))
-	for _, want := range []string{"hostile: secrets: ENOENT", "hostile: forked", "host evil.example:443 REFUSED"} {
-		if !strings.Contains(string(log), want) {
-			t.Errorf("install log lacks %q:\n%s", want, log)
-		}
-	}
-	list, err := c.ContainerList(context.Background(), container.ListOptions{All: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ct := range list {
-		for _, n := range ct.Names {
-			if strings.Contains(n, "install-claude") {
-				t.Errorf("install container left: %s", n)
+		assertFenced(t, nonce, reached, "/root/pwned-"+nonce, filepath.Join(hostHome, "pwned-"+nonce))
+		log, _ := os.ReadFile(filepath.Join(e.phome, "agents", "claude", ".log", "6.6.6.log"))
+		for _, want := range []string{"hostile: secrets: ENOENT", "hostile: forked", "host evil.example:443 REFUSED", "wrote outside its folder"} {
+			if !strings.Contains(string(log), want) {
+				t.Errorf("install log lacks %q:\n%s", want, log)
 			}
 		}
-	}
-	if r := e.run(ws, "--backend", "docker", "run", "claude", "--", "--version"); r.code != 0 || strings.TrimSpace(r.stdout) != "1.0.0 (Claude Code)" {
-		t.Fatalf("after the refusal: %s", r)
-	}
+		list, err := c.ContainerList(context.Background(), container.ListOptions{All: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ct := range list {
+			for _, n := range ct.Names {
+				if strings.Contains(n, "install-claude") {
+					t.Errorf("install container left: %s", n)
+				}
+			}
+		}
+		if r := e.run(ws, "--backend", "docker", "run", "claude", "--", "--version"); r.code != 0 || strings.TrimSpace(r.stdout) != "1.0.0 (Claude Code)" {
+			t.Fatalf("after the refusal: %s", r)
+		}
+	})
 }
 
 // TestDockerAgentsInstallFenced: the four real agents installed by the Docker backend's install
@@ -152,4 +134,15 @@ func TestDockerAgentsInstallFenced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dockerGID is the Docker engine's group, whose members may use its socket.
+func dockerGID(t *testing.T) uint32 {
+	t.Helper()
+	g, err := user.LookupGroup("docker")
+	if err != nil {
+		t.Fatalf("the Docker engine's group: %v", err)
+	}
+	gid, _ := strconv.Atoi(g.Gid)
+	return uint32(gid)
 }

@@ -49,24 +49,33 @@ type fakeRegistry struct {
 	// versions get a signature over something else.
 	key    *ecdsa.PrivateKey
 	badSig map[string]bool
+	// attest are the attestations documents of versions that announce one (set before publish).
+	attest map[string]json.RawMessage
 }
 
 func startFakeRegistry(t *testing.T, pkg string) *fakeRegistry {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &fakeRegistry{pkg: pkg, versions: map[string]json.RawMessage{},
+		tarballs: map[string][]byte{}, key: key, badSig: map[string]bool{}, attest: map[string]json.RawMessage{}}
+	r.url = serveLoopback(t, r) + "/"
+	return r
+}
+
+// serveLoopback serves h on a loopback port until the test ends; it returns http://ADDR.
+func serveLoopback(t *testing.T, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &fakeRegistry{url: "http://" + ln.Addr().String() + "/", pkg: pkg, versions: map[string]json.RawMessage{},
-		tarballs: map[string][]byte{}, key: key, badSig: map[string]bool{}}
-	srv := &http.Server{Handler: r}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return r
+	return "http://" + ln.Addr().String()
 }
 
 func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -80,6 +89,17 @@ func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		doc := map[string]any{"name": r.pkg, "dist-tags": map[string]string{"latest": r.latest}, "versions": r.versions}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(doc)
+	case strings.HasPrefix(path, "/"+r.pkg+"/") && r.versions[strings.TrimPrefix(path, "/"+r.pkg+"/")] != nil:
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(r.versions[strings.TrimPrefix(path, "/"+r.pkg+"/")])
+	case strings.HasPrefix(path, "/-/npm/v1/attestations/"+r.pkg+"@"):
+		doc, ok := r.attest[strings.TrimPrefix(path, "/-/npm/v1/attestations/"+r.pkg+"@")]
+		if !ok {
+			http.NotFound(w, req)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc)
 	case path == "/-/npm/v1/keys":
 		der, _ := x509.MarshalPKIXPublicKey(&r.key.PublicKey)
 		sum := sha256.Sum256(der)
@@ -144,6 +164,10 @@ func (r *fakeRegistry) publish(t *testing.T, version string, scripts map[string]
 	manifest["dist"] = map[string]any{"tarball": r.url + "-/tarballs/" + name,
 		"integrity": integrity, "shasum": hex.EncodeToString(s1[:]),
 		"signatures": []map[string]string{{"keyid": "SHA256:" + base64.StdEncoding.EncodeToString(kid[:]), "sig": base64.StdEncoding.EncodeToString(sig)}}}
+	if _, ok := r.attest[version]; ok {
+		manifest["dist"].(map[string]any)["attestations"] = map[string]any{"url": r.url + "-/npm/v1/attestations/" + r.pkg + "@" + version,
+			"provenance": map[string]string{"predicateType": "https://slsa.dev/provenance/v1"}}
+	}
 	full, _ := json.Marshal(manifest)
 	r.mu.Lock()
 	r.versions[version] = full
@@ -155,6 +179,47 @@ func (r *fakeRegistry) setLatest(v string) {
 	r.mu.Lock()
 	r.latest = v
 	r.mu.Unlock()
+}
+
+// otherHost listens on a loopback port of its own, another host a hostile install script
+// reaches for, and counts the connections it gets.
+func otherHost(t *testing.T) (int, *atomic.Int32) {
+	t.Helper()
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	reached := new(atomic.Int32)
+	go func() {
+		for {
+			c, err := other.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			c.Close()
+		}
+	}()
+	return other.Addr().(*net.TCPAddr).Port, reached
+}
+
+// assertFenced checks, from the host side, that the hostile script with nonce left nothing
+// there: none of the files (nor /tmp/pwned-NONCE), no connection to the other host, no process.
+func assertFenced(t *testing.T, nonce string, reached *atomic.Int32, files ...string) {
+	t.Helper()
+	for _, p := range append(files, "/tmp/pwned-"+nonce) {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("the install script wrote %s on the host", p)
+			os.Remove(p)
+		}
+	}
+	if n := reached.Load(); n != 0 {
+		t.Errorf("the install script reached the other host %d times", n)
+	}
+	if ps := fenceProcs(nonce); len(ps) != 0 {
+		t.Errorf("the install script's process outlived the install: %q", ps)
+	}
 }
 
 // hostileScript is a postinstall that tries to get out of its folder in every way it can and
@@ -265,23 +330,7 @@ func TestAgentInstallFence(t *testing.T) {
 		// (npm retries a tarball that fails its hash for two minutes otherwise).
 		e.extra = append(e.extra, "NPM_CONFIG_REGISTRY="+reg.url, "NPM_CONFIG_FETCH_RETRIES=0")
 		// Another host the hostile script reaches for: the host's loopback, a port of its own.
-		other, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer other.Close()
-		var reached atomic.Int32
-		go func() {
-			for {
-				c, err := other.Accept()
-				if err != nil {
-					return
-				}
-				reached.Add(1)
-				c.Close()
-			}
-		}()
-		otherPort := other.Addr().(*net.TCPAddr).Port
+		otherPort, reached := otherHost(t)
 		key := "sk-ant-fence-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		if r := e.runInput("", key+"\n", "secret", "set", "anthropic"); r.code != 0 {
 			t.Fatalf("secret set: %s", r)
@@ -321,18 +370,7 @@ func TestAgentInstallFence(t *testing.T) {
 			t.Fatalf("hostile update: %s", r)
 		}
 		// Nothing reached the host.
-		for _, p := range []string{filepath.Join(hostHome, "pwned-"+nonce), "/tmp/pwned-" + nonce, "/root/pwned-" + nonce} {
-			if _, err := os.Lstat(p); err == nil {
-				t.Errorf("the install script wrote %s on the host", p)
-				os.Remove(p)
-			}
-		}
-		if n := reached.Load(); n != 0 {
-			t.Errorf("the install script reached the other host %d times", n)
-		}
-		if ps := fenceProcs(nonce); len(ps) != 0 {
-			t.Errorf("the install script's process outlived the install: %q", ps)
-		}
+		assertFenced(t, nonce, reached, filepath.Join(hostHome, "pwned-"+nonce), "/root/pwned-"+nonce)
 		v = e.claudeView(t)
 		if len(v.Versions) != 1 || v.Versions[0] != "1.0.0" || v.Failed == nil || v.Failed.Version != "6.6.6" {
 			t.Fatalf("agents --json after the refusal: %+v", v)

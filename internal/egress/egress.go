@@ -84,6 +84,9 @@ type Options struct {
 	// roots plus $PADDOCK_EGRESS_CA_FILE).
 	UpstreamRoots *x509.CertPool
 	Logger        *slog.Logger
+	// Upstream is a proxy every allowed connection goes through (http://[user:pass@]host:port,
+	// CONNECT to the allowed address); "" dials directly.
+	Upstream string
 }
 
 // ServeSandbox serves the proxy on ln until ctx ends or ln fails. It returns an error at once

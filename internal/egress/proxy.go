@@ -123,7 +123,7 @@ func New(o Options) (*Proxy, error) {
 		if d == nil || !d.Allow {
 			return nil, errDenied
 		}
-		return dialAddrs(ctx, d.Addrs)
+		return p.dial(ctx, d.Addrs)
 	}
 	p.plain = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second,
 		DisableCompression: true, ResponseHeaderTimeout: 0, MaxResponseHeaderBytes: MaxResponseHeaderBytes}
@@ -273,10 +273,15 @@ func shortErr(err error) string {
 }
 
 func dialAddrs(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
-	var last error
 	d := net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	return dialEach(addrs, func(a netip.AddrPort) (net.Conn, error) { return d.DialContext(ctx, "tcp", a.String()) })
+}
+
+// dialEach tries each address in turn; the last error if none answers.
+func dialEach(addrs []netip.AddrPort, dial func(netip.AddrPort) (net.Conn, error)) (net.Conn, error) {
+	var last error
 	for _, a := range addrs {
-		c, err := d.DialContext(ctx, "tcp", a.String())
+		c, err := dial(a)
 		if err == nil {
 			return c, nil
 		}
@@ -436,7 +441,7 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 		return
 	}
 	start := time.Now()
-	up, err := dialAddrs(ctx, d.Addrs)
+	up, err := p.dial(ctx, d.Addrs)
 	if err != nil {
 		rec.Error = err.Error()
 		p.audit.write(rec)
@@ -972,7 +977,7 @@ func (p *Proxy) socks(ctx context.Context, c net.Conn, lc *limitConn, br *bufio.
 		return
 	}
 	start := time.Now()
-	up, err := dialAddrs(ctx, d.Addrs)
+	up, err := p.dial(ctx, d.Addrs)
 	if err != nil {
 		rec.Error = err.Error()
 		p.audit.write(rec)

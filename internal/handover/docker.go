@@ -65,7 +65,13 @@ func (DockerBackend) Describe(sb *backend.Sandbox) backend.Description {
 // Revive: the host side of a Docker sandbox's egress.
 func (DockerBackend) Revive(context.Context, *backend.Sandbox) error { return HandOver(dockerWhy) }
 
+// Changes: what an install sandbox changed in its container.
+func (DockerBackend) Changes(context.Context, *backend.Sandbox) ([]string, error) {
+	return nil, HandOver(dockerWhy)
+}
+
 var (
+	_ backend.Differ         = DockerBackend{}
 	_ backend.Salvager       = DockerBackend{}
 	_ backend.Reviver        = DockerBackend{}
 	_ backend.SocketProvider = DockerBackend{}

@@ -64,6 +64,9 @@ func EnginePath() (string, error) {
 	return self()
 }
 
+// OCIPath is paddock-oci, next to this executable (or this one, when it is paddock-oci).
+func OCIPath() (string, error) { return sibling(OCI) }
+
 // HandedOverEnv is set in the environment of a command handed over to paddock-oci: what the
 // first process already printed (notes before the hand-over) is not printed again.
 const HandedOverEnv = "PADDOCK_HANDED_OVER"

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -67,6 +68,12 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 	}
 	os.WriteFile(filepath.Join(dir, ".owner"), []byte(processMark(os.Getpid())), 0o600)
 	os.WriteFile(filepath.Join(dir, ".id"), []byte(id), 0o600)
+	if job.Upstream != "" {
+		if _, err := egress.ParseUpstream(job.Upstream); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("your npm proxy setting: %w", err)
+		}
+	}
 	ehome := filepath.Join(m.Store.Root, "install", "egress")
 	if err := os.MkdirAll(ehome, 0o700); err != nil {
 		return nil, err
@@ -91,7 +98,7 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 			{Kind: backend.KindBind, Source: job.Dir, Target: agent.AgentDir},
 			{Kind: backend.KindBind, Source: job.Config, Target: agent.InstallConfigDir, ReadOnly: true},
 		},
-		Egress: &backend.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome},
+		Egress: &backend.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome, Upstream: job.Upstream},
 		// Short-lived and fenced by its process limit; it must run where the user's sandboxes
 		// run, rootless hosts without cgroup delegation included.
 		UnsafeNoLimits: true,
@@ -111,8 +118,25 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 		box.Close()
 		return nil, err
 	}
+	if !box.native && os.Geteuid() != 0 {
+		// An ordinary user's install in a container: npm runs as that user (root in the container
+		// is root on the host, whose files in the version's folder the user could not make
+		// read-only nor remove), with a home of its own in the container.
+		if err := box.userHome(ctx); err != nil {
+			box.Close()
+			return nil, err
+		}
+	}
 	if box.native {
 		box.before = box.listPrivate()
+	} else if d, ok := be.(backend.Differ); ok {
+		box.before = box.listHome(ctx)
+		box.baseline = map[string]bool{}
+		if ch, err := d.Changes(ctx, sb); err == nil {
+			for _, c := range ch {
+				box.baseline[c] = true
+			}
+		}
 	}
 	return box, nil
 }
@@ -123,7 +147,12 @@ type installBox struct {
 	env    []string
 	native bool
 	before map[string]bool
-	rules  []egress.Rule
+	// baseline: the container layer's changes right after the start (Docker).
+	baseline map[string]bool
+	rules    []egress.Rule
+
+	// user runs the install's commands ("": the sandbox's root).
+	user string
 
 	mu      sync.Mutex
 	stopped bool
@@ -138,7 +167,7 @@ func (b *installBox) Run(ctx context.Context, argv []string, out *os.File) (int,
 		return -1, err
 	}
 	defer null.Close()
-	code, err := b.be.Exec(ctx, b.sb, backend.ExecRequest{Argv: argv, Env: b.env, Dir: agent.AgentDir},
+	code, err := b.be.Exec(ctx, b.sb, backend.ExecRequest{Argv: argv, Env: b.env, Dir: agent.AgentDir, User: b.user},
 		backend.ExecIO{Stdin: null, Stdout: out, Stderr: out})
 	if ctx.Err() != nil && err == nil {
 		err = ctx.Err()
@@ -208,14 +237,97 @@ func (b *installBox) listPrivate() map[string]bool {
 	return files
 }
 
+// installHome is the home of an ordinary user's install in a container.
+const installHome = "/tmp/paddock-install-home"
+
+// userHome makes the install's commands run as the calling user, with installHome.
+func (b *installBox) userHome(ctx context.Context) error {
+	uid, gid := os.Geteuid(), os.Getegid()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	code, err := b.be.Exec(ctx, b.sb, backend.ExecRequest{Argv: []string{"sh", "-c",
+		fmt.Sprintf("mkdir -m 0700 %s && chown %d:%d %s", installHome, uid, gid, installHome)}, Dir: "/"},
+		backend.ExecIO{Stdin: null, Stdout: null, Stderr: null})
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d", code)
+	}
+	if err != nil {
+		return fmt.Errorf("making the install's home in the container: %w", err)
+	}
+	b.user = fmt.Sprintf("%d:%d", uid, gid)
+	b.env = append(append([]string(nil), b.env...), "HOME="+installHome)
+	return nil
+}
+
+// listHome lists the sandbox's home from inside (a backend whose home the host cannot read,
+// Docker's volume), as paths "home/REL"; bounded, the names only.
+func (b *installBox) listHome(ctx context.Context) map[string]bool {
+	files := map[string]bool{}
+	out, err := os.CreateTemp("", "paddock-install-home-")
+	if err != nil {
+		return files
+	}
+	defer os.Remove(out.Name())
+	defer out.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return files
+	}
+	defer null.Close()
+	b.be.Exec(ctx, b.sb, backend.ExecRequest{Argv: []string{"sh", "-c", "cd && find . -mindepth 1 -maxdepth 4 2>/dev/null | head -n 20000"}, Env: b.env, Dir: "/", User: b.user},
+		backend.ExecIO{Stdin: null, Stdout: out, Stderr: null})
+	out.Seek(0, 0)
+	data, _ := io.ReadAll(io.LimitReader(out, 4<<20))
+	for _, l := range strings.Split(string(data), "\n") {
+		if rel, ok := strings.CutPrefix(l, "./"); ok && rel != "" && !strings.Contains(rel, "..") {
+			files["home/"+rel] = true
+		}
+	}
+	return files
+}
+
 func (b *installBox) Strays() []string {
-	if !b.native {
+	var files map[string]bool
+	var changes []string
+	switch d, ok := b.be.(backend.Differ); {
+	case b.native:
+		b.stop()
+		files = b.listPrivate()
+	case ok:
+		// The home from inside while the sandbox runs, then the container layer once stopped.
+		files = b.listHome(context.Background())
+		b.stop()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ch, err := d.Changes(ctx, b.sb)
+		cancel()
+		if err != nil {
+			return []string{"(could not list the changes: " + err.Error() + ")"}
+		}
+		changes = ch
+	default:
 		return nil
 	}
-	b.stop()
 	var out []string
+nextChange:
+	for _, c := range changes {
+		if b.baseline[c] {
+			continue
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(c, "D "), "/")
+		for _, own := range npmOwn {
+			if strings.HasPrefix(rel, own) {
+				continue nextChange
+			}
+		}
+		out = append(out, c)
+	}
 next:
-	for p := range b.listPrivate() {
+	for p := range files {
 		if b.before[p] {
 			continue
 		}

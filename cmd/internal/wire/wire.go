@@ -35,6 +35,9 @@ type Binary struct {
 	// MCP serves `paddock mcp ARGS...`, the MCP server, a front end of its own beside the
 	// command line (nil: this binary hands it to paddock-oci, which links the MCP library).
 	MCP func(args []string, s sandbox.Settings, version string) int
+	// Internal are the internal commands only this binary has, by name (paddock-oci: the
+	// provenance verifier, which links Sigstore).
+	Internal map[string]func(args []string) int
 }
 
 // command is an internal command: paddock starts it (a sandbox's supervisor and init, the egress
@@ -71,6 +74,9 @@ func Main(b Binary) int {
 		return cli.ExitError
 	}
 	if len(args) > 1 {
+		if run, ok := b.Internal[args[1]]; ok {
+			return run(args[2:])
+		}
 		for _, c := range internal {
 			if c.name == args[1] {
 				if len(args)-2 < c.minArgs {

@@ -934,4 +934,5 @@ var (
 	_ backend.FileChecker    = (*Backend)(nil)
 	_ backend.Describer      = (*Backend)(nil)
 	_ backend.EngineReporter = (*Backend)(nil)
+	_ backend.Differ         = (*Backend)(nil)
 )

@@ -188,7 +188,7 @@ func (b *Backend) startEgress(ctx context.Context, c *client.Client, sb *backend
 		return nil, refuse("paddock's binary, which relays the proxy inside the container, is missing: " + err.Error())
 	}
 	server := engine
-	cfg := egresshost.Config{Home: eg.Home, SandboxID: sb.ID, Sandbox: sb.Name, Preset: eg.Policy}
+	cfg := egresshost.Config{Home: eg.Home, SandboxID: sb.ID, Sandbox: sb.Name, Preset: eg.Policy, Upstream: eg.Upstream}
 	if mode == modeSocket {
 		if runtime.GOOS != "linux" {
 			return nil, refuse(ModeEnv + "=socket needs the engine on this Linux host")

@@ -367,7 +367,7 @@ func startInit(sb *backend.Sandbox, l layout) (*supervised, error) {
 			return fail(fmt.Errorf("egress proxy listener: %w", err))
 		}
 		p, err := egress.New(egress.Options{Home: eg.Home, StateDir: sb.Dir, SandboxID: sb.ID, Sandbox: sb.Name,
-			Preset: eg.Policy, Logger: slog.Default()})
+			Preset: eg.Policy, Logger: slog.Default(), Upstream: eg.Upstream})
 		if err != nil {
 			ln.Close()
 			return fail(fmt.Errorf("starting the egress proxy: %w", err))

@@ -41,6 +41,7 @@ type Config struct {
 	SandboxID string `json:"sandbox_id"`
 	Sandbox   string `json:"sandbox"`
 	Preset    string `json:"preset"`
+	Upstream  string `json:"upstream_proxy,omitempty"`
 	// Link, when set, carries the container's connections over the engine's API (link.go)
 	// instead of the bind-mounted socket.
 	Link *Link `json:"link,omitempty"`

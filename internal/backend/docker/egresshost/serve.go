@@ -65,7 +65,7 @@ func ServeMain(stateDir string, linker Linker) int {
 	}()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("sandbox", cfg.Sandbox)
 	p, err := egress.New(egress.Options{Home: cfg.Home, StateDir: stateDir, SandboxID: cfg.SandboxID,
-		Sandbox: cfg.Sandbox, Preset: cfg.Preset, Logger: logger})
+		Sandbox: cfg.Sandbox, Preset: cfg.Preset, Logger: logger, Upstream: cfg.Upstream})
 	if err != nil {
 		os.Remove(sock)
 		fmt.Fprintf(os.Stderr, "egress: %v\n", err)
