@@ -47,6 +47,18 @@ type Differ interface {
 	Changes(ctx context.Context, sb *Sandbox) ([]string, error)
 }
 
+// DiskLimiter is a backend that can limit what a sandbox writes under PADDOCK_HOME (its writable
+// layer, home, /tmp and /var; never the workspace).
+type DiskLimiter interface {
+	// DiskSupport says how a sandbox whose state folder will be made in dir (PADDOCK_HOME's
+	// sandboxes folder) would be limited.
+	DiskSupport(ctx context.Context, dir string) DiskSupport
+	// DiskStatus reports the limit a sandbox has and its use.
+	DiskStatus(ctx context.Context, sb *Sandbox) DiskStatus
+	// DiskChange says why a sandbox's limit cannot become l (nil: it can, at its next start).
+	DiskChange(ctx context.Context, sb *Sandbox, l Limits) error
+}
+
 // Describer is a backend that says where a sandbox's persistent state is kept and how its
 // sandboxes differ from the native backend's, for inspect.
 type Describer interface {
@@ -72,4 +84,5 @@ type EngineReporter interface {
 
 // Abilities are the optional interfaces above, as nil pointers for reflection.
 var Abilities = []any{(*Salvager)(nil), (*Reviver)(nil), (*SocketProvider)(nil), (*ImageResolver)(nil),
-	(*FileChecker)(nil), (*Describer)(nil), (*EngineReporter)(nil), (*Differ)(nil)}
+	(*FileChecker)(nil), (*Describer)(nil), (*EngineReporter)(nil), (*Differ)(nil),
+	(*DiskLimiter)(nil)}

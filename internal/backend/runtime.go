@@ -56,18 +56,6 @@ type DiskStatus struct {
 	Reason      string `json:"reason,omitempty"` // why not limited
 }
 
-// DiskLimiter is a backend that can limit what a sandbox writes under PADDOCK_HOME (its writable
-// layer, home, /tmp and /var; never the workspace).
-type DiskLimiter interface {
-	// DiskSupport says how a sandbox whose state folder will be made in dir (PADDOCK_HOME's
-	// sandboxes folder) would be limited.
-	DiskSupport(ctx context.Context, dir string) DiskSupport
-	// DiskStatus reports the limit a sandbox has and its use.
-	DiskStatus(ctx context.Context, sb *Sandbox) DiskStatus
-	// DiskChange says why a sandbox's limit cannot become l (nil: it can, at its next start).
-	DiskChange(ctx context.Context, sb *Sandbox, l Limits) error
-}
-
 // DefaultPids is the process limit of a sandbox when none is asked for, on every backend.
 const DefaultPids = 4096
 

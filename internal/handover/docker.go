@@ -11,7 +11,9 @@ import (
 
 // DockerBackend stands for the Docker backend in the paddock binary: the first thing a command
 // asks of it hands the whole command to paddock-oci, which has the real one.
-type DockerBackend struct{}
+type DockerBackend struct {
+	dockername.NoDiskLimits // needs no engine
+}
 
 const dockerWhy = "the Docker backend"
 
@@ -72,6 +74,7 @@ func (DockerBackend) Changes(context.Context, *backend.Sandbox) ([]string, error
 
 var (
 	_ backend.Differ         = DockerBackend{}
+	_ backend.DiskLimiter    = DockerBackend{}
 	_ backend.Salvager       = DockerBackend{}
 	_ backend.Reviver        = DockerBackend{}
 	_ backend.SocketProvider = DockerBackend{}

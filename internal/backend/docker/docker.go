@@ -87,6 +87,8 @@ var idle = []string{"/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 
 
 // Backend runs sandboxes as containers of a Docker engine.
 type Backend struct {
+	dockername.NoDiskLimits
+
 	// DefaultImage is the image of sandboxes made from the host template, which has no Docker
 	// equivalent (set from PADDOCK_DOCKER_IMAGE or the config file).
 	DefaultImage string
@@ -935,4 +937,5 @@ var (
 	_ backend.Describer      = (*Backend)(nil)
 	_ backend.EngineReporter = (*Backend)(nil)
 	_ backend.Differ         = (*Backend)(nil)
+	_ backend.DiskLimiter    = (*Backend)(nil)
 )
