@@ -43,6 +43,7 @@ func (a apiAnswer) final() bool { return a.status == apiFinal }
 func (a apiAnswer) write(w http.ResponseWriter, svc Service) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Paddock-Egress", a.kind)
+	w.Header().Set("Connection", "close") // one connection per answer: none is kept to a dead end
 	if a.final() {
 		w.Header().Set("X-Should-Retry", "false") // the Anthropic and OpenAI SDKs read it
 	}

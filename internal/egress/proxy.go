@@ -481,7 +481,6 @@ func (p *Proxy) refuseAPI(ctx context.Context, c net.Conn, host string, svc Serv
 	}
 	ts.SetDeadline(time.Time{})
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Connection", "close")
 		if k := p.missingKey(r, svc); k != nil {
 			k.msg += "; and " + strings.TrimPrefix(a.msg, "paddock: ")
 			k.write(w, svc)
