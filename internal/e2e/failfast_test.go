@@ -149,5 +149,10 @@ func TestFailFast(t *testing.T) {
 		} {
 			t.Run(c.agent+"-"+c.name, func(t *testing.T) { check(t, c) })
 		}
+		// OpenCode with a Google key only: its Google provider gets the key (the variable it
+		// reads), and the refusal is shown.
+		e.run("", "secret", "rm", "anthropic", "openai")
+		check(t, tc{name: "googledenied", agent: "opencode", secret: "google", deny: true,
+			want: []string{"paddock: generativelanguage.googleapis.com:443 refused (denied by rule generativelanguage.googleapis.com)"}})
 	})
 }
