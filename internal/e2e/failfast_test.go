@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -155,4 +156,37 @@ func TestFailFast(t *testing.T) {
 		check(t, tc{name: "googledenied", agent: "opencode", secret: "google", deny: true,
 			want: []string{"paddock: generativelanguage.googleapis.com:443 refused (denied by rule generativelanguage.googleapis.com)"}})
 	})
+}
+
+// TestFailFastClaudeTUI: in Claude Code's interactive screen with no key and no sign-in, a prompt
+// gets paddock's reason at once and the screen stays usable: /login opens Claude Code's own
+// sign-in, and Ctrl-C leaves. (Root only, as the other TUI tests.)
+func TestFailFastClaudeTUI(t *testing.T) {
+	e := newEnv(t, asRoot)
+	procReap(t, e)
+	agSetup(t, e, "")
+	agEnsureInstalled(t, "claude")
+	ws := e.workspace("tuinokey")
+	env := append([]string{"HOME=" + e.home, "PADDOCK_HOME=" + e.phome, "TERM=xterm-256color"}, e.extra...)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	tm := newTmux(t, shellScript(ws, env, []string{binary, "run", "claude"}), 160, 40)
+	tm.waitFor(60*time.Second, "Claude Code's prompt", "bypass permissions on")
+	start := time.Now()
+	tm.typeLine("say hi")
+	want := "API Error: 400 paddock: no anthropic key is stored"
+	if _, ok := tm.shows(20*time.Second, want); !ok {
+		tm.tmux("send-keys", "-t", "main", "Enter") // an Enter dropped while it finished starting
+	}
+	tm.waitFor(30*time.Second, "paddock's reason", want)
+	t.Logf("the reason was on the screen %s after the prompt", time.Since(start).Round(100*time.Millisecond))
+	tm.typeLine("/login")
+	tm.waitFor(20*time.Second, "Claude Code's sign-in", "Select login method")
+	tm.tmux("send-keys", "-t", "main", "Escape")
+	time.Sleep(time.Second)
+	tm.tmux("send-keys", "-t", "main", "C-c")
+	time.Sleep(400 * time.Millisecond)
+	tm.tmux("send-keys", "-t", "main", "C-c")
+	tm.waitFor(20*time.Second, "exit after Ctrl-C", "SESSION-ENDED:")
 }
