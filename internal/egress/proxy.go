@@ -818,8 +818,8 @@ func (p *Proxy) keyProxy(svc Service, key *string, d *Decision, up http.RoundTri
 			}
 			if svc.API != "" && r.Context().Err() == nil {
 				hp := r.URL.Host
-				if _, _, err := net.SplitHostPort(hp); err != nil {
-					hp = net.JoinHostPort(strings.Trim(hp, "[]"), map[string]string{"http": "80"}[r.URL.Scheme]+map[string]string{"https": "443"}[r.URL.Scheme])
+				if r.URL.Port() == "" {
+					hp = net.JoinHostPort(r.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[r.URL.Scheme])
 				}
 				unreachableAnswer(hp, err, msg).write(w, svc)
 				return
