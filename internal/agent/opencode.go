@@ -11,7 +11,7 @@ func init() {
 		ConfigDirs: []string{"/root/.config/opencode", "/root/.local/share/opencode"},
 		Env:        []string{},
 		Keys: []Key{{Secret: "anthropic", Env: "ANTHROPIC_API_KEY"}, {Secret: "openai", Env: "OPENAI_API_KEY"},
-			{Secret: "google", Env: "GEMINI_API_KEY"}, {Secret: "github", Env: "GH_TOKEN"}},
+			{Secret: "google", Env: "GOOGLE_GENERATIVE_AI_API_KEY"}, {Secret: "github", Env: "GH_TOKEN"}},
 		HostConfig: &HostConfig{Dir: ".config/opencode", DirEnv: "", Target: "/root/.config/opencode",
 			Items: []string{"AGENTS.md", "opencode.json", "opencode.jsonc", "agent", "command"}},
 	}, seed: seedOpenCode})

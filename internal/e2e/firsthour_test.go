@@ -394,7 +394,7 @@ func TestFirstHourNoKey(t *testing.T) {
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("the refused API call took %v", took)
 		}
-		if !strings.Contains(r.stdout, "HTTP/1.1 403") || !strings.Contains(r.stdout, `"type":"permission_error"`) ||
+		if !strings.Contains(r.stdout, "HTTP/1.1 400") || !strings.Contains(r.stdout, `"type":"permission_error"`) ||
 			!strings.Contains(r.stdout, "paddock: api.anthropic.com:443 refused (denied by rule api.anthropic.com)") {
 			t.Errorf("the refused API call is not answered in the API's format with paddock's reason: %s", r)
 		}

@@ -169,8 +169,13 @@ func (p *Proxy) serveEndpoints(ctx context.Context, c net.Conn, br *bufio.Reader
 		pol, _ := p.pol.get()
 		d := p.decide(ctx, pol, ep.Host, ep.Port)
 		rec := p.record("endpoint", ep.Host, ep.Port, d)
+		svc := serviceOf(ep)
 		if !d.Allow {
 			p.audit.write(rec)
+			if svc.API != "" {
+				refusedAnswer(hostPort(ep.Host, ep.Port), d, p.denialText(ep.Host, ep.Port, d)).write(w, svc)
+				return
+			}
 			w.Header().Set("X-Paddock-Egress", "denied")
 			http.Error(w, strings.TrimSpace(p.denialText(ep.Host, ep.Port, d)), http.StatusForbidden)
 			return
@@ -185,9 +190,13 @@ func (p *Proxy) serveEndpoints(ctx context.Context, c net.Conn, br *bufio.Reader
 			up = p.tlsUp
 		}
 		hostPort := net.JoinHostPort(ep.Host, strconv.Itoa(ep.Port))
-		svc := serviceOf(ep)
 		if !hasKey {
 			key = ""
+			if a := p.missingKey(r, svc); a != nil {
+				a.write(w, svc)
+				p.audit.write(rec)
+				return
+			}
 		}
 		rp := p.keyProxy(svc, &key, &d, up, func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = ep.Scheme, hostPort

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -246,6 +245,8 @@ func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) 
 	if err != nil {
 		d := pol.Decide(host, port, nil, false, SpecialKind)
 		if d.Rule == "" || !strings.HasPrefix(d.Reason, "denied") {
+			// A name a rule allows that does not resolve: the upstream cannot be found.
+			d.Unresolved, d.Temporary = d.Allow, d.Allow && temporaryDNS(err)
 			d.Allow, d.Reason = false, "cannot resolve "+host+": "+shortErr(err)
 		}
 		d.Looked = looked
@@ -259,6 +260,13 @@ func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) 
 		}
 	}
 	return d
+}
+
+// temporaryDNS: the lookup failed for want of an answer (a timeout, a server failure), not
+// because the name does not exist.
+func temporaryDNS(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && !de.IsNotFound && (de.IsTimeout || de.IsTemporary)
 }
 
 func shortErr(err error) string {
@@ -321,7 +329,7 @@ func (p *Proxy) denialText(host string, port int, d Decision) string {
 // range no rule names, a rule for each of those addresses (the name itself is allowed already,
 // and naming it again changes nothing); otherwise a rule for the name.
 func AllowHint(host string, port int, d Decision, sandbox string) string {
-	if d.Allow || strings.HasPrefix(d.Reason, "denied by rule") {
+	if d.Allow || d.Unresolved || strings.HasPrefix(d.Reason, "denied by rule") {
 		return ""
 	}
 	if len(d.Refused) == 0 {
@@ -429,7 +437,7 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 	if !d.Allow {
 		p.audit.write(rec)
 		if svc, ok := ServiceFor(host); ok && port == 443 && svc.API != "" {
-			p.refuseAPI(ctx, &bufConn{Conn: c, r: br}, host, svc, p.denialText(host, port, d))
+			p.refuseAPI(ctx, &bufConn{Conn: c, r: br}, host, svc, refusedAnswer(hostPort(host, port), d, p.denialText(host, port, d)))
 			return
 		}
 		writeStatus(c, http.StatusForbidden, p.denialText(host, port, d))
@@ -459,13 +467,13 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 }
 
 // refuseAPI answers a refused connection to an agent's API inside the tunnel, as the API answers
-// a request it will not serve: 403, in the service's own error format, with paddock's reason (and
-// the command that allows it) as the message. An agent shows that at once; a refused tunnel it
-// takes for a network fault and retries for minutes.
-func (p *Proxy) refuseAPI(ctx context.Context, c net.Conn, host string, svc Service, reason string) {
+// a request it will not serve (see apiAnswer): each request gets a, or the answer for a missing key
+// first when it carries the placeholder of a secret that is not stored. An agent shows that at
+// once; a refused tunnel it takes for a network fault and retries for minutes.
+func (p *Proxy) refuseAPI(ctx context.Context, c net.Conn, host string, svc Service, a apiAnswer) {
 	leaf, err := p.ca.Leaf(host)
 	if err != nil {
-		writeStatus(c, http.StatusForbidden, reason)
+		writeStatus(c, http.StatusForbidden, a.msg+"\n")
 		return
 	}
 	if _, err := io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
@@ -477,31 +485,28 @@ func (p *Proxy) refuseAPI(ctx context.Context, c net.Conn, host string, svc Serv
 		return
 	}
 	ts.SetDeadline(time.Time{})
-	body := apiError(svc.API, strings.TrimSpace(reason))
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Paddock-Egress", "denied")
-		w.Header().Set("X-Should-Retry", "false") // the Anthropic and OpenAI SDKs honour it
-		w.Header().Set("Connection", "close")
-		w.WriteHeader(http.StatusForbidden)
-		w.Write(body)
+		if k := p.missingKey(r, svc); k != nil {
+			k.msg += "; and " + strings.TrimPrefix(a.msg, "paddock: ")
+			k.write(w, svc)
+			return
+		}
+		a.write(w, svc)
 	}), ReadHeaderTimeout: HeaderTimeout, IdleTimeout: HeaderTimeout, MaxHeaderBytes: MaxHeaderBytes, ErrorLog: quietLog}
 	serveConn(ctx, srv, ts)
 }
 
-// apiError is msg as the error body of an API in format ("anthropic", "openai" or "google").
-func apiError(format, msg string) []byte {
-	var v any
-	switch format {
-	case "anthropic":
-		v = map[string]any{"type": "error", "error": map[string]any{"type": "permission_error", "message": msg}}
-	case "google":
-		v = map[string]any{"error": map[string]any{"code": http.StatusForbidden, "message": msg, "status": "PERMISSION_DENIED"}}
-	default:
-		v = map[string]any{"error": map[string]any{"message": msg, "type": "paddock_egress_denied", "code": "paddock_egress_denied"}}
+// missingKey is the answer to a request for svc's API that carries the placeholder of its secret
+// while no key is stored; nil otherwise.
+func (p *Proxy) missingKey(r *http.Request, svc Service) *apiAnswer {
+	if svc.API == "" || !carriesPlaceholder(r, svc) {
+		return nil
 	}
-	b, _ := json.Marshal(v)
-	return append(b, '\n')
+	if _, ok := p.o.Secret(svc.Secret); ok {
+		return nil
+	}
+	a := noKeyAnswer(svc)
+	return &a
 }
 
 // intercepts reports whether connections to host:port carry a stored key the proxy must put in.
@@ -522,7 +527,9 @@ func (p *Proxy) intercepts(host string, port int) (Service, string, bool) {
 		return Service{}, "", false
 	}
 	key, ok := p.o.Secret(svc.Secret)
-	return svc, key, ok
+	// An agent's API is intercepted with no key stored too: a request with the placeholder is
+	// answered here (missingKey), and one with the agent's own sign-in goes on as it is.
+	return svc, key, ok || svc.API != ""
 }
 
 type bufConn struct {
@@ -738,7 +745,9 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 		ts.SetDeadline(time.Time{})
 		tc, scheme, up = ts, "https", p.tlsUp
 	}
-	rec.Credential = svc.Secret
+	if key != "" {
+		rec.Credential = svc.Secret
+	}
 	defPort := map[string]int{"https": 443, "http": 80}[scheme]
 	authority := host
 	if strings.Contains(host, ":") {
@@ -758,6 +767,10 @@ func (p *Proxy) intercept(ctx context.Context, c net.Conn, host string, port int
 			misdirected.Add(1)
 			http.Error(w, fmt.Sprintf("paddock: a request for %s on a connection to %s; refused (the key of %s goes to %s only)",
 				Printable(r.Host), hostPort(host, port), svc.Secret, hostPort(host, port)), http.StatusMisdirectedRequest)
+			return
+		}
+		if a := p.missingKey(r, svc); a != nil {
+			a.write(w, svc)
 			return
 		}
 		rp.ServeHTTP(w, r)
@@ -807,6 +820,14 @@ func (p *Proxy) keyProxy(svc Service, key *string, d *Decision, up http.RoundTri
 			msg := err.Error()
 			if *key != "" {
 				msg = newScrubber(svc.Secret, secretForms(r, svc, *key)).string(msg)
+			}
+			if svc.API != "" && r.Context().Err() == nil {
+				hp := r.URL.Host
+				if r.URL.Port() == "" {
+					hp = net.JoinHostPort(r.URL.Hostname(), map[string]string{"http": "80", "https": "443"}[r.URL.Scheme])
+				}
+				unreachableAnswer(hp, err, msg).write(w, svc)
+				return
 			}
 			http.Error(w, "paddock: "+Printable(msg), http.StatusBadGateway)
 		},

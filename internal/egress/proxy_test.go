@@ -427,13 +427,40 @@ func TestCredentialInjection(t *testing.T) {
 	if resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Fatalf("steered request: %d", resp.StatusCode)
 	}
-	// Without a stored key, the connection is a plain tunnel: the sandbox must trust the real
-	// server, and paddock's CA is not involved.
+	// Without a stored key, an agent's API is still intercepted: a request with the placeholder
+	// is answered by the proxy (it never leaves), one with the user's own sign-in goes on.
 	f.mu.Lock()
 	delete(f.secrets, "anthropic")
+	n := len(seen)
 	f.mu.Unlock()
-	if _, err := c.Get("https://api.anthropic.com/"); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("tunnel without key: %v", err)
+	req, _ = http.NewRequest("POST", "https://api.anthropic.com/v1/messages", strings.NewReader("{}"))
+	req.Header.Set("x-api-key", Placeholder("anthropic"))
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != apiFinal || resp.Header.Get("X-Should-Retry") != "false" ||
+		!strings.Contains(string(b), `"message":"paddock: no anthropic key is stored: `+"`paddock secret set anthropic`") {
+		t.Fatalf("placeholder without key: %d %s", resp.StatusCode, b)
+	}
+	req, _ = http.NewRequest("GET", "https://api.anthropic.com/", nil)
+	req.Header.Set("Authorization", "Bearer own-token")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	mu.Lock()
+	reached := len(seen) - n
+	mu.Unlock()
+	if reached != 1 || !strings.Contains(string(b), "auth=Bearer own-token") {
+		t.Fatalf("without key: %d requests reached the API, the own sign-in got %q", reached, b)
+	}
+	if r := f.lastAudit("api.anthropic.com"); r.Credential != "" {
+		t.Fatalf("no key, yet the audit names one: %+v", r)
 	}
 }
 

@@ -275,6 +275,9 @@ type Decision struct {
 	// Refused are the addresses of an allowed name that are in a special range no rule names:
 	// what a rule must name for the connection to go (see AllowHint).
 	Refused []netip.Addr
+	// Unresolved: a rule allows the name but it did not resolve (the upstream cannot be found,
+	// nothing to allow); Temporary: for want of an answer, not because the name does not exist.
+	Unresolved, Temporary bool
 }
 
 // Policy is the rules in force for one sandbox.

@@ -25,8 +25,9 @@ type Service struct {
 	// inside a CONNECT tunnel.
 	Plain bool
 	// API is the error format of an agent's model API ("anthropic", "openai", "google"): a
-	// connection the policy refuses is answered inside the tunnel in that format, so that the
-	// agent shows paddock's reason at once (see refuseAPI). "" for other services.
+	// request the proxy will not or cannot pass on (refused, no key stored, upstream unreachable)
+	// is answered in that format, so that the agent shows paddock's reason at once (see
+	// apiAnswer). Such a service is intercepted with no key stored too. "" for other services.
 	API string
 }
 
