@@ -14,17 +14,33 @@ import (
 // copy per build, made by the first start that needs it; a copy in each sandbox's own tmpfs
 // would cost its 19 MB of every sandbox's memory limit). A new build's copy replaces the others.
 
-// helperDir is where the shared copies are kept: /run/paddock/bin as root; rootless, under
-// XDG_RUNTIME_DIR, else a folder of the user's own in /tmp ("" when there is none).
+// helperDir is where the shared copies are kept: the first of /run/paddock/bin and
+// /var/lib/paddock/bin as root; rootless, of $XDG_RUNTIME_DIR/paddock/bin, /tmp/paddock-UID and
+// ~/.cache/paddock/bin; whose filesystem lets programs run (/run is noexec on many hosts).
+// "" when there is none.
 func helperDir() string {
+	var dirs []string
 	if os.Geteuid() == 0 {
-		return "/run/paddock/bin"
+		dirs = []string{"/run/paddock/bin", "/var/lib/paddock/bin"}
+	} else {
+		if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
+			dirs = append(dirs, filepath.Join(x, "paddock", "bin"))
+		}
+		dirs = append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("paddock-%d", os.Geteuid())))
+		if h, err := os.UserHomeDir(); err == nil {
+			dirs = append(dirs, filepath.Join(h, ".cache", "paddock", "bin"))
+		}
 	}
-	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" {
-		return filepath.Join(x, "paddock", "bin")
+	for _, d := range dirs {
+		var st syscall.Statfs_t
+		if syscall.Statfs(existingParent(d), &st) == nil && st.Flags&stNoexec == 0 {
+			return d
+		}
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("paddock-%d", os.Geteuid()))
+	return ""
 }
+
+const stNoexec = 0x8 // ST_NOEXEC
 
 // helperPath is the shared copy of the binary at exe: named by its identity and size, so that
 // another build gets a copy of its own.

@@ -395,10 +395,13 @@ func egressOps(sb *backend.Sandbox) []boxinit.Op {
 	if exe, err := os.Executable(); err == nil {
 		// Bound from the shared copy (helper_linux.go), whose path does not say where paddock
 		// is installed; from the binary itself where there is none.
+		// The copy is bound as it is, not idmapped: /run is a tmpfs on most hosts, which has
+		// idmapped mounts only from Linux 6.3; inside, it is nobody's, world-executable.
+		op := boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true}
 		if h, ok := helperCopy(exe); ok {
-			exe = h
+			op.Source, op.Idmap = h, false
 		}
-		ops = append(ops, boxinit.Op{Op: boxinit.OpBind, Source: exe, Target: egress.ConnectHelperPath, ReadOnly: true, File: true, Idmap: true})
+		ops = append(ops, op)
 	}
 	return ops
 }
