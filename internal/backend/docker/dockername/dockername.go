@@ -60,6 +60,7 @@ func Describe(sb *backend.Sandbox) backend.Description {
 		DefaultPids: backend.DefaultPids,
 	}
 }
+
 // NoDiskLimit says why the Docker backend does not limit a sandbox's disk use.
 const NoDiskLimit = "the Docker backend cannot limit a sandbox's disk use: its home is a named volume, which no Docker storage driver limits " +
 	"(--storage-opt size= covers only the container's own layer, and only with overlay2 on XFS mounted pquota)"
