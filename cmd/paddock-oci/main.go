@@ -13,6 +13,7 @@ import (
 	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/backend/docker"
 	"github.com/paddockhq/paddock/internal/image/remote"
+	"github.com/paddockhq/paddock/internal/manpage"
 	"github.com/paddockhq/paddock/internal/mcpserver"
 	"github.com/paddockhq/paddock/internal/npmtrust"
 	"github.com/paddockhq/paddock/internal/npmtrust/provenance"
@@ -30,6 +31,7 @@ func main() {
 		Fetcher: remote.Fetcher{},
 		Link:    docker.Link,
 		MCP:     mcpserver.Main,
+		Manual:  manpage.Write,
 		// paddock (and paddock-oci itself) verify a provenance bundle through this command.
 		Internal: map[string]func([]string) int{npmtrust.HelperCommand: provenance.HelperMain},
 	}))

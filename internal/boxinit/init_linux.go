@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -322,7 +323,10 @@ func apply(root string, op Op, fds []int) error {
 	case OpMask:
 		return mask(target)
 	case OpFile:
-		return showFile(root, target, op)
+		if op.FD < 1 || op.FD > len(fds) {
+			return errors.New("missing file")
+		}
+		return showFile(root, target, op, fds[op.FD-1])
 	case OpRebind:
 		if _, err := os.Lstat(target); err != nil {
 			return nil
@@ -424,9 +428,14 @@ var files struct {
 	n   int
 }
 
-// showFile writes op's file into the sandbox's file tmpfs and binds it at target, read-only: its
-// mount's root is a path in that tmpfs, not on the host.
-func showFile(root, target string, op Op) error {
+// maxFile bounds what showFile copies: the files are paddock's own and small (a CA bundle is
+// the largest, a few hundred KiB).
+const maxFile = 8 << 20
+
+// showFile copies the open file fd into the sandbox's file tmpfs (in the kernel, nothing passes
+// through the init's memory) and binds it at target, read-only: its mount's root is a path in
+// that tmpfs, not on the host.
+func showFile(root, target string, op Op, fd int) error {
 	if files.dir == "" {
 		var b [8]byte
 		if _, err := rand.Read(b[:]); err != nil {
@@ -444,8 +453,8 @@ func showFile(root, target string, op Op) error {
 	}
 	files.n++
 	src := filepath.Join(files.dir, fmt.Sprintf("%d-%s", files.n, filepath.Base(op.Target)))
-	if err := os.WriteFile(src, op.Content, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", src, err)
+	if err := copyFile(src, fd); err != nil {
+		return fmt.Errorf("copying %s: %w", op.Source, err)
 	}
 	if err := makeMountpoint(target, true); err != nil {
 		return err
@@ -461,6 +470,31 @@ func showFile(root, target string, op Op) error {
 		return fmt.Errorf("making it read-only: %w", err)
 	}
 	return nil
+}
+
+// copyFile writes the content of the open file fd (from its start) to a new file at dst.
+func copyFile(dst string, fd int) error {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	in := os.NewFile(uintptr(dup), "source")
+	defer in.Close()
+	if _, err := in.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(out, io.LimitReader(in, maxFile+1))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > maxFile {
+		err = fmt.Errorf("larger than %d MiB", maxFile>>20)
+	}
+	return err
 }
 
 // finishFiles detaches the files' staging folder and removes it.

@@ -15,8 +15,10 @@ const (
 	OpDevpts  = "devpts"  // Target
 	OpMask    = "mask"    // Target: hide a file or folder if it exists
 	OpRebind  = "rebind"  // Target: bind a folder of the new root onto itself read-only
-	// OpFile shows a small file of paddock's (Content) at Target, read-only, from a small tmpfs of the sandbox's own: the sandbox's mount table
-	// shows no host path for it (a bind mount's shows where its source is on the host).
+	// OpFile shows a small file of paddock's (the open file FD, sent with the config; Source
+	// names it for messages) at Target, read-only, copied into a small tmpfs of the sandbox's own:
+	// the sandbox's mount table shows no host path for it (a bind mount's shows where its source
+	// is on the host).
 	OpFile = "file"
 )
 
@@ -31,9 +33,8 @@ type Op struct {
 	File     bool   `json:"file,omitempty"`
 	Mode     uint32 `json:"mode,omitempty"`
 	Data     string `json:"data,omitempty"`
-	Content  []byte `json:"content,omitempty"` // OpFile
-	// FD is the index (from 1) of a detached mount, prepared by the supervisor, among the
-	// descriptors sent with the config; 0 means bind Source directly.
+	// FD is the index (from 1) of a detached mount (OpBind) or an open file (OpFile), prepared
+	// by the supervisor, among the descriptors sent with the config; 0 means bind Source directly.
 	FD int `json:"fd,omitempty"`
 	// Idmap asks the supervisor (when paddock runs as root) to prepare this bind as an idmapped
 	// mount, so that ids on disk read the same inside the sandbox as on the host.

@@ -60,7 +60,14 @@ type Factory struct {
 	manager *sandbox.Manager
 	// Settings are the binary's (its backends and fetcher) and the root command's flags.
 	Settings sandbox.Settings
+	// Manual writes the manual pages (see Manual).
+	Manual Manual
 }
+
+// Manual writes paddock's manual pages from root: paddock(1) on out when dir is "", else every
+// page into the folder dir. The generator is heavy to link (see internal/manpage): the binary
+// gives its own, or one that hands the command over to the binary that has it.
+type Manual func(root *cobra.Command, version, dir string, out io.Writer) error
 
 // Manager opens the store and the backends on first use.
 func (f *Factory) Manager() (*sandbox.Manager, error) {
@@ -79,13 +86,13 @@ func (f *Factory) Manager() (*sandbox.Manager, error) {
 
 // Main runs paddock's command line with args (os.Args) and the binary's settings (see
 // cmd/internal/wire), and returns the process exit code.
-func Main(args []string, s sandbox.Settings) int {
+func Main(args []string, s sandbox.Settings, man Manual) int {
 	level := slog.LevelWarn
 	if os.Getenv("PADDOCK_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
-	f := &Factory{IO: IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutFile: os.Stdout}, Settings: s}
+	f := &Factory{IO: IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, OutFile: os.Stdout}, Settings: s, Manual: man}
 	root := NewRootCmd(f)
 	root.SetArgs(args[1:])
 	// Signals keep their default effect (paddock's state survives a killed CLI); while a command

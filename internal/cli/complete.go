@@ -1,13 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/cobra/doc"
 
 	"github.com/paddockhq/paddock/internal/agent"
 	"github.com/paddockhq/paddock/internal/credentials"
@@ -154,17 +154,17 @@ func newManCmd(f *Factory) *cobra.Command {
   sudo paddock man /usr/local/share/man/man1   # every page, for man paddock-run`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			root := cmd.Root()
-			hdr := &doc.GenManHeader{Title: "PADDOCK", Section: "1", Source: "paddock " + Version, Manual: "paddock manual"}
+			if f.Manual == nil {
+				return errors.New("this paddock cannot write manual pages")
+			}
 			if len(args) == 0 {
-				return doc.GenMan(root, hdr, f.IO.Out)
+				return f.Manual(cmd.Root(), Version, "", f.IO.Out)
 			}
 			st, err := os.Stat(args[0])
 			if err != nil || !st.IsDir() {
 				return withCode(ExitUsage, fmt.Errorf("%s is not a folder: name an existing folder for the pages", args[0]))
 			}
-			root.DisableAutoGenTag = true
-			if err := doc.GenManTree(root, hdr, args[0]); err != nil {
+			if err := f.Manual(cmd.Root(), Version, args[0], f.IO.Out); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.IO.Err, "paddock: wrote the manual pages into %s\n", args[0])

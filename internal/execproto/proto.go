@@ -76,6 +76,9 @@ func (c *Conn) CloseWrite() error { return c.uc.CloseWrite() }
 
 // Send writes one message with optional descriptors attached.
 func (c *Conn) Send(m Message, files ...*os.File) error {
+	if len(files) > maxFDs {
+		return fmt.Errorf("execproto: %d descriptors in one message, at most %d", len(files), maxFDs)
+	}
 	m.FDs = len(files)
 	body, err := json.Marshal(m)
 	if err != nil {
@@ -103,6 +106,9 @@ func (c *Conn) Send(m Message, files ...*os.File) error {
 	}
 	return err
 }
+
+// maxFDs is the kernel's limit of descriptors in one message (SCM_MAX_FD).
+const maxFDs = 253
 
 // Recv reads one message and returns the descriptors that arrived with it (the caller owns them;
 // they are close-on-exec).
@@ -139,7 +145,9 @@ func (c *Conn) fill() error {
 		return c.rerr
 	}
 	b := make([]byte, 16<<10)
-	oob := make([]byte, syscall.CmsgSpace(16*4))
+	// Room for the most descriptors one message can carry (the kernel's SCM_MAX_FD): fewer
+	// would have the kernel drop the rest (a sandbox with many mounts sends one per mount).
+	oob := make([]byte, syscall.CmsgSpace(maxFDs*4))
 	n, oobn, _, _, err := c.uc.ReadMsgUnix(b, oob)
 	n, oobn = max(n, 0), max(oobn, 0)
 	if oobn > 0 {

@@ -133,7 +133,7 @@ func TestPayloadKeepsItsJSON(t *testing.T) {
 }
 
 func TestDescriptorsArrive(t *testing.T) {
-	for _, n := range []int{1, 3} {
+	for _, n := range []int{1, 3, 40, maxFDs} { // a sandbox with many mounts sends dozens
 		t.Run(fmt.Sprintf("%d pipes", n), func(t *testing.T) {
 			a, b := connPair(t)
 			var readers, writers []*os.File

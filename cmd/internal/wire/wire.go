@@ -4,6 +4,7 @@
 package wire
 
 import (
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/paddockhq/paddock/internal/handover"
 	"github.com/paddockhq/paddock/internal/image"
 	"github.com/paddockhq/paddock/internal/sandbox"
+	"github.com/spf13/cobra"
 )
 
 // Binary is what one paddock executable links.
@@ -35,6 +37,9 @@ type Binary struct {
 	// MCP serves `paddock mcp ARGS...`, the MCP server, a front end of its own beside the
 	// command line (nil: this binary hands it to paddock-oci, which links the MCP library).
 	MCP func(args []string, s sandbox.Settings, version string) int
+	// Manual writes the manual pages (nil: this binary hands `paddock man` to paddock-oci, which
+	// links the generator).
+	Manual cli.Manual
 	// Internal are the internal commands only this binary has, by name (paddock-oci: the
 	// provenance verifier, which links Sigstore).
 	Internal map[string]func(args []string) int
@@ -98,7 +103,13 @@ func Main(b Binary) int {
 		os.Unsetenv(handover.HandedOverEnv)
 		return b.MCP(mcpArgs, settings, cli.Version)
 	}
-	return cli.Main(args, settings)
+	man := b.Manual
+	if man == nil {
+		man = func(*cobra.Command, string, string, io.Writer) error {
+			return handover.HandOver("writing the manual pages")
+		}
+	}
+	return cli.Main(args, settings, man)
 }
 
 // mcpCommand recognises `paddock [--backend NAME] [--unsafe-no-limits] mcp ARGS...` and returns

@@ -196,12 +196,9 @@ func bootIDOp(l layout) boxinit.Op {
 
 // fileOp shows a small file of the sandbox's state folder (paddock's, out of the sandbox's
 // reach) read-only at target: a copy in the sandbox's own tmpfs, so that its mount table does not
-// show where PADDOCK_HOME is; a bind of it where it cannot be read now.
+// show where PADDOCK_HOME is. The supervisor opens it and sends it to the init (openFiles).
 func fileOp(src, target string) boxinit.Op {
-	if b, err := os.ReadFile(src); err == nil && len(b) <= 4<<20 {
-		return boxinit.Op{Op: boxinit.OpFile, Target: target, Content: b}
-	}
-	return boxinit.Op{Op: boxinit.OpBind, Source: src, Target: target, ReadOnly: true, File: true, Idmap: true}
+	return boxinit.Op{Op: boxinit.OpFile, Source: src, Target: target}
 }
 
 const bootIDPath = "/proc/sys/kernel/random/boot_id"

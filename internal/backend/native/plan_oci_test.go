@@ -49,7 +49,7 @@ func TestOCIPlan(t *testing.T) {
 			t.Errorf("an OCI sandbox masks the image's own %s", op.Target)
 		}
 	}
-	for _, want := range []string{"bind /etc/hosts", "tmpfs /dev", "proc /proc", "sysfs /sys", "tmpfs /run",
+	for _, want := range []string{"file /etc/hosts", "tmpfs /dev", "proc /proc", "sysfs /sys", "tmpfs /run",
 		"mask /proc/kcore", "bind /src/proj", "bind /paddock/agent"} {
 		if !slices.Contains(targets, want) {
 			t.Errorf("plan lacks %q: %v", want, targets)

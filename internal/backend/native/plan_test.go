@@ -154,15 +154,15 @@ func TestHostPlan(t *testing.T) {
 
 			// The sandbox's own hostname and hosts, from its state folder.
 			for _, f := range []string{"hostname", "hosts"} {
-				i, op := findOp(ops, boxinit.OpBind, "/etc/"+f)
+				i, op := findOp(ops, boxinit.OpFile, "/etc/"+f)
 				if !tt.withEtcNames {
 					if i >= 0 {
 						t.Errorf("/etc/%s is bound though the host has none: %+v", f, op)
 					}
 					continue
 				}
-				if i < 0 || op.Source != filepath.Join(sb.Dir, "etc", f) || !op.File {
-					t.Errorf("/etc/%s: got %+v, want a file bind from %s", f, op, filepath.Join(sb.Dir, "etc", f))
+				if i < 0 || op.Source != filepath.Join(sb.Dir, "etc", f) {
+					t.Errorf("/etc/%s: got %+v, want a copy of %s", f, op, filepath.Join(sb.Dir, "etc", f))
 				}
 			}
 

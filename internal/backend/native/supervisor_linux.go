@@ -316,6 +316,9 @@ func startInit(sb *backend.Sandbox, l layout) (*supervised, error) {
 			overlay = &boxinit.Overlay{FD: len(fds)}
 		}
 	}
+	if fds, err = openFiles(ops, fds); err != nil {
+		return fail(err)
+	}
 	egressPort := 0
 	if sb.Spec.Egress != nil {
 		egressPort = sb.Spec.Egress.ProxyPort
@@ -687,6 +690,24 @@ func closeFiles(fs []*os.File) {
 	for _, f := range fs {
 		f.Close()
 	}
+}
+
+// openFiles opens the files of the plan's OpFile steps (paddock's own, in the sandbox's state
+// folder) and appends them to the descriptors sent with the config: the init copies them in the
+// kernel, which costs far less than their bytes in the config (a CA bundle is a few hundred KiB).
+func openFiles(ops []boxinit.Op, fds []*os.File) ([]*os.File, error) {
+	for i := range ops {
+		if ops[i].Op != boxinit.OpFile {
+			continue
+		}
+		f, err := os.OpenFile(ops[i].Source, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("showing %s: %w", ops[i].Target, err)
+		}
+		fds = append(fds, f)
+		ops[i].FD = len(fds)
+	}
+	return fds, nil
 }
 
 func closeFDs(fds []int) {
