@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LANE=$PWD/scripts/vmlane.sh
-export VMLANE_PACKAGES=${VMLANE_PACKAGES:-apparmor,apparmor-utils}
+export VMLANE_PACKAGES=${VMLANE_PACKAGES:-apparmor,apparmor-utils,xfsprogs}
 export PATH="/usr/local/go/bin:$PATH" CGO_ENABLED=0
 
 say() { printf 'test-vm: %s\n' "$*" >&2; }

@@ -182,7 +182,7 @@ func TestDiskLimitQuota(t *testing.T) {
 		t.Run(fs.name, func(t *testing.T) {
 			mkfs := strings.Fields(fs.mkfs)
 			if _, err := exec.LookPath(mkfs[0]); err != nil {
-				// scripts/test.sh installs xfsprogs; the VM lane's image has only e2fsprogs.
+				// scripts/test.sh installs xfsprogs, and the VM lane's image has it.
 				t.Skipf("no %s here", mkfs[0])
 			}
 			e := newEnv(t, asRoot)
