@@ -327,9 +327,14 @@ func quotaOn(path string) error {
 	return err
 }
 
+// getQuota reads project p's limits and use; a project the filesystem keeps no record of (XFS
+// answers ENOENT where ext4 answers zeroes) has none.
 func getQuota(path string, p uint32) (dqblk, error) {
 	var q dqblk
 	err := quotactl(path, qGetQuota, p, unsafe.Pointer(&q))
+	if errors.Is(err, syscall.ENOENT) {
+		return dqblk{}, nil
+	}
 	return q, err
 }
 
