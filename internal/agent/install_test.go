@@ -3,9 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +33,7 @@ echo "$*" >> "$FAKE_NPM_LOG"
 for a; do spec=$a; done
 case "$1" in
 config)
-	echo '{"registry": "https://registry.npmjs.org/", "strict-ssl": true, "fund": false}' ;;
+	echo "{\"registry\": \"${FAKE_NPM_REGISTRY:-https://registry.npmjs.org/}\", \"strict-ssl\": true, \"fund\": false}" ;;
 audit)
 	echo '{"invalid": [], "missing": []}' ;;
 view)
@@ -68,6 +72,10 @@ install)
 esac
 `
 
+func noRegistry(context.Context, npmSettings, string, string) (string, error) {
+	return "", errors.New("no registry in unit tests")
+}
+
 type npmFixture struct {
 	in  *Installer
 	log string
@@ -94,10 +102,13 @@ func newFixture(t *testing.T) *npmFixture {
 	t.Setenv("FAKE_NPM_LOG", log)
 	t.Setenv("FAKE_NPM_OFFLINE", "")
 	t.Setenv("FAKE_NPM_SLEEP", "0")
+	t.Setenv("FAKE_NPM_REGISTRY", "")
 	in := &Installer{Root: filepath.Join(dir, "agents"), NPM: npm, Sandbox: &hostSandbox{npm: npm},
 		verify: func(context.Context, npmSettings, string, string) (installCheck, error) {
 			return installCheck{Summary: "no registry signature offered; no provenance offered"}, nil
-		}}
+		},
+		// The fake npm's registry is not reachable: dist-tags are asked of it (view).
+		distTag: noRegistry}
 	return &npmFixture{in: in, log: log}
 }
 
@@ -149,7 +160,7 @@ func TestInstallLatestOnceAndReadOnly(t *testing.T) {
 		return nil
 	})
 	// A second sandbox (a second installer: another paddock process) does not install again.
-	again := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox}
+	again := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox, distTag: noRegistry}
 	if got2, err := again.Ensure(ctx, fakeAgent{}, ""); err != nil || got2 != got {
 		t.Fatalf("second Ensure = %+v, %v", got2, err)
 	}
@@ -231,6 +242,7 @@ func TestInstallInterruptedLeavesNothing(t *testing.T) {
 	// A temporary folder left by a killed paddock is cleared by the next install.
 	os.MkdirAll(filepath.Join(f.in.Root, "fake", ".tmp-1.0.0-123", "node_modules"), 0o755)
 	t.Setenv("FAKE_NPM_SLEEP", "0")
+	t.Setenv("FAKE_NPM_REGISTRY", "")
 	if _, err := f.in.Ensure(context.Background(), fakeAgent{}, "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +261,7 @@ func TestInstallConcurrentOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			in := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox, verify: f.in.verify}
+			in := &Installer{Root: f.in.Root, NPM: f.in.NPM, Sandbox: f.in.Sandbox, verify: f.in.verify, distTag: noRegistry}
 			res[i], errs[i] = in.Ensure(context.Background(), fakeAgent{}, "1.0.0")
 		}()
 	}
@@ -291,8 +303,83 @@ func TestOfflineUsesNewestCached(t *testing.T) {
 }
 
 func TestNoNPM(t *testing.T) {
-	in := &Installer{Root: t.TempDir(), NPM: "/nonexistent/npm", Sandbox: &hostSandbox{}}
+	in := &Installer{Root: t.TempDir(), NPM: "/nonexistent/npm", Sandbox: &hostSandbox{}, distTag: noRegistry}
 	if _, err := in.Ensure(context.Background(), fakeAgent{}, "1.0.0"); !errors.Is(err, ErrNoNPM) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDistTagFromRegistry: the latest version (and another dist-tag) is asked of the user's
+// registry in one request, without npm view; a registry that does not answer such a request
+// (one that wants a token, say) has npm asked instead.
+func TestDistTagFromRegistry(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.EscapedPath())
+		st := status
+		mu.Unlock()
+		if st != http.StatusOK {
+			http.Error(w, "no", st)
+			return
+		}
+		switch r.URL.EscapedPath() {
+		case "/fake-pkg/latest":
+			fmt.Fprint(w, `{"name": "fake-pkg", "version": "1.2.0", "dist": {}}`)
+		case "/fake-pkg/next":
+			fmt.Fprint(w, `{"name": "fake-pkg", "version": "2.0.0-rc.1"}`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	f := newFixture(t)
+	f.in.distTag = nil // the real request
+	t.Setenv("FAKE_NPM_REGISTRY", srv.URL+"/")
+	got, err := f.in.Ensure(context.Background(), fakeAgent{}, "")
+	if err != nil || got.Version != "1.2.0" {
+		t.Fatalf("Ensure latest = %+v, %v; want 1.2.0 from the registry", got, err)
+	}
+	if n := f.calls("view"); n != 0 {
+		t.Errorf("npm view ran %d times though the registry answered", n)
+	}
+	if v, err := f.in.resolve(context.Background(), fakeAgent{}, "next", f.in.readConfig(context.Background())); err != nil || v != "2.0.0-rc.1" {
+		t.Errorf("next = %q, %v", v, err)
+	}
+	mu.Lock()
+	if !slices.Equal(paths, []string{"/fake-pkg/latest", "/fake-pkg/next"}) {
+		t.Errorf("the registry was asked %v", paths)
+	}
+	status = http.StatusUnauthorized
+	mu.Unlock()
+	// A range is npm's to resolve; a registry that refuses has npm asked.
+	f2 := newFixture(t)
+	f2.in.distTag = nil
+	t.Setenv("FAKE_NPM_REGISTRY", srv.URL+"/")
+	if v, err := f2.in.resolve(context.Background(), fakeAgent{}, "next", f2.in.readConfig(context.Background())); err != nil || v != "2.0.0-beta.1" || f2.calls("view") != 1 {
+		t.Errorf("with the registry refusing: %q, %v, %d views; want npm view's 2.0.0-beta.1", v, err, f2.calls("view"))
+	}
+	if v, err := f2.in.resolve(context.Background(), fakeAgent{}, "^1.0", f2.in.readConfig(context.Background())); err != nil || v != "1.0.5" || f2.calls("view") != 2 {
+		t.Errorf("a range: %q, %v, %d views; want npm view's 1.0.5", v, err, f2.calls("view"))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(paths) != 3 {
+		t.Errorf("the registry was asked %v: a range is not a dist-tag", paths)
+	}
+}
+
+func TestRegistryFor(t *testing.T) {
+	s := npmSettings{Registry: "https://r.example/", Lines: []string{"registry=https://r.example/", "@corp:registry=https://corp.example/npm/"}}
+	for pkg, want := range map[string]string{
+		"@corp/tool":                "https://corp.example/npm/",
+		"@anthropic-ai/claude-code": "https://r.example/",
+		"opencode-ai":               "https://r.example/",
+	} {
+		if got := s.registryFor(pkg); got != want {
+			t.Errorf("registryFor(%s) = %s, want %s", pkg, got, want)
+		}
 	}
 }

@@ -65,7 +65,10 @@ func (in *Installer) Update(ctx context.Context, a Agent, backend string) (Insta
 	}
 	in.touchChecked(a.Name())
 	config := in.readConfig(ctx) // beside asking the registry: most updates install
-	v, err := in.view(ctx, a.Info().Package)
+	v, err := in.tagVersion(ctx, a.Info().Package, "latest", config)
+	if err != nil {
+		v, err = in.view(ctx, a.Info().Package)
+	}
 	if err != nil {
 		return Installed{}, false, fmt.Errorf("cannot ask the npm registry for the latest %s: %w", a.Name(), err)
 	}

@@ -99,6 +99,39 @@ func verifyInstall(ctx context.Context, s npmSettings, pkg, dir string) (install
 	return installCheck{Summary: npmtrust.Summary(res, dres), Provenance: res.Provenance, Packages: 1 + len(deps)}, nil
 }
 
+// registryTag asks the user's registry (the package's scope's, if they named one) which
+// version a dist-tag of pkg names.
+func registryTag(ctx context.Context, s npmSettings, pkg, tag string) (string, error) {
+	hc, err := s.httpClient()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, tagTimeout)
+	defer cancel()
+	c := &npmtrust.Client{Registry: s.registryFor(pkg), HTTP: hc}
+	v, found, err := c.DistTag(ctx, pkg, tag)
+	if err == nil && !found {
+		err = fmt.Errorf("the registry has no %s@%s", pkg, tag)
+	}
+	return v, err
+}
+
+// tagTimeout bounds the direct dist-tag request; npm is asked after it.
+const tagTimeout = 5 * time.Second
+
+// registryFor is the registry the user's npm fetches pkg from: its scope's (@scope:registry)
+// when they named one, else their registry.
+func (s npmSettings) registryFor(pkg string) string {
+	if scope, _, ok := strings.Cut(pkg, "/"); ok && strings.HasPrefix(scope, "@") {
+		for _, l := range s.Lines {
+			if r, ok := strings.CutPrefix(l, scope+":registry="); ok && r != "" {
+				return r
+			}
+		}
+	}
+	return s.Registry
+}
+
 // httpClient reaches the registry as the user's npm does: through their proxy, trusting their
 // CA (only it, as npm does with cafile or ca) or the system's roots.
 func (s npmSettings) httpClient() (*http.Client, error) {

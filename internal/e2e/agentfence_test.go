@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +90,10 @@ func (r *fakeRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		doc := map[string]any{"name": r.pkg, "dist-tags": map[string]string{"latest": r.latest}, "versions": r.versions}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(doc)
+	case path == "/"+r.pkg+"/latest" && r.versions[r.latest] != nil:
+		// A dist-tag's version, as registries answer paddock's one-request lookup of the latest.
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(r.versions[r.latest])
 	case strings.HasPrefix(path, "/"+r.pkg+"/") && r.versions[strings.TrimPrefix(path, "/"+r.pkg+"/")] != nil:
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(r.versions[strings.TrimPrefix(path, "/"+r.pkg+"/")])
@@ -443,9 +448,18 @@ func TestAgentInstallFence(t *testing.T) {
 		// A good new version installs, and the next run starts it without asking the registry.
 		reg.publish(t, "1.1.0", nil, nil, false)
 		reg.setLatest("1.1.0")
+		reg.mu.Lock()
+		reg.requests = nil
+		reg.mu.Unlock()
 		if out := e.ok("", "agents", "update", "claude"); !strings.HasPrefix(out, "claude\t1.1.0\tinstalled") {
 			t.Fatalf("agents update: %q", out)
 		}
+		reg.mu.Lock()
+		// The latest version is asked in one small request (not npm view's whole packument).
+		if !slices.Contains(reg.requests, "GET /"+reg.pkg+"/latest") {
+			t.Errorf("agents update did not ask the registry for the latest version directly: %q", reg.requests)
+		}
+		reg.mu.Unlock()
 		e.ok(ws, "stop", "claude-fence")
 		reg.mu.Lock()
 		reg.requests = nil

@@ -149,6 +149,24 @@ type manifest struct {
 	} `json:"dist"`
 }
 
+// DistTag is the version a dist-tag of a package names (GET REGISTRY/NAME/TAG: the registry
+// answers with that version's manifest, a few KiB where the packument of a package with many
+// versions is MiBs). found is false when the registry knows no such package or tag.
+func (c *Client) DistTag(ctx context.Context, name, tag string) (version string, found bool, err error) {
+	var m struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	found, err = c.get(ctx, c.base()+"/"+escapeName(name)+"/"+url.PathEscape(tag), &m)
+	if err != nil || !found {
+		return "", found, err
+	}
+	if m.Name != name || m.Version == "" {
+		return "", false, fmt.Errorf("the registry answered %s@%s with %q@%q", name, tag, m.Name, m.Version)
+	}
+	return m.Version, true, nil
+}
+
 // escapeName is a package name as a registry path (@scope%2fname).
 func escapeName(name string) string {
 	return strings.Replace(url.PathEscape(name), "%40", "@", 1)
