@@ -150,6 +150,7 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 		newStartCmd(f), newStopCmd(f), newRmCmd(f), newVersionCmd(f), newDoctorCmd(f),
 		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f), newPolicyCmd(f))
 	root.AddCommand(newTemplateCmd(f), newManCmd(f), newMoveCmd(f), newMCPCmd())
+	root.AddCommand(newCpCmd(f))
 	addCompletion(root)
 	return root
 }

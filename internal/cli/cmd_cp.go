@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paddockhq/paddock/internal/sandbox"
+)
+
+// splitRef splits a cp operand into a sandbox and a path ("" for a host path): SANDBOX:PATH,
+// where SANDBOX holds no "/" (a host path with a colon is written ./a:b).
+func splitRef(arg string) (string, string) {
+	name, p, ok := strings.Cut(arg, ":")
+	if !ok || name == "" || strings.ContainsRune(name, '/') || strings.HasPrefix(name, ".") {
+		return "", arg
+	}
+	return name, p
+}
+
+func newCpCmd(f *Factory) *cobra.Command {
+	var o sandbox.CopyOptions
+	cmd := &cobra.Command{
+		Use:   "cp [-a] [-L] SANDBOX:SRC DEST | SRC SANDBOX:DEST",
+		Short: "Copy files and folders between a sandbox and the host",
+		Long: `Copy a file or folder out of a sandbox or into it, as docker cp does: into DEST when it is a
+folder, as DEST otherwise; SRC ending in /. copies a folder's contents. A relative path in the
+sandbox is below its workspace. Modes and times are kept; -a keeps the owners too. A symlink is
+copied as a symlink (-L copies what it points to). What comes out of a sandbox never lands
+outside DEST, whatever links the sandbox planted; device files are not copied, and setuid and
+setgid bits are dropped. A stopped sandbox is started.`,
+		Example: `  paddock cp claude-myrepo:/tmp/report.html .      # out of the sandbox
+  paddock cp ./fixtures claude-myrepo:/tmp/         # into it
+  paddock cp claude-myrepo:/root/.cache/. ./cache   # a folder's contents`,
+		Args: usageArgs(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			srcBox, src := splitRef(args[0])
+			destBox, dest := splitRef(args[1])
+			switch {
+			case srcBox != "" && destBox != "":
+				return withCode(ExitUsage, errors.New("copying between two sandboxes is not supported: copy to the host first"))
+			case srcBox == "" && destBox == "":
+				return withCode(ExitUsage, errors.New("name a sandbox on one side: SANDBOX:PATH"))
+			case src == "-" || dest == "-":
+				return withCode(ExitUsage, errors.New("copying a tar stream on stdin or stdout is not supported: name a file or folder"))
+			}
+			m, err := f.Manager()
+			if err != nil {
+				return err
+			}
+			ref := srcBox + destBox
+			rec, err := m.Resolve(ref)
+			if err != nil {
+				return withCode(ExitUsage, err)
+			}
+			var rep sandbox.CopyReport
+			if srcBox != "" {
+				rep, err = m.CopyFrom(cmd.Context(), rec, src, dest, o)
+			} else {
+				rep, err = m.CopyTo(cmd.Context(), rec, src, dest, o)
+			}
+			if err != nil {
+				return err
+			}
+			for _, s := range rep.Skipped {
+				fmt.Fprintf(f.IO.Err, "paddock: not copied (a device, FIFO or socket): %s\n", s)
+			}
+			fmt.Fprintf(f.IO.Err, "paddock: copied %s (%s) to %s\n", plural(rep.Files, "file"), humanSize(rep.Bytes), args[1])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Archive, "archive", "a", false, "keep owners (numeric user and group ids)")
+	cmd.Flags().BoolVarP(&o.Follow, "follow-link", "L", false, "copy what a symlink given as SRC points to")
+	return cmd
+}
