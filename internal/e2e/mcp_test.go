@@ -129,7 +129,7 @@ func TestMCPServer(t *testing.T) {
 			}
 		}
 		slices.Sort(names)
-		if want := []string{"policy_check", "policy_log", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_rm", "sandbox_run", "sandbox_stop"}; !slices.Equal(names, want) {
+		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_rm", "sandbox_run", "sandbox_stop"}; !slices.Equal(names, want) {
 			t.Fatalf("tools %v, want %v", names, want)
 		}
 
@@ -181,6 +181,19 @@ func TestMCPServer(t *testing.T) {
 			"workdir": "/tmp"}, &x)
 		if x.Stdout.Text != "bar\n/tmp\n" {
 			t.Fatalf("exec with env and workdir: %+v", x)
+		}
+
+		// Copy out of the sandbox and into it.
+		var cp mcpserver.CopyResult
+		hostCopy := filepath.Join(e.mkdir(filepath.Join(e.dir, "mcp-copy")), "copied")
+		c.ok("sandbox_copy", map[string]any{"sandbox": name, "direction": "out", "sandbox_path": "from-sandbox", "host_path": hostCopy}, &cp)
+		if b, _ := os.ReadFile(hostCopy); string(b) != "made\n" || cp.Files != 1 {
+			t.Fatalf("sandbox_copy out: %+v, the file has %q", cp, b)
+		}
+		c.ok("sandbox_copy", map[string]any{"sandbox": name, "direction": "in", "sandbox_path": "/tmp/back", "host_path": hostCopy}, &cp)
+		c.ok("sandbox_exec", map[string]any{"sandbox": name, "command": []string{"cat", "/tmp/back"}}, &x)
+		if x.Stdout.Text != "made\n" {
+			t.Fatalf("sandbox_copy in: %+v", x)
 		}
 
 		// A huge output is bounded: its start and end are kept, and the result says so.

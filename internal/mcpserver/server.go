@@ -87,6 +87,7 @@ resolving the name as the proxy does: the decision, the rule that decided and wh
 (preset, global, sandbox), the reason of a refusal and the command a user would run to allow it.
 A refusal is a result, not an error.`,
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &yes}}, s.policyCheck, nil)
+	registerCopy(srv, s)
 	return srv
 }
 
