@@ -56,6 +56,10 @@ type DiskStatus struct {
 	Reason      string `json:"reason,omitempty"` // why not limited
 }
 
+// AllCPUs as Limits.CPUs leaves a sandbox every CPU of the host (paddock's own short jobs: an
+// agent's install, CPU-bound unpacking, whose user waits for it).
+const AllCPUs = -1
+
 // DefaultPids is the process limit of a sandbox when none is asked for, on every backend.
 const DefaultPids = 4096
 
@@ -105,8 +109,9 @@ func SameMount(a, b Mount) bool {
 	return a == b
 }
 
-// Limits are the resource limits requested for a sandbox. Zero means unlimited.
+// Limits are the resource limits requested for a sandbox. Zero means the backend's default.
 type Limits struct {
+	// CPUs is a CPU quota; AllCPUs asks for none (the default is all CPUs but one).
 	CPUs        float64 `json:"cpus,omitempty"`
 	MemoryBytes int64   `json:"memory_bytes,omitempty"`
 	Pids        int64   `json:"pids,omitempty"`

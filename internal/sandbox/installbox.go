@@ -100,9 +100,10 @@ func (s installSandboxes) Open(ctx context.Context, job agent.InstallJob) (agent
 		},
 		Egress: &backend.Egress{ProxyPort: egress.DefaultPort, Policy: egress.Locked, Home: ehome, Upstream: job.Upstream},
 		// Short-lived and fenced by its process limit; it must run where the user's sandboxes
-		// run, rootless hosts without cgroup delegation included.
+		// run, rootless hosts without cgroup delegation included. Every CPU: npm unpacks in
+		// parallel, and the default (all but one) made installs a third slower on two cores.
 		UnsafeNoLimits: true,
-		Limits:         backend.Limits{Pids: 4096},
+		Limits:         backend.Limits{Pids: 4096, CPUs: backend.AllCPUs},
 	}
 	if r, ok := be.(backend.ImageResolver); ok {
 		img, err := r.ResolveImage(ctx, "host", "missing", m.Progress)

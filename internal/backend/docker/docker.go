@@ -518,9 +518,13 @@ func (b *Backend) linkMode() bool {
 // asked for: 4096 processes, half the engine's memory, all its CPUs but one.
 func (b *Backend) limits(ctx context.Context, c *client.Client, sb *backend.Sandbox) container.Resources {
 	l := sb.Spec.Limits
-	if l.CPUs == 0 || l.MemoryBytes == 0 {
+	allCPUs := l.CPUs == backend.AllCPUs
+	if allCPUs {
+		l.CPUs = 0
+	}
+	if !allCPUs && l.CPUs == 0 || l.MemoryBytes == 0 {
 		if info, err := b.info(ctx, c); err == nil {
-			if l.CPUs == 0 {
+			if l.CPUs == 0 && !allCPUs {
 				l.CPUs = float64(max(info.NCPU-1, 1))
 			}
 			if l.MemoryBytes == 0 {

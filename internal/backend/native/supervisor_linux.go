@@ -445,7 +445,10 @@ func applyLimits(sb *backend.Sandbox) (*cgroups.Group, cgroups.Limits, int64, er
 	req := sb.Spec.Limits
 	d := DefaultLimits()
 	limits := cgroups.Limits{CPUs: req.CPUs, MemoryBytes: req.MemoryBytes, Pids: req.Pids}
-	if limits.CPUs == 0 {
+	switch {
+	case limits.CPUs == backend.AllCPUs:
+		limits.CPUs = 0
+	case limits.CPUs == 0:
 		limits.CPUs = d.CPUs
 	}
 	if limits.MemoryBytes == 0 {
@@ -479,7 +482,7 @@ func applyLimits(sb *backend.Sandbox) (*cgroups.Group, cgroups.Limits, int64, er
 		}
 	}
 	group, err := create(limits)
-	if errors.Is(err, cgroups.ErrUnavailable) && req.CPUs == 0 && req.MemoryBytes == 0 {
+	if errors.Is(err, cgroups.ErrUnavailable) && (req.CPUs == 0 || req.CPUs == backend.AllCPUs) && req.MemoryBytes == 0 {
 		if !sb.Spec.UnsafeNoLimits {
 			return nil, limits, 0, fmt.Errorf("this host cannot limit the sandbox's memory and CPU (%s); "+
 				"pass --unsafe-no-limits (or set PADDOCK_UNSAFE_NO_LIMITS=1) to run it without those limits anyway", strings.TrimSuffix(why(), "."))
