@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -70,10 +71,34 @@ func connectVia(ctx context.Context, u *url.URL, target string) (net.Conn, error
 		c.Close()
 		return nil, fmt.Errorf("upstream proxy %s refused CONNECT %s: %s", u.Host, target, resp.Status)
 	}
-	if br.Buffered() > 0 {
-		c.Close()
-		return nil, fmt.Errorf("upstream proxy %s sent data before the tunnel opened", u.Host)
-	}
 	c.SetDeadline(time.Time{})
+	if n := br.Buffered(); n > 0 {
+		// The far end spoke first (a banner) and its bytes came in the same read as
+		// the proxy's answer: hand them over before the connection's own.
+		head, _ := br.Peek(n)
+		return &prefixConn{Conn: c, head: bytes.Clone(head)}, nil
+	}
 	return c, nil
+}
+
+// prefixConn is a tunnel whose first bytes were read along with the proxy's answer.
+type prefixConn struct {
+	net.Conn
+	head []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.head) > 0 {
+		n := copy(b, p.head)
+		p.head = p.head[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+func (p *prefixConn) CloseWrite() error {
+	if cw, ok := p.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
 }

@@ -42,10 +42,16 @@ func TestUpstreamConnect(t *testing.T) {
 					continue
 				}
 				seen <- req.Method + " " + req.Host + " " + req.Header.Get("Proxy-Authorization")
-				io.WriteString(c, "HTTP/1.1 "+status+"\r\n\r\n")
 				if strings.HasPrefix(status, "200") {
+					// The answer and the far end's first bytes in one write, as a
+					// proxy relaying a server that speaks first may send them.
 					up, _ := net.Dial("tcp", req.Host)
+					first := make([]byte, 2)
+					io.ReadFull(up, first)
+					io.WriteString(c, "HTTP/1.1 "+status+"\r\n\r\n"+string(first))
 					io.Copy(c, up)
+				} else {
+					io.WriteString(c, "HTTP/1.1 "+status+"\r\n\r\n")
 				}
 				c.Close()
 			}
