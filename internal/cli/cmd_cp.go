@@ -65,7 +65,10 @@ setgid bits are dropped. A stopped sandbox is started.`,
 				return err
 			}
 			for _, s := range rep.Skipped {
-				fmt.Fprintf(f.IO.Err, "paddock: not copied (a device, FIFO or socket): %s\n", s)
+				fmt.Fprintf(f.IO.Err, "paddock: not copied (a device, FIFO or socket): %s\n", sandbox.Printable(s))
+			}
+			if rep.SkippedMore > 0 {
+				fmt.Fprintf(f.IO.Err, "paddock: and %s more not copied\n", plural(rep.SkippedMore, "device, FIFO or socket"))
 			}
 			fmt.Fprintf(f.IO.Err, "paddock: copied %s (%s) to %s\n", plural(rep.Files, "file"), humanSize(rep.Bytes), args[1])
 			return nil

@@ -26,6 +26,8 @@ type CopyResult struct {
 	Files   int      `json:"files"`
 	Bytes   int64    `json:"bytes"`
 	Skipped []string `json:"skipped,omitempty"`
+	// SkippedMore counts what was not copied beyond the names in Skipped.
+	SkippedMore int `json:"skipped_more,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 }
 
@@ -61,5 +63,5 @@ func (s *server) copy(ctx context.Context, in CopyInput) (CopyResult, *mcp.CallT
 	if err != nil {
 		return CopyResult{}, nil, err
 	}
-	return CopyResult{Sandbox: rec.Name, Files: rep.Files, Bytes: rep.Bytes, Skipped: rep.Skipped, Notes: n.list()}, nil, nil
+	return CopyResult{Sandbox: rec.Name, Files: rep.Files, Bytes: rep.Bytes, Skipped: rep.Skipped, SkippedMore: rep.SkippedMore, Notes: n.list()}, nil, nil
 }

@@ -124,6 +124,9 @@ func contentsOf(p string) (string, bool) {
 // in "/." copies the folder's contents.
 func (m *Manager) CopyFrom(ctx context.Context, rec *store.Record, src, dest string, o CopyOptions) (CopyReport, error) {
 	var rep CopyReport
+	if o.Archive && os.Geteuid() != 0 {
+		return rep, badInput("-a out of a sandbox needs root on the host (only root can give files to other users): copy without -a")
+	}
 	src, contents := contentsOf(src)
 	src = insidePath(rec, src)
 	kind, _, err := m.probe(ctx, rec, src, o.Follow)
@@ -174,20 +177,29 @@ func (m *Manager) CopyFrom(ctx context.Context, rec *store.Record, src, dest str
 		err error
 	}
 	ch := make(chan result, 1)
+	ctx, g := watchStall(ctx)
+	defer g.stop()
 	go func() {
-		rep, err := tarcopy.Extract(r, into, tarcopy.ExtractOptions{From: from, Top: top, Owners: o.Archive})
-		io.Copy(io.Discard, r) // let tar finish whatever the extraction refused
-		r.Close()
+		rep, err := tarcopy.Extract(g.reader(r), into, tarcopy.ExtractOptions{From: from, Top: top, Owners: o.Archive})
+		if err != nil {
+			r.Close() // the sandbox's tar stops on a broken pipe: nothing more is read
+		} else {
+			io.Copy(io.Discard, g.reader(r)) // the stream's end (padding)
+		}
 		ch <- result{rep, err}
 	}()
 	code, stderr, err := m.inside(ctx, rec, argv, nil, w)
 	w.Close()
-	res := <-ch
+	res := await(g, ch, r)
+	r.Close()
+	if err := g.err(); err != nil {
+		return res.rep, fmt.Errorf("copying %s:%s: %w", rec.Name, src, err)
+	}
+	if res.err != nil { // the cause: the sandbox's tar then fails on the pipe paddock closed
+		return res.rep, fmt.Errorf("copying %s:%s to %s: %w", rec.Name, src, dest, res.err)
+	}
 	if err != nil {
 		return res.rep, err
-	}
-	if res.err != nil {
-		return res.rep, fmt.Errorf("copying %s:%s to %s: %w", rec.Name, src, dest, res.err)
 	}
 	if code != 0 {
 		return res.rep, fmt.Errorf("copying %s:%s: tar in the sandbox: %s", rec.Name, src, OneLine(stderr))
@@ -241,14 +253,19 @@ func (m *Manager) CopyTo(ctx context.Context, rec *store.Record, src, dest strin
 		err error
 	}
 	ch := make(chan result, 1)
+	ctx, g := watchStall(ctx)
+	defer g.stop()
 	go func() {
-		rep, err := tarcopy.Write(w, src, name, tarcopy.WriteOptions{Follow: o.Follow, Owners: o.Archive, Contents: contents})
+		rep, err := tarcopy.Write(g.writer(w), src, name, tarcopy.WriteOptions{Follow: o.Follow, Owners: o.Archive, Contents: contents})
 		w.Close()
 		ch <- result{rep, err}
 	}()
 	code, stderr, err := m.inside(ctx, rec, []string{"tar", "-C", into, "-xf", "-"}, r, nil)
 	r.Close()
-	res := <-ch
+	res := await(g, ch, w)
+	if err := g.err(); err != nil {
+		return res.rep, fmt.Errorf("copying %s to %s:%s: %w", src, rec.Name, dest, err)
+	}
 	if err != nil {
 		return res.rep, err
 	}

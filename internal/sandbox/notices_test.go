@@ -82,3 +82,20 @@ func TestEgressNotices(t *testing.T) {
 		})
 	}
 }
+
+// Errors quoting what a sandbox wrote reach the terminal as one line with no control characters.
+func TestOneLineEscapes(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"plain error", "plain error"},
+		{"two\nlines", "two; lines"},
+		{"name \x1b[2Jcleared", `name \x1b[2Jcleared`},
+		{"a\rforged line", `a\rforged line`},
+		{`back\slash`, `back\slash`},
+		{"bidi \u202etxt.exe", `bidi \u202etxt.exe`},
+		{"bad input: é ok", "é ok"},
+	} {
+		if got := OneLine(tc.in); got != tc.want {
+			t.Errorf("OneLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/paddockhq/paddock/internal/agent"
@@ -312,7 +313,24 @@ func (m *Manager) say(line string) {
 
 // OneLine is an error or status message as paddock prints it: one line, without the bad-input
 // category's words.
+//
+// An error may quote what a sandbox wrote (a file name, its tar's complaint): control
+// characters, which could move the cursor or forge lines on the user's terminal, are shown
+// escaped.
 func OneLine(s string) string {
 	s = strings.TrimPrefix(s, ErrBadInput.Error()+": ")
-	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+	s = strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+	if Printable(s) == s {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r != '\\' && Printable(string(r)) != string(r) {
+			q := strconv.QuoteToASCII(string(r))
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -20,9 +20,21 @@ import (
 
 // Report says what a copy did.
 type Report struct {
-	Files   int   // regular files, links and folders written
-	Bytes   int64 // content of the regular files
-	Skipped []string
+	Files       int      // regular files, links and folders written
+	Bytes       int64    // content of the regular files
+	Skipped     []string // devices, FIFOs and sockets not copied (the first MaxSkipped)
+	SkippedMore int      // how many more were not copied
+}
+
+// MaxSkipped bounds the names a Report keeps of what it did not copy.
+const MaxSkipped = 20
+
+func (r *Report) skip(name string) {
+	if len(r.Skipped) < MaxSkipped {
+		r.Skipped = append(r.Skipped, name)
+	} else {
+		r.SkippedMore++
+	}
 }
 
 // ExtractOptions shape an extraction.
@@ -52,6 +64,10 @@ func Extract(r io.Reader, dest string, o ExtractOptions) (Report, error) {
 		mtime time.Time
 	}
 	var dirs []dirMeta
+	// What this extraction made: a hard link may only join a file it wrote, and only a folder
+	// it made gets the stream's mode (a folder already there keeps the user's).
+	wrote := map[string]bool{}
+	budget := newBudget(dest)
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -70,10 +86,17 @@ func Extract(r io.Reader, dest string, o ExtractOptions) (Report, error) {
 		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if st, err := root.Lstat(name); err == nil && !st.IsDir() {
+			st, err := root.Lstat(name)
+			if err == nil && st.IsDir() {
+				break // already there: written into, left as it is
+			}
+			if err == nil {
 				if err := root.Remove(name); err != nil {
 					return rep, err
 				}
+			}
+			if err := budget.take(name, 0); err != nil {
+				return rep, err
 			}
 			if err := root.MkdirAll(name, 0o700); err != nil {
 				return rep, err
@@ -83,6 +106,10 @@ func Extract(r io.Reader, dest string, o ExtractOptions) (Report, error) {
 			if err := replaceable(root, name); err != nil {
 				return rep, err
 			}
+			if err := budget.take(name, h.Size); err != nil {
+				return rep, err
+			}
+			wrote[name] = true
 			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
 				return rep, err
@@ -105,6 +132,10 @@ func Extract(r io.Reader, dest string, o ExtractOptions) (Report, error) {
 			if err := replaceable(root, name); err != nil {
 				return rep, err
 			}
+			if err := budget.take(name, 0); err != nil {
+				return rep, err
+			}
+			delete(wrote, name)
 			if err := root.Symlink(h.Linkname, name); err != nil {
 				return rep, err
 			}
@@ -112,6 +143,9 @@ func Extract(r io.Reader, dest string, o ExtractOptions) (Report, error) {
 			target, ok := entryName(h.Linkname, o.From, o.Top)
 			if !ok || target == "." {
 				return rep, fmt.Errorf("the copy holds a link outside its folder: %q", truncate(h.Linkname))
+			}
+			if !wrote[target] {
+				return rep, fmt.Errorf("the copy holds a link to a file it did not bring: %q", truncate(h.Linkname))
 			}
 			if err := replaceable(root, name); err != nil {
 				return rep, err
@@ -121,7 +155,7 @@ func Extract(r io.Reader, dest string, o ExtractOptions) (Report, error) {
 			}
 		default:
 			// Devices, FIFOs, sockets: not made on the host.
-			rep.Skipped = append(rep.Skipped, name)
+			rep.skip(name)
 			continue
 		}
 		if o.Owners {
@@ -188,99 +222,4 @@ func truncate(s string) string {
 		return s[:80] + "..."
 	}
 	return s
-}
-
-// WriteOptions shape a stream made from a host path.
-type WriteOptions struct {
-	// Follow copies what a symlink given as the source points to, rather than the link.
-	Follow bool
-	// Owners keeps the files' owners (numeric); otherwise the stream's files belong to root.
-	Owners bool
-	// Contents writes the folder's entries at the top ("." is the folder itself).
-	Contents bool
-}
-
-// Write writes the file or folder src as a tar stream to w, its top entry named name.
-func Write(w io.Writer, src, name string, o WriteOptions) (Report, error) {
-	var rep Report
-	stat := os.Lstat
-	if o.Follow {
-		stat = os.Stat
-	}
-	top, err := stat(src)
-	if err != nil {
-		return rep, err
-	}
-	tw := tar.NewWriter(w)
-	add := func(p, arc string, info fs.FileInfo) error {
-		link := ""
-		switch {
-		case info.Mode()&fs.ModeSymlink != 0:
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		case info.Mode().IsDir(), info.Mode().IsRegular():
-		default:
-			rep.Skipped = append(rep.Skipped, p)
-			return nil
-		}
-		h, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		h.Name = filepath.ToSlash(arc)
-		if info.IsDir() {
-			h.Name += "/"
-		}
-		h.Mode &^= 0o6000
-		h.Uname, h.Gname = "", ""
-		if !o.Owners {
-			h.Uid, h.Gid = 0, 0
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		rep.Files++
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		f, err := openNoFollow(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		n, err := io.CopyN(tw, f, info.Size())
-		rep.Bytes += n
-		return err
-	}
-	if !top.IsDir() {
-		if err := add(src, name, top); err != nil {
-			return rep, err
-		}
-		return rep, tw.Close()
-	}
-	base := name
-	if o.Contents {
-		base = "."
-	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
-		}
-		info := top
-		if p != src {
-			if info, err = d.Info(); err != nil {
-				return err
-			}
-		}
-		return add(p, filepath.Join(base, rel), info)
-	})
-	if err != nil {
-		return rep, err
-	}
-	return rep, tw.Close()
 }

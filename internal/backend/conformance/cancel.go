@@ -37,3 +37,30 @@ func testExecCancel(t *testing.T, s *suite) {
 		}
 	}
 }
+
+// testExecClosedOutput: when whoever reads an exec's output goes away (a closed pipe), the
+// process ends as it would on a pipe (SIGPIPE, exit 141 from a shell's view) instead of writing
+// on for nobody; paddock cp closes the pipe this way when it refuses what a sandbox sends.
+func testExecClosedOutput(t *testing.T, s *suite) {
+	s.start()
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	defer null.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		b := make([]byte, 4096)
+		r.Read(b) // the first output, then the reader leaves
+		r.Close()
+	}()
+	ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	code, err := s.b.Exec(ctx, s.sb, backend.ExecRequest{Argv: []string{"/bin/sh", "-c", "while :; do echo yes; done"}, Dir: s.ws},
+		backend.ExecIO{Stdin: null, Stdout: w, Stderr: null})
+	w.Close()
+	if err != nil || code != 141 || time.Since(start) > 20*time.Second {
+		t.Fatalf("Exec whose output pipe closed: exit %d, %v, after %v (want 141 at once)", code, err, time.Since(start))
+	}
+}

@@ -52,6 +52,7 @@ func Run(t *testing.T, h Harness) {
 		{"ManagedVolume", testVolume},
 		{"RecordedSourceNotFollowed", testRecordedSource},
 		{"ExecCancelEndsProcess", testExecCancel},
+		{"ExecClosedOutputEnds", testExecClosedOutput},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

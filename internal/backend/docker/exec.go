@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -139,14 +141,15 @@ func (b *Backend) Exec(ctx context.Context, sb *backend.Sandbox, req backend.Exe
 	}
 	// When the process cannot start, the engine writes its reason to the output stream: held
 	// back, and turned into paddock's error, if the exec never got a process.
-	guard := &startGuard{w: stdio.Stdout}
+	closed := new(atomic.Bool)
+	guard := &startGuard{w: outWriter{stdio.Stdout, closed}}
 	outDone := make(chan error, 1)
 	go func() {
 		var err error
 		if req.TTY {
 			_, err = io.Copy(guard, hj.Reader)
 		} else {
-			_, err = stdcopy.StdCopy(guard, stdio.Stderr, hj.Reader)
+			_, err = stdcopy.StdCopy(guard, outWriter{stdio.Stderr, closed}, hj.Reader)
 		}
 		outDone <- err
 	}()
@@ -154,6 +157,15 @@ wait:
 	for {
 		select {
 		case <-outDone:
+			if closed.Load() {
+				// Whoever reads the output has gone (a closed pipe): the process would die of
+				// SIGPIPE at its next write, as it does on the native backend; here the engine
+				// keeps reading it, so it is killed, with what it started.
+				kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+				b.signal(kctx, c, sb, cr.ID, local, mark, 9, true)
+				cancel()
+				return 128 + int(syscall.SIGPIPE), nil
+			}
 			break wait
 		case <-ctx.Done():
 			// Closing the streams does not end the process: it is killed, with what it started.
@@ -189,6 +201,20 @@ wait:
 		}
 		time.Sleep(time.Millisecond * time.Duration(min(1+i, 20)))
 	}
+}
+
+// outWriter notes that writing the output failed: its reader has gone.
+type outWriter struct {
+	w      io.Writer
+	closed *atomic.Bool
+}
+
+func (o outWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.closed.Store(true)
+	}
+	return n, err
 }
 
 // startGuard passes output through, except output that begins like the engine's report of a

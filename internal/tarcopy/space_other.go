@@ -1,0 +1,5 @@
+//go:build !linux
+
+package tarcopy
+
+func freeSpace(string) (space, bool) { return space{}, false }
