@@ -83,6 +83,14 @@ type EngineReporter interface {
 }
 
 // Abilities are the optional interfaces above, as nil pointers for reflection.
+// SessionHost is a backend whose sandboxes keep background sessions (paddock run -d AGENT):
+// a session server (internal/session) answers on SessionSocket while the sandbox runs, and
+// keeps what its sessions are doing in SessionState for listings.
+type SessionHost interface {
+	SessionSocket(sb *Sandbox) string
+	SessionState(sb *Sandbox) string
+}
+
 var Abilities = []any{(*Salvager)(nil), (*Reviver)(nil), (*SocketProvider)(nil), (*ImageResolver)(nil),
 	(*FileChecker)(nil), (*Describer)(nil), (*EngineReporter)(nil), (*Differ)(nil),
-	(*DiskLimiter)(nil)}
+	(*DiskLimiter)(nil), (*SessionHost)(nil)}

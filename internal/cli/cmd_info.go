@@ -57,16 +57,32 @@ func newLsCmd(f *Factory) *cobra.Command {
 func printTable(out io.Writer, entries []sandbox.Entry, tty bool) {
 	if !tty {
 		for _, e := range entries {
-			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, e.Created.Format(time.RFC3339), e.Backend)
+			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, e.Created.Format(time.RFC3339), e.Backend, sessionColumn(e.Session, false))
 		}
 		return
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tAGENT\tWORKSPACE\tSTATUS\tCREATED\tBACKEND")
+	fmt.Fprintln(tw, "ID\tNAME\tAGENT\tWORKSPACE\tSTATUS\tCREATED\tBACKEND\tSESSION")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, ago(e.Created), e.Backend)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, ago(e.Created), e.Backend, sessionColumn(e.Session, true))
 	}
 	tw.Flush()
+}
+
+// sessionColumn says what a sandbox's background session does: running (and when it last
+// printed), exited with its code, or "-".
+func sessionColumn(s *sandbox.SessionInfo, human bool) string {
+	switch {
+	case s == nil:
+		return "-"
+	case !s.Running:
+		return fmt.Sprintf("exited(%d)", s.ExitCode)
+	case s.LastOutput.IsZero():
+		return "running"
+	case human:
+		return "running, printed " + ago(s.LastOutput)
+	}
+	return "running,printed=" + s.LastOutput.Format(time.RFC3339)
 }
 
 func ago(t time.Time) string {

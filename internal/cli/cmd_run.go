@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -130,7 +131,7 @@ func newRunCmd(f *Factory) *cobra.Command {
   paddock run codex -m 4g --cpus 2   # flags before the agent are paddock's: limits, -e, -v, --network
   paddock run shell                  # interactive login shell in the sandbox for this folder
   paddock run shell -c 'npm test'    # arguments after the agent go to it; its exit code is paddock's
-  paddock run -d shell               # start (or keep) the sandbox running without attaching
+  paddock run -d claude 'add retries'   # the agent works in the background: paddock attach, paddock logs
   paddock run shell-myproj           # the agent of an existing sandbox, by name`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -144,7 +145,7 @@ func newRunCmd(f *Factory) *cobra.Command {
 	}
 	cmd.Flags().SetInterspersed(false)
 	opts.register(cmd.Flags())
-	cmd.Flags().BoolVarP(&opts.detach, "detach", "d", false, "start the sandbox without attaching to it")
+	cmd.Flags().BoolVarP(&opts.detach, "detach", "d", false, "start the agent in the background (paddock attach, paddock logs)")
 	return cmd
 }
 
@@ -203,10 +204,36 @@ func runRun(ctx context.Context, f *Factory, fs *pflag.FlagSet, opts *runOptions
 		fmt.Fprintf(f.IO.Err, "paddock: created sandbox %s for %s\n", rec.Name, rec.Workspace)
 	}
 	if opts.detach {
+		if err := startBackground(ctx, f, m, rec, args); err != nil {
+			return err
+		}
 		fmt.Fprintln(f.IO.Out, rec.Name)
 		return nil
 	}
 	return runAgent(ctx, f, m, rec, args)
+}
+
+// startBackground starts the sandbox's agent in a background session (run -d): it runs on a
+// terminal the sandbox keeps, for attach and logs. One that runs already is left as it is.
+func startBackground(ctx context.Context, f *Factory, m *sandbox.Manager, rec *store.Record, args []string) error {
+	if s := m.Session(rec); s != nil && s.Running {
+		if len(args) > 0 {
+			return fmt.Errorf("%w: sandbox %s's session is running already: join it with paddock attach %s, or end it first", sandbox.ErrBadInput, rec.Name, rec.Name)
+		}
+		fmt.Fprintf(f.IO.Err, "paddock: sandbox %s's session is running already: paddock attach %s\n", rec.Name, rec.Name)
+		return nil
+	}
+	_, err := m.StartSession(ctx, rec, args, terminalSize(f))
+	if errors.Is(err, sandbox.ErrNoSessions) && len(args) == 0 {
+		// The sandbox runs; its agent is started by the next paddock run.
+		fmt.Fprintf(f.IO.Err, "paddock: sandbox %s runs; its agent is not started in the background: %v\n", rec.Name, sandbox.ErrNoSessions)
+		return nil
+	}
+	if err != nil {
+		return execExitCode(err)
+	}
+	fmt.Fprintf(f.IO.Err, "paddock: %s runs in the background: paddock attach %s (detach with Ctrl-P Ctrl-Q), paddock logs %s\n", rec.Agent, rec.Name, rec.Name)
+	return nil
 }
 
 // runAgent runs the sandbox's agent with args, attached to the caller's terminal or streams.

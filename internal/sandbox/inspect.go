@@ -21,6 +21,8 @@ type Entry struct {
 	Status    string    `json:"status"`
 	Created   time.Time `json:"created"`
 	Backend   string    `json:"backend"`
+	// Session is the background session (paddock run -d) of a running sandbox.
+	Session *SessionInfo `json:"session,omitempty"`
 }
 
 // List returns the sandboxes (running ones, or all) and the records that could not be read.
@@ -38,8 +40,12 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Entry, []store.Corrupt,
 		if !all && st.Status != "running" {
 			continue
 		}
-		entries = append(entries, Entry{ID: r.ID, Name: r.Name, Agent: r.Agent, Workspace: r.Workspace,
-			Status: st.Status, Created: r.Created, Backend: BackendOf(r)})
+		e := Entry{ID: r.ID, Name: r.Name, Agent: r.Agent, Workspace: r.Workspace,
+			Status: st.Status, Created: r.Created, Backend: BackendOf(r)}
+		if st.Status == "running" {
+			e.Session = m.Session(r)
+		}
+		entries = append(entries, e)
 	}
 	return entries, bad, nil
 }

@@ -133,23 +133,33 @@ func (m *Manager) RunAgent(ctx context.Context, rec *store.Record, r AgentRun) (
 	if hint := m.LoginHint(a); hint != "" && !VersionOnly(r.Args) {
 		m.say(hint)
 	}
-	has := m.hasFile(ctx, rec)
-	epEnv, epArgs, err := m.agentEndpoints(rec, a)
+	req, err := m.agentRequest(ctx, rec, a, r.Args, r.TTY)
 	if err != nil {
 		return -1, err
 	}
-	argv := a.Command(append(append(hostConfigArgs(rec, a), epArgs...), r.Args...), has)
-	req := ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: r.TTY, Stdin: true, Env: TermEnv(r.TTY), User: imageUser(rec)}
-	keys, err := m.agentKeys(rec, a)
-	if err != nil {
-		return -1, err
-	}
-	req.Env = append(append(req.Env, keys...), epEnv...)
 	if rec.Spec.Egress != nil && m.Progress != nil {
 		// A shell gets its notices at once.
 		defer m.egressNotices(m.Store.Dir(rec.ID), rec.Name, r.TTY, r.TTY && rec.Agent != "shell")()
 	}
 	return m.Exec(ctx, rec, req, r.Streams)
+}
+
+// agentRequest is how rec's agent a is started with args: its command, keys, endpoints and
+// settings.
+func (m *Manager) agentRequest(ctx context.Context, rec *store.Record, a agent.Agent, args []string, tty bool) (ExecRequest, error) {
+	has := m.hasFile(ctx, rec)
+	epEnv, epArgs, err := m.agentEndpoints(rec, a)
+	if err != nil {
+		return ExecRequest{}, err
+	}
+	argv := a.Command(append(append(hostConfigArgs(rec, a), epArgs...), args...), has)
+	req := ExecRequest{Argv: argv, Dir: rec.Workspace, TTY: tty, Stdin: true, Env: TermEnv(tty), User: imageUser(rec)}
+	keys, err := m.agentKeys(rec, a)
+	if err != nil {
+		return ExecRequest{}, err
+	}
+	req.Env = append(append(req.Env, keys...), epEnv...)
+	return req, nil
 }
 
 // hasFile tells whether a file exists where the sandbox's agent runs: in the backend's own

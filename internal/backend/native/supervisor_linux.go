@@ -128,6 +128,7 @@ func SuperviseMain(dir string) int {
 	if err := batchsched.Process(); err != nil {
 		slog.Warn("batch scheduling", "err", err)
 	}
+	serveSessions(context.Background(), l)
 	report(nil)
 	memtrim.Keep(5 * time.Second)
 	return sv.run()
@@ -428,6 +429,7 @@ func (s *supervised) run() int {
 	}
 	s.group.Remove()
 	os.Remove(s.l.sock())
+	stopSessions(s.l)
 	if !s.state.Rootless {
 		os.RemoveAll(runDir(s.state.ID))
 	}

@@ -1,0 +1,104 @@
+package e2e
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Background sessions (paddock run -d AGENT, attach, logs), root and rootless, in a real
+// terminal (tmux): the agent runs with no terminal attached; attach shows its screen, takes
+// keys (Ctrl-C goes to the agent, not to paddock), detaches with Ctrl-P Ctrl-Q while the agent
+// goes on; its output meanwhile is in logs and on the screen at the next attach; when it ends,
+// attach ends with its exit code, and ls and logs say so.
+func TestBackgroundSession(t *testing.T) {
+	forEachMode(t, checkBackgroundSession)
+}
+
+// attachScript runs paddock with args in a terminal as the env's user, then says how it ended.
+func (e *env) terminalScript(ws string, args ...string) string {
+	env := append([]string{"HOME=" + e.home, "PADDOCK_HOME=" + e.phome, "TERM=xterm-256color", "LANG=C.UTF-8"}, e.extra...)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+	}
+	argv := append([]string{binary}, args...)
+	if e.mode == asRootless {
+		argv = append([]string{"setpriv", fmt.Sprintf("--reuid=%d", e.uid), fmt.Sprintf("--regid=%d", e.gid), "--clear-groups"}, argv...)
+	}
+	return strings.Replace(shellScript(ws, env, argv), "SESSION-ENDED", "PADDOCK-ENDED", 1)
+}
+
+func checkBackgroundSession(t *testing.T, e *env) {
+	ws := e.workspace("bg")
+	script := `trap 'echo caught-interrupt' INT; echo ready-for-input
+		while ! read a; do :; done; echo "answer: $a"
+		sleep 2; echo "late: printed while detached"
+		while ! read b; do :; done; echo "bye $b"; exit 7`
+	r := e.run(ws, "run", "-d", "shell", "-c", script)
+	if r.code != 0 {
+		t.Fatalf("run -d: %s", r)
+	}
+	name := strings.TrimSpace(r.stdout)
+	if !strings.Contains(r.stderr, "paddock attach "+name) {
+		t.Errorf("run -d does not say how to attach: %s", r.stderr)
+	}
+	waitLogs := func(want string) string {
+		t.Helper()
+		var out string
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			if out = e.ok(ws, "logs", name); strings.Contains(out, want) {
+				return out
+			}
+		}
+		t.Fatalf("logs never showed %q:\n%s", want, out)
+		return ""
+	}
+	waitLogs("ready-for-input")
+	if ls := e.ok(ws, "ls"); !strings.Contains(ls, "running") || !strings.Contains(ls, name) {
+		t.Errorf("ls: %s", ls)
+	}
+	if r := e.run(ws, "run", "-d", "shell", "-c", "echo other"); r.code == 0 || !strings.Contains(r.stderr, "running already") {
+		t.Errorf("a second run -d with a new command while the session runs: %s", r)
+	}
+
+	tm := newTmux(t, e.terminalScript(ws, "attach", name), 100, 30)
+	tm.waitFor(10*time.Second, "the session's screen", "ready-for-input")
+	tm.tmux("send-keys", "-t", "main", "C-c")
+	tm.waitFor(10*time.Second, "Ctrl-C reaching the agent", "caught-interrupt")
+	if sc := tm.screen(); strings.Contains(sc, "PADDOCK-ENDED") {
+		t.Fatalf("Ctrl-C ended paddock attach:\n%s", sc)
+	}
+	tm.typeLine("first")
+	tm.waitFor(10*time.Second, "the answer", "answer: first")
+	tm.tmux("send-keys", "-t", "main", "C-p", "C-q")
+	tm.waitFor(10*time.Second, "detaching", "detached from "+name, "PADDOCK-ENDED:0")
+
+	// Detached, the agent goes on.
+	waitLogs("late: printed while detached")
+	if tail := e.ok(ws, "logs", "--tail", "1", name); !strings.Contains(tail, "late: printed") || strings.Contains(tail, "answer: first") {
+		t.Errorf("logs --tail 1: %q", tail)
+	}
+
+	// Attached again: its screen shows what came meanwhile; the session's end ends attach with
+	// its exit code.
+	tm2 := newTmux(t, e.terminalScript(ws, "attach", name), 100, 30)
+	tm2.waitFor(10*time.Second, "the screen at the second attach", "late: printed while detached")
+	tm2.typeLine("second")
+	tm2.waitFor(10*time.Second, "the end of the session", "bye second", "ended (exit code 7)", "PADDOCK-ENDED:7")
+
+	if out := e.ok(ws, "logs", name); !strings.Contains(out, "bye second") {
+		t.Errorf("logs after the end: %q", out)
+	}
+	if ls := e.ok(ws, "ls"); !strings.Contains(ls, "exited(7)") {
+		t.Errorf("ls after the end: %s", ls)
+	}
+	if r := e.run(ws, "attach", name); r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("attach without a terminal: want one line and a failure: %s", r)
+	}
+	// A new background session after the end.
+	if r := e.run(ws, "run", "-d", name); r.code != 0 {
+		t.Errorf("run -d after the end: %s", r)
+	}
+}

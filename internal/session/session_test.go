@@ -1,0 +1,83 @@
+package session
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		max    int
+		writes []string
+		want   string
+	}{
+		{"under", 10, []string{"abc", "def"}, "abcdef"},
+		{"exactly full", 6, []string{"abc", "def"}, "abcdef"},
+		{"wraps", 6, []string{"abcd", "efgh"}, "cdefgh"},
+		{"wraps twice", 4, []string{"ab", "cd", "ef", "g"}, "defg"},
+		{"one big write", 4, []string{"x", "abcdefgh"}, "efgh"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRing(tc.max)
+			for _, w := range tc.writes {
+				r.Write([]byte(w))
+			}
+			if got := string(r.Bytes()); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTailLines(t *testing.T) {
+	in := []byte("one\ntwo\nthree\n")
+	for n, want := range map[int]string{-1: "one\ntwo\nthree\n", 0: "", 1: "three\n", 2: "two\nthree\n", 5: "one\ntwo\nthree\n"} {
+		if got := string(tailLines(in, n)); got != want {
+			t.Errorf("tail %d: %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestDetachKeys(t *testing.T) {
+	keys, err := ParseDetachKeys("")
+	if err != nil || !bytes.Equal(keys, []byte{16, 17}) {
+		t.Fatalf("default: %v %v", keys, err)
+	}
+	for _, bad := range []string{"ctrl-1", "ab", "ctrl-", ","} {
+		if _, err := ParseDetachKeys(bad); err == nil {
+			t.Errorf("%q was taken", bad)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		chunks []string
+		want   string
+		detach bool
+	}{
+		{"plain", []string{"hello"}, "hello", false},
+		{"sequence", []string{"ab\x10\x11cd"}, "ab", true},
+		{"split across reads", []string{"ab\x10", "\x11"}, "ab", true},
+		{"prefix then other", []string{"a\x10b"}, "a\x10b", false},
+		{"prefix twice", []string{"\x10\x10\x11"}, "\x10", true},
+		{"ctrl-c passes", []string{"\x03"}, "\x03", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &detacher{keys: keys}
+			var out strings.Builder
+			detached := false
+			for _, c := range tc.chunks {
+				p, done := d.feed([]byte(c))
+				out.Write(p)
+				if done {
+					detached = true
+					break
+				}
+			}
+			if out.String() != tc.want || detached != tc.detach {
+				t.Errorf("passed %q detached %v, want %q %v", out.String(), detached, tc.want, tc.detach)
+			}
+		})
+	}
+}
