@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paddockhq/paddock/internal/agenttest"
 )
 
 // Background sessions (paddock run -d AGENT, attach, logs), root and rootless, in a real
@@ -101,4 +103,52 @@ func checkBackgroundSession(t *testing.T, e *env) {
 	if r := e.run(ws, "run", "-d", name); r.code != 0 {
 		t.Errorf("run -d after the end: %s", r)
 	}
+}
+
+// TestBackgroundSessionClaudeTUI: the real Claude Code in a background session against the
+// stand-in: started with run -d, attached in a real terminal at its prompt, asked a question,
+// detached before the answer comes; the answer arrives while no terminal is attached (logs show
+// it), and the next attach, in a terminal of another size, shows it on Claude Code's screen.
+func TestBackgroundSessionClaudeTUI(t *testing.T) {
+	e := newEnv(t, asRoot)
+	agSetup(t, e, "")
+	agEnsureInstalled(t, "claude")
+	reply := "PADDOCK-DETACHED-REPLY-4242"
+	s := standIn(t, agenttest.Anthropic, reply)
+	s.Delay = 5 * time.Second
+	if r := e.runInput("", "sk-session-key", "secret", "set", "anthropic", "--endpoint", s.URL); r.code != 0 {
+		t.Fatalf("secret set: %s", r)
+	}
+	ws := e.workspace("bgclaude")
+	r := e.run(ws, "run", "-d", "claude")
+	if r.code != 0 {
+		t.Fatalf("run -d claude: %s", r)
+	}
+	name := strings.TrimSpace(r.stdout)
+	tm := newTmux(t, e.terminalScript(ws, "attach", name), 110, 34)
+	tm.waitFor(60*time.Second, "Claude Code's prompt", "bypass permissions on")
+	tm.typeLine("say the word")
+	time.Sleep(time.Second) // sent, not yet answered (the stand-in holds its reply)
+	tm.tmux("send-keys", "-t", "main", "C-p", "C-q")
+	sc := tm.waitFor(10*time.Second, "detaching", "detached from "+name, "PADDOCK-ENDED:0")
+	if strings.Contains(sc, reply) {
+		t.Fatalf("the reply came before the detach; the test proves nothing:\n%s", sc)
+	}
+	var out string
+	for end := time.Now().Add(60 * time.Second); !strings.Contains(out, reply); time.Sleep(300 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the reply never arrived in the detached session's logs:\n%s\nstand-in saw:\n%s", out, s.Summary())
+		}
+		out = e.ok(ws, "logs", name)
+	}
+	start := time.Now()
+	tm2 := newTmux(t, e.terminalScript(ws, "attach", name), 120, 36)
+	tm2.waitFor(20*time.Second, "the reply on the screen at the next attach", reply, "bypass permissions on")
+	t.Logf("the second attach showed Claude Code's screen within %s (tmux polling included)", time.Since(start).Round(time.Millisecond))
+	// Claude Code takes the new terminal's width (its rules span it).
+	tm2.waitFor(15*time.Second, "redraw at 120 columns", strings.Repeat("─", 120))
+	tm2.tmux("send-keys", "-t", "main", "C-c")
+	time.Sleep(400 * time.Millisecond)
+	tm2.tmux("send-keys", "-t", "main", "C-c")
+	tm2.waitFor(20*time.Second, "Claude Code's exit ending attach", "ended (exit code", "PADDOCK-ENDED:")
 }
