@@ -129,7 +129,7 @@ func TestMCPServer(t *testing.T) {
 			}
 		}
 		slices.Sort(names)
-		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_rm", "sandbox_run", "sandbox_stop"}; !slices.Equal(names, want) {
+		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_logs", "sandbox_rm", "sandbox_run", "sandbox_start_agent", "sandbox_stop"}; !slices.Equal(names, want) {
 			t.Fatalf("tools %v, want %v", names, want)
 		}
 
@@ -194,6 +194,23 @@ func TestMCPServer(t *testing.T) {
 		c.ok("sandbox_exec", map[string]any{"sandbox": name, "command": []string{"cat", "/tmp/back"}}, &x)
 		if x.Stdout.Text != "made\n" {
 			t.Fatalf("sandbox_copy in: %+v", x)
+		}
+
+		// The agent (a shell here) in the background, and what it printed, as text.
+		var sa mcpserver.StartAgentResult
+		c.ok("sandbox_start_agent", map[string]any{"sandbox": name, "args": []string{"-c", "printf '\\033[1mbold-start\\033[0m\\n'; echo second-line"}}, &sa)
+		if !sa.Session.Running && sa.Session.Name == "" {
+			t.Fatalf("sandbox_start_agent: %+v", sa)
+		}
+		var lg mcpserver.LogsResult
+		for end := time.Now().Add(10 * time.Second); !strings.Contains(lg.Output, "second-line"); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("sandbox_logs never showed the output: %+v", lg)
+			}
+			c.ok("sandbox_logs", map[string]any{"sandbox": name}, &lg)
+		}
+		if !strings.Contains(lg.Output, "bold-start\n") || strings.Contains(lg.Output, "\x1b") {
+			t.Errorf("sandbox_logs output is not plain text: %q", lg.Output)
 		}
 
 		// A huge output is bounded: its start and end are kept, and the result says so.

@@ -88,6 +88,7 @@ resolving the name as the proxy does: the decision, the rule that decided and wh
 A refusal is a result, not an error.`,
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &yes}}, s.policyCheck, nil)
 	registerCopy(srv, s)
+	registerSessions(srv, s)
 	return srv
 }
 

@@ -27,8 +27,8 @@ type CopyResult struct {
 	Bytes   int64    `json:"bytes"`
 	Skipped []string `json:"skipped,omitempty"`
 	// SkippedMore counts what was not copied beyond the names in Skipped.
-	SkippedMore int `json:"skipped_more,omitempty"`
-	Notes   []string `json:"notes,omitempty"`
+	SkippedMore int      `json:"skipped_more,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
 }
 
 func registerCopy(srv *mcp.Server, s *server) {

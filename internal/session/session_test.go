@@ -81,3 +81,19 @@ func TestDetachKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestPlain(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain\r\nline":                    "plain\nline",
+		"\x1b[1;32mgreen\x1b[0m":           "green",
+		"\x1b]0;title\x07after":            "after",
+		"\x1b]8;;http://x\x1b\\link":       "link",
+		"a\rb":                             "a\nb",
+		"bell\x07 and \x1b(Bcharset":       "bell and charset",
+		"\x1b[?2004h\x1b[2J\x1b[Hscreen\n": "screen\n",
+	} {
+		if got := Plain([]byte(in)); got != want {
+			t.Errorf("Plain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
