@@ -1,50 +1,52 @@
 package session
 
-// ring keeps the last bytes a session printed (its scrollback), up to a fixed size; it grows as
-// output comes, so an idle session with little output costs little.
+// ring keeps the last bytes a session printed (its scrollback), about max of them: chunks of
+// ringChunk bytes, allocated as output comes (an idle session with little output costs little)
+// and reused once there are enough (a full scrollback leaves no garbage behind).
 type ring struct {
-	buf   []byte
-	start int // where the oldest byte is, once the buffer is full
-	full  bool
-	max   int
-	total int64 // every byte ever written
+	chunks [][]byte
+	max    int
+	total  int64 // every byte ever written
 }
+
+const ringChunk = 64 << 10
 
 func newRing(max int) *ring { return &ring{max: max} }
 
 func (r *ring) Write(p []byte) {
 	r.total += int64(len(p))
-	if len(p) >= r.max {
-		r.buf = append(r.buf[:0], p[len(p)-r.max:]...)
-		r.start, r.full = 0, true
-		return
-	}
-	if !r.full {
-		if len(r.buf)+len(p) <= r.max {
-			r.buf = append(r.buf, p...)
-			return
-		}
-		// Becomes full: grow to max, then wrap.
-		n := r.max - len(r.buf)
-		r.buf = append(r.buf, p[:n]...)
-		p = p[n:]
-		r.full, r.start = true, 0
-	}
 	for len(p) > 0 {
-		n := copy(r.buf[r.start:], p)
+		last := len(r.chunks) - 1
+		if last < 0 || len(r.chunks[last]) == cap(r.chunks[last]) {
+			var c []byte
+			if len(r.chunks)*ringChunk >= r.max+ringChunk {
+				c = r.chunks[0][:0] // the oldest chunk's bytes go; its memory is reused
+				r.chunks = append(r.chunks[:0], r.chunks[1:]...)
+			} else {
+				c = make([]byte, 0, ringChunk)
+			}
+			r.chunks = append(r.chunks, c)
+			last = len(r.chunks) - 1
+		}
+		c := r.chunks[last]
+		n := min(cap(c)-len(c), len(p))
+		r.chunks[last] = append(c, p[:n]...)
 		p = p[n:]
-		r.start = (r.start + n) % r.max
 	}
 }
 
-// Bytes is the scrollback, oldest first (a copy).
+// Bytes is the scrollback, oldest first (a copy): at least the last max bytes written, when
+// there were that many.
 func (r *ring) Bytes() []byte {
-	if !r.full {
-		return append([]byte(nil), r.buf...)
+	n := 0
+	for _, c := range r.chunks {
+		n += len(c)
 	}
-	out := make([]byte, 0, r.max)
-	out = append(out, r.buf[r.start:]...)
-	return append(out, r.buf[:r.start]...)
+	out := make([]byte, 0, n)
+	for _, c := range r.chunks {
+		out = append(out, c...)
+	}
+	return out
 }
 
 // tailLines is the end of b holding its last n lines (all of b when n < 0).

@@ -6,26 +6,40 @@ import (
 	"testing"
 )
 
+// The ring keeps at least its size's worth of the latest output, in order, and at most one
+// chunk more.
 func TestRing(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		max    int
-		writes []string
-		want   string
+		writes []int
 	}{
-		{"under", 10, []string{"abc", "def"}, "abcdef"},
-		{"exactly full", 6, []string{"abc", "def"}, "abcdef"},
-		{"wraps", 6, []string{"abcd", "efgh"}, "cdefgh"},
-		{"wraps twice", 4, []string{"ab", "cd", "ef", "g"}, "defg"},
-		{"one big write", 4, []string{"x", "abcdefgh"}, "efgh"},
+		{"under", []int{3, 5}},
+		{"one chunk exactly", []int{ringChunk}},
+		{"across chunks", []int{ringChunk - 1, 7, ringChunk * 2}},
+		{"wraps many times", []int{ringChunk * 9, 3, ringChunk*5 + 11}},
+		{"one big write", []int{1, ringChunk * 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRing(tc.max)
-			for _, w := range tc.writes {
-				r.Write([]byte(w))
+			const max = 4 * ringChunk
+			r := newRing(max)
+			var all []byte
+			for i, n := range tc.writes {
+				p := bytes.Repeat([]byte{byte('a' + i)}, n)
+				for j := range p {
+					p[j] += byte(j % 7)
+				}
+				r.Write(p)
+				all = append(all, p...)
 			}
-			if got := string(r.Bytes()); got != tc.want {
-				t.Errorf("got %q, want %q", got, tc.want)
+			got := r.Bytes()
+			if want := min(len(all), max); len(got) < want || len(got) > max+ringChunk {
+				t.Fatalf("kept %d bytes, want %d to %d", len(got), want, max+ringChunk)
+			}
+			if !bytes.HasSuffix(all, got) {
+				t.Error("what was kept is not the end of what was written")
+			}
+			if r.total != int64(len(all)) {
+				t.Errorf("total %d, want %d", r.total, len(all))
 			}
 		})
 	}
