@@ -91,6 +91,14 @@ type SessionHost interface {
 	SessionState(sb *Sandbox) string
 }
 
+// PortForwarder is a backend that publishes a sandbox's ports (Spec.Ports) when it starts, and
+// while it runs: Publish listens on the host (an address in use is an error that says so),
+// Unpublish closes the listener.
+type PortForwarder interface {
+	Publish(ctx context.Context, sb *Sandbox, p Port) error
+	Unpublish(ctx context.Context, sb *Sandbox, p Port) error
+}
+
 var Abilities = []any{(*Salvager)(nil), (*Reviver)(nil), (*SocketProvider)(nil), (*ImageResolver)(nil),
 	(*FileChecker)(nil), (*Describer)(nil), (*EngineReporter)(nil), (*Differ)(nil),
-	(*DiskLimiter)(nil), (*SessionHost)(nil)}
+	(*DiskLimiter)(nil), (*SessionHost)(nil), (*PortForwarder)(nil)}

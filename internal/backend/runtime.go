@@ -6,8 +6,12 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/hostpath"
@@ -18,6 +22,8 @@ var (
 	ErrNotRunning  = errors.New("sandbox is not running")
 	ErrUnsupported = errors.New("not supported on this host")
 	ErrStartFailed = errors.New("sandbox failed to start")
+	// ErrPortInUse: a port cannot be published (its host address is taken or not allowed).
+	ErrPortInUse = errors.New("cannot publish")
 )
 
 // Disk-limit methods (DiskSupport.Method, DiskStatus.Method).
@@ -155,7 +161,31 @@ type Spec struct {
 	AgentEnv []string `json:"agent_env,omitempty"`
 	// Egress is the sandbox's only path out. Nil: loopback only, nothing outside is reachable.
 	Egress *Egress `json:"egress,omitempty"`
+	// Ports are published while the sandbox runs: a listener on the host for each, whose
+	// connections the backend carries to the port on the sandbox's loopback (the sandbox gets no
+	// network interface for it). A backend that has Ports must be a PortForwarder.
+	Ports []Port `json:"ports,omitempty"`
 }
+
+// Port is a published port: connections to HostIP:HostPort on the host reach 127.0.0.1:Port (or
+// [::1]:Port) inside the sandbox.
+type Port struct {
+	HostIP   string `json:"host_ip"`
+	HostPort int    `json:"host_port"`
+	Port     int    `json:"port"`
+}
+
+// String is the port as -p takes it.
+func (p Port) String() string {
+	h := p.HostIP
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	return fmt.Sprintf("%s:%d:%d", h, p.HostPort, p.Port)
+}
+
+// HostAddr is where the host listens.
+func (p Port) HostAddr() string { return net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort)) }
 
 // Egress asks the backend to make paddock's egress proxy (internal/egress) reachable inside the
 // sandbox, and nothing else: the backend creates a TCP listener on 127.0.0.1:ProxyPort in the

@@ -91,6 +91,11 @@ func (s *server) handle(c *execproto.Conn) {
 		closeFDs(fds)
 		return
 	}
+	if req.Type == execproto.TypeSockets {
+		closeFDs(fds)
+		sendSockets(c, req)
+		return
+	}
 	if req.Type != execproto.TypeExec || len(req.Argv) == 0 {
 		closeFDs(fds)
 		c.Send(execproto.Message{Type: execproto.TypeError, Message: "bad exec request"})

@@ -35,6 +35,7 @@ type sandboxFlags struct {
 	network    string
 
 	agentVersion, agentConfig string
+	publish                   []string
 }
 
 func (s *sandboxFlags) register(fs *pflag.FlagSet) {
@@ -43,6 +44,7 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&s.env, "env", "e", nil, "set KEY=VAL in the sandbox, or KEY to pass the host's value (repeatable)")
 	fs.StringArrayVar(&s.envFiles, "env-file", nil, "read KEY=VAL lines from a file (repeatable)")
 	fs.StringArrayVarP(&s.volumes, "volume", "v", nil, "mount HOST[:SANDBOX][:ro] (repeatable)")
+	fs.StringArrayVarP(&s.publish, "publish", "p", nil, "publish a port: [HOSTADDR:]HOSTPORT[:PORT], the host side on 127.0.0.1 unless HOSTADDR says otherwise (repeatable)")
 	fs.StringVar(&s.cpus, "cpus", "", "CPU limit, e.g. 1.5")
 	fs.StringVarP(&s.memory, "memory", "m", "", "memory limit, e.g. 2g")
 	fs.Int64Var(&s.pids, "pids-limit", 0, "process limit (default 4096, best effort)")
@@ -66,6 +68,13 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 		return o, err
 	}
 	o.EnvSet = fs.Changed("env") || fs.Changed("env-file")
+	for _, p := range s.publish {
+		port, err := sandbox.ParsePort(p)
+		if err != nil {
+			return o, err
+		}
+		o.Ports = append(o.Ports, port)
+	}
 	for _, v := range s.volumes {
 		m, err := sandbox.ParseVolume(v)
 		if err != nil {

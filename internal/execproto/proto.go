@@ -26,6 +26,10 @@ const (
 	TypeResize  = "resize"  // client -> init: window size changed
 	TypeConfig  = "config"  // supervisor -> init: build the root (detached mounts attached)
 	TypeReady   = "ready"   // init -> supervisor: serving exec requests
+	// TypeSockets: supervisor -> init: make Count unconnected TCP sockets of Family (AF_INET,
+	// AF_INET6) in the sandbox's network namespace and send them back (TypeStarted). The
+	// supervisor connects them itself, to reach a port inside (paddock run -p).
+	TypeSockets = "sockets"
 )
 
 // Message is every message on the wire; unused fields stay empty.
@@ -42,6 +46,8 @@ type Message struct {
 	Code    int      `json:"code,omitempty"`
 	Signal  int      `json:"signal,omitempty"`
 	Message string   `json:"message,omitempty"`
+	Count   int      `json:"count,omitempty"`
+	Family  int      `json:"family,omitempty"`
 	// Payload carries the init's configuration on the supervisor's control socket.
 	Payload json.RawMessage `json:"payload,omitempty"`
 	// FDs is how many descriptors travel with this message (set by Send).

@@ -83,6 +83,8 @@ type Inspection struct {
 	DockerSocket bool `json:"docker_socket"`
 	// Network is the sandbox's egress: its preset and the proxy's port inside (null: loopback only).
 	Network *InspectNetwork `json:"network"`
+	// Ports are its published ports (paddock run -p, paddock port).
+	Ports []backend.Port `json:"ports"`
 	// Differences says how this sandbox differs from one on the native engine.
 	Differences []string `json:"differences,omitempty"`
 }
@@ -147,7 +149,10 @@ func (m *Manager) Inspect(ctx context.Context, rec *store.Record) (Inspection, e
 	}
 	v := Inspection{ID: rec.ID, Name: rec.Name, Agent: rec.Agent, Backend: rec.Backend, Created: rec.Created,
 		Template: rec.Spec.Template, Workspace: rec.Workspace, Workdir: rec.Spec.Workdir, Env: rec.Spec.Env,
-		State: st, Paths: map[string]string{"state": sb.Dir}}
+		State: st, Paths: map[string]string{"state": sb.Dir}, Ports: rec.Spec.Ports}
+	if v.Ports == nil {
+		v.Ports = []backend.Port{}
+	}
 	if im := rec.Spec.Image; im != nil {
 		v.Image = &InspectImage{Ref: im.Ref, Digest: im.Digest, User: im.User}
 	}

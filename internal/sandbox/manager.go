@@ -80,6 +80,10 @@ type Options struct {
 	Network    string
 	NetworkSet bool
 
+	// Ports are published (-p): on a new sandbox they are part of it; on an existing one they
+	// are added to its published ports.
+	Ports []backend.Port
+
 	// DiskBytes and DiskInodes are --disk (DiskSet): refused where the backend cannot enforce
 	// them, never ignored.
 	DiskBytes, DiskInodes int64
@@ -188,6 +192,19 @@ func within(parent, p string) bool {
 // none. An existing sandbox whose settings differ from the given ones is re-created only with
 // Recreate; otherwise the difference is reported.
 func (m *Manager) Ensure(ctx context.Context, o Options) (*store.Record, bool, error) {
+	if len(o.Ports) > 0 {
+		if _, err := m.portForwarder(m.Backend); err != nil {
+			return nil, false, err
+		}
+	}
+	rec, created, err := m.ensure(ctx, o)
+	if err == nil && !created && len(o.Ports) > 0 {
+		err = m.Publish(ctx, rec, o.Ports...)
+	}
+	return rec, created, err
+}
+
+func (m *Manager) ensure(ctx context.Context, o Options) (*store.Record, bool, error) {
 	ws, err := m.ResolveWorkspace(o.Workspace, o.Force)
 	if err != nil {
 		return nil, false, err
@@ -370,6 +387,7 @@ func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount back
 			Env:    o.Env, Limits: o.Limits,
 			Egress:         egressSpec(o.Network),
 			UnsafeNoLimits: m.UnsafeNoLimits,
+			Ports:          o.Ports,
 		},
 	}
 	if o.DockerSocket {

@@ -450,3 +450,36 @@ func TestParseCPUs(t *testing.T) {
 		})
 	}
 }
+
+func TestParsePort(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // backend.Port.String(), "" for an error
+	}{
+		{"3000", "127.0.0.1:3000:3000"},
+		{"8080:80", "127.0.0.1:8080:80"},
+		{"0.0.0.0:3000", "0.0.0.0:3000:3000"},
+		{"0.0.0.0:8080:80", "0.0.0.0:8080:80"},
+		{"[::1]:8080:80", "[::1]:8080:80"},
+		{"[::]:3000", "[::]:3000:3000"},
+		{"", ""},
+		{"0", ""},
+		{"65536", ""},
+		{"30a0", ""},
+		{"host:1:2", ""},
+		{"1:2:3:4", ""},
+		{"[::1]3000", ""},
+		{"[fe80::1%eth0]:3000", ""},
+		{"+80", ""},
+		{"080", ""},
+	} {
+		p, err := ParsePort(tc.in)
+		got := ""
+		if err == nil {
+			got = p.String()
+		}
+		if got != tc.want {
+			t.Errorf("ParsePort(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

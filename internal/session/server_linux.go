@@ -68,16 +68,21 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) {
 		if err != nil {
 			return
 		}
-		go s.handle(ctx, execproto.NewConn(c))
+		go func() {
+			c := execproto.NewConn(c)
+			m, fds, err := c.Recv()
+			if err != nil {
+				c.Close()
+				return
+			}
+			s.Handle(ctx, c, m, fds)
+		}()
 	}
 }
 
-func (s *Server) handle(ctx context.Context, c *execproto.Conn) {
-	m, fds, err := c.Recv()
-	if err != nil {
-		c.Close()
-		return
-	}
+// Handle answers one request m (with the descriptors that came with it) on c, which it owns
+// from then on: for a server that shares its socket with other services.
+func (s *Server) Handle(ctx context.Context, c *execproto.Conn, m execproto.Message, fds []int) {
 	var data *os.File
 	if len(fds) > 0 {
 		// Non-blocking, so that writes to a viewer that stopped reading time out.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -22,29 +23,55 @@ import (
 
 var _ backend.SessionHost = (*Backend)(nil)
 
-func (l layout) sessionSock() string  { return filepath.Join(l.dir, "session.sock") }
+func (l layout) control() string      { return filepath.Join(l.dir, "supervisor.sock") }
 func (l layout) sessionState() string { return filepath.Join(l.dir, "sessions.json") }
 
 // SessionSocket is where the sandbox's supervisor answers for its sessions.
-func (b *Backend) SessionSocket(sb *backend.Sandbox) string { return newLayout(sb.Dir).sessionSock() }
+func (b *Backend) SessionSocket(sb *backend.Sandbox) string { return newLayout(sb.Dir).control() }
 
 // SessionState is where the supervisor keeps what its sessions do.
 func (b *Backend) SessionState(sb *backend.Sandbox) string { return newLayout(sb.Dir).sessionState() }
 
-// serveSessions starts the supervisor's session server (until ctx ends).
-func serveSessions(ctx context.Context, l layout) {
+// serveControl starts the supervisor's control socket (until ctx ends): background sessions
+// and published ports, for paddock's commands. The socket is in the sandbox's state folder,
+// which the sandbox never sees; only its owner may connect.
+func serveControl(ctx context.Context, l layout, ports *portServer) {
 	os.Remove(l.sessionState())
-	ln, err := session.Listen(l.sessionSock())
+	ln, err := session.Listen(l.control())
 	if err != nil {
-		slog.Warn("sessions", "err", err)
+		slog.Warn("control socket", "err", err)
 		return
 	}
-	go session.NewServer(initSpawner(l.sock()), l.sessionState()).Serve(ctx, ln)
+	sessions := session.NewServer(initSpawner(l.sock()), l.sessionState())
+	go func() { <-ctx.Done(); ln.Close() }()
+	go func() {
+		for {
+			uc, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go func() {
+				c := execproto.NewConn(uc)
+				m, fds, err := c.Recv()
+				if err != nil {
+					c.Close()
+					return
+				}
+				if strings.HasPrefix(m.Type, "session-") {
+					sessions.Handle(ctx, c, m, fds)
+					return
+				}
+				closeFDs(fds)
+				defer c.Close()
+				c.Send(ports.handle(m))
+			}()
+		}
+	}()
 }
 
-// stopSessions removes what the session server leaves when the sandbox stops.
-func stopSessions(l layout) {
-	os.Remove(l.sessionSock())
+// stopControl removes what the control socket leaves when the sandbox stops.
+func stopControl(l layout) {
+	os.Remove(l.control())
 	os.Remove(l.sessionState())
 }
 

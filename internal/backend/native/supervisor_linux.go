@@ -119,6 +119,11 @@ func SuperviseMain(dir string) int {
 	if err := readJSON(l.spec(), &sb); err != nil {
 		return report(err)
 	}
+	// Published ports listen before anything starts: one in use fails the start at once.
+	ports, err := publishPorts(l, sb.Spec.Ports)
+	if err != nil {
+		return report(err)
+	}
 	sv, err := startInit(&sb, l)
 	if err != nil {
 		return report(err)
@@ -128,7 +133,7 @@ func SuperviseMain(dir string) int {
 	if err := batchsched.Process(); err != nil {
 		slog.Warn("batch scheduling", "err", err)
 	}
-	serveSessions(context.Background(), l)
+	serveControl(context.Background(), l, ports)
 	report(nil)
 	memtrim.Keep(5 * time.Second)
 	return sv.run()
@@ -429,7 +434,7 @@ func (s *supervised) run() int {
 	}
 	s.group.Remove()
 	os.Remove(s.l.sock())
-	stopSessions(s.l)
+	stopControl(s.l)
 	if !s.state.Rootless {
 		os.RemoveAll(runDir(s.state.ID))
 	}
