@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Published ports (issue 15, "Speed"): paddock run -p against a direct loopback connection.
+#
+#   bash bench/ports.sh          # builds paddock, measures, writes bench/results/ports-latest.md
+#
+#   bulk: MiB/s of a 1 GiB download from a server inside the sandbox through its published port,
+#         and from the same server on the host's loopback directly (target: ≥ 0.9 of direct)
+#   conn: ms per connection (connect, one byte there and back, close), same two ways
+#         (target: ≤ 0.3 ms added)
+#
+# Knobs: MB=1024 REPS=5 CONNS=500; QUICK=1 for a few runs. Nothing leaves 127.0.0.1.
+set -euo pipefail
+export LC_ALL=C
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RESULTS=$REPO/bench/results
+MB=${MB:-1024}
+REPS=${REPS:-5}
+CONNS=${CONNS:-500}
+[[ ${QUICK:-} == 1 ]] && MB=256 REPS=3 CONNS=100
+PATH=$PATH:/usr/local/go/bin
+W=$(mktemp -d /var/tmp/paddock-bench-ports.XXXXXX)
+export PADDOCK_HOME=$W/home
+HOSTSRV=
+cleanup() {
+	set +e
+	cd /
+	[[ -n $HOSTSRV ]] && kill "$HOSTSRV" 2>/dev/null
+	[[ -x $W/paddock ]] && "$W/paddock" rm -f --all >/dev/null 2>&1
+	rm -rf --one-file-system "$W"
+}
+trap cleanup EXIT
+mkdir -p "$W/ws"
+(cd "$REPO" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$W/" ./cmd/paddock ./cmd/paddock-oci && CGO_ENABLED=0 go build -o "$W/ws/porttool" ./bench/porttool)
+free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+HP=$(free)
+DP=$(free)
+cd "$W/ws"
+"$W/paddock" run -d -p "$HP:7000" shell -c "exec $W/ws/porttool serve 7000" >/dev/null 2>&1
+"$W/ws/porttool" serve "$DP" &
+HOSTSRV=$!
+for _ in $(seq 100); do "$W/ws/porttool" conn "127.0.0.1:$HP" 1 >/dev/null 2>&1 && break; sleep 0.1; done
+echo "==> bulk ($MB MiB x $REPS)" >&2
+B_DIRECT=$("$W/ws/porttool" bulk "127.0.0.1:$DP" "$MB" "$REPS")
+B_PORT=$("$W/ws/porttool" bulk "127.0.0.1:$HP" "$MB" "$REPS")
+echo "==> connections ($CONNS)" >&2
+C_DIRECT=$("$W/ws/porttool" conn "127.0.0.1:$DP" "$CONNS")
+C_PORT=$("$W/ws/porttool" conn "127.0.0.1:$HP" "$CONNS")
+mkdir -p "$RESULTS"
+MD=$RESULTS/ports-latest.md
+{
+	echo "# Published ports vs a direct loopback connection"
+	echo
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC') · paddock $(git -C "$REPO" rev-parse --short HEAD) · $(nproc) cores · load $(cut -d' ' -f1-3 /proc/loadavg) · $(id -un)"
+	echo
+	echo "bench/porttool on both ends; the sandbox's server on its loopback behind \`paddock run -p\`, the same server on the host's loopback for the direct figures. Medians."
+	echo
+	echo "| | direct | through -p | ratio / added | target |"
+	echo "|---|---|---|---|---|"
+	awk -v d="$B_DIRECT" -v p="$B_PORT" -v mb="$MB" 'BEGIN {printf "| bulk, %d MiB download | %d MiB/s | %d MiB/s | **%.2f** | ≥ 0.9 |\n", mb, d, p, p / d}'
+	awk -v d="$C_DIRECT" -v p="$C_PORT" 'BEGIN {printf "| per connection (connect, 1-byte round trip, close) | %.3f ms | %.3f ms | **+%.3f ms** | ≤ 0.3 ms |\n", d, p, p - d}'
+} >"$MD"
+cp "$MD" "$RESULTS/ports-$(date -u +%Y%m%dT%H%M%SZ).md"
+cat "$MD"
