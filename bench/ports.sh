@@ -3,17 +3,17 @@
 #
 #   bash bench/ports.sh          # builds paddock, measures, writes bench/results/ports-latest.md
 #
-#   bulk: MiB/s of a 1 GiB download from a server inside the sandbox through its published port,
+#   bulk: MiB/s of a 1000 MiB download from a server inside the sandbox through its published port,
 #         and from the same server on the host's loopback directly (target: ≥ 0.9 of direct)
 #   conn: ms per connection (connect, one byte there and back, close), same two ways
 #         (target: ≤ 0.3 ms added)
 #
-# Knobs: MB=1024 REPS=5 CONNS=500; QUICK=1 for a few runs. Nothing leaves 127.0.0.1.
+# Knobs: MB=1000 (at most 1020) REPS=5 CONNS=500; QUICK=1 for a few runs. Nothing leaves 127.0.0.1.
 set -euo pipefail
 export LC_ALL=C
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RESULTS=$REPO/bench/results
-MB=${MB:-1024}
+MB=${MB:-1000}
 REPS=${REPS:-5}
 CONNS=${CONNS:-500}
 [[ ${QUICK:-} == 1 ]] && MB=256 REPS=3 CONNS=100
