@@ -225,6 +225,9 @@ func (p *Proxy) target(proto, raw string, port int) (string, bool) {
 // allow it.
 func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) Decision {
 	host = strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")
+	if host == HostServices {
+		return p.decideHostServices(ctx, pol, port)
+	}
 	_, litErr := netip.ParseAddr(host)
 	need := litErr == nil
 	for _, e := range pol.Entries {
@@ -260,6 +263,26 @@ func (p *Proxy) decide(ctx context.Context, pol *Policy, host string, port int) 
 		}
 	}
 	return d
+}
+
+// HostServices is the name that reaches the host's own loopback from a sandbox, through the
+// proxy, at the ports rules name for it exactly (paddock policy allow host.paddock.internal:5432);
+// no wildcard, range or preset ("*" of open) reaches it.
+const HostServices = "host.paddock.internal"
+
+func (p *Proxy) decideHostServices(ctx context.Context, pol *Policy, port int) Decision {
+	for _, e := range pol.Entries {
+		if e.Deny && e.Rule.MatchName(HostServices, port) {
+			return Decision{Rule: e.Rule.String(), Source: e.Source, Reason: "denied by rule " + e.Rule.String()}
+		}
+	}
+	for _, e := range pol.Entries {
+		if !e.Deny && e.Rule.Host == HostServices && e.Rule.MatchName(HostServices, port) {
+			addrs, _, _, _ := p.res.resolve(ctx, HostServices, port)
+			return Decision{Allow: true, Rule: e.Rule.String(), Source: e.Source, Addrs: addrs}
+		}
+	}
+	return Decision{Reason: fmt.Sprintf("no rule names %s (the host's services need one with the port)", hostPort(HostServices, port))}
 }
 
 // temporaryDNS: the lookup failed for want of an answer (a timeout, a server failure), not

@@ -79,6 +79,12 @@ func (r *resolver) resolve(ctx context.Context, host string, port int) (addrs []
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.AddrPort{netip.AddrPortFrom(a.Unmap(), uint16(port))}, false, false, nil
 	}
+	if host == HostServices {
+		// The host's own loopback: asked for by name in a rule (Proxy.decide), never by a
+		// range or a wildcard.
+		return []netip.AddrPort{netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)),
+			netip.AddrPortFrom(netip.IPv6Loopback(), uint16(port))}, true, false, nil
+	}
 	if m := r.hostsMap(); m != nil {
 		// The errors name no path: they reach the sandbox in the proxy's answers.
 		if to, ok := m[host+":"+strconv.Itoa(port)]; ok {

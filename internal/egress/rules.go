@@ -114,6 +114,9 @@ func ParseRule(s string) (Rule, error) {
 	if strings.HasPrefix(host, "*.") {
 		return Rule{Host: "*." + name, Port: port}, nil
 	}
+	if name == HostServices && port == 0 {
+		return bad("name the port of the host's service: " + HostServices + ":5432")
+	}
 	return Rule{Host: name, Port: port}, nil
 }
 

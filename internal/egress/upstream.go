@@ -29,8 +29,8 @@ func ParseUpstream(raw string) (*url.URL, error) {
 // dial connects to one of addrs, the addresses the policy allowed: directly, or with an
 // upstream proxy through a CONNECT tunnel to that address (the upstream never picks another).
 func (p *Proxy) dial(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
-	if p.o.Upstream == "" {
-		return dialAddrs(ctx, addrs)
+	if p.o.Upstream == "" || loopbackOnly(addrs) {
+		return dialAddrs(ctx, addrs) // the host's own services are not behind the upstream
 	}
 	u, err := ParseUpstream(p.o.Upstream)
 	if err != nil {
@@ -101,4 +101,13 @@ func (p *prefixConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+func loopbackOnly(addrs []netip.AddrPort) bool {
+	for _, a := range addrs {
+		if !a.Addr().IsLoopback() {
+			return false
+		}
+	}
+	return len(addrs) > 0
 }

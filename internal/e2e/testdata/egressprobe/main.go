@@ -24,7 +24,7 @@ const proxy = "127.0.0.1:3128"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: egressprobe socks NAME PORT | header BYTES | conns N | get URL [HOST] | ws URL")
+		fmt.Fprintln(os.Stderr, "usage: egressprobe socks NAME PORT | header BYTES | conns N | get URL [HOST] | ws URL | plain URL")
 		os.Exit(2)
 	}
 	var err error
@@ -43,6 +43,8 @@ func main() {
 		err = get(os.Args[2], host)
 	case "ws":
 		err = ws(os.Args[2])
+	case "plain":
+		err = plain(os.Args[2])
 	}
 	if err != nil {
 		fmt.Printf("error: %q\n", err.Error())
@@ -241,5 +243,24 @@ func ws(u string) error {
 		return err
 	}
 	fmt.Printf("ws-frame: %q\n", p)
+	return nil
+}
+
+// plain fetches an http:// URL through the proxy as an HTTP proxy client does, and prints the
+// status and the body.
+func plain(u string) error {
+	c, err := net.DialTimeout("tcp", proxy, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", u, strings.SplitN(strings.TrimPrefix(u, "http://"), "/", 2)[0])
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	fmt.Printf("status: %q\nbody: %q\n", strconv.Itoa(resp.StatusCode), b)
 	return nil
 }
