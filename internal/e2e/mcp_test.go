@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -129,7 +131,7 @@ func TestMCPServer(t *testing.T) {
 			}
 		}
 		slices.Sort(names)
-		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_logs", "sandbox_rm", "sandbox_run", "sandbox_start_agent", "sandbox_stop"}; !slices.Equal(names, want) {
+		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_logs", "sandbox_ports", "sandbox_rm", "sandbox_run", "sandbox_start_agent", "sandbox_stop"}; !slices.Equal(names, want) {
 			t.Fatalf("tools %v, want %v", names, want)
 		}
 
@@ -211,6 +213,23 @@ func TestMCPServer(t *testing.T) {
 		}
 		if !strings.Contains(lg.Output, "bold-start\n") || strings.Contains(lg.Output, "\x1b") {
 			t.Errorf("sandbox_logs output is not plain text: %q", lg.Output)
+		}
+
+		// Ports: published while it runs, listed, unpublished.
+		var pr mcpserver.PortsResult
+		hp := freePort(t)
+		c.ok("sandbox_ports", map[string]any{"sandbox": name, "action": "publish", "ports": []string{fmt.Sprintf("%d:8000", hp)}}, &pr)
+		if len(pr.Ports) != 1 || pr.Ports[0].HostPort != hp || pr.Ports[0].Port != 8000 {
+			t.Fatalf("sandbox_ports publish: %+v", pr)
+		}
+		if conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", hp), 2*time.Second); err != nil {
+			t.Errorf("the published port does not listen: %v", err)
+		} else {
+			conn.Close()
+		}
+		c.ok("sandbox_ports", map[string]any{"sandbox": name, "action": "unpublish", "ports": []string{fmt.Sprint(hp)}}, &pr)
+		if len(pr.Ports) != 0 {
+			t.Fatalf("sandbox_ports unpublish: %+v", pr)
 		}
 
 		// A huge output is bounded: its start and end are kept, and the result says so.

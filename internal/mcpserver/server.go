@@ -89,6 +89,7 @@ A refusal is a result, not an error.`,
 		Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &yes}}, s.policyCheck, nil)
 	registerCopy(srv, s)
 	registerSessions(srv, s)
+	registerPorts(srv, s)
 	return srv
 }
 

@@ -36,7 +36,7 @@ func TestTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tools) != 11 {
+	if len(res.Tools) != 12 {
 		t.Fatalf("%d tools", len(res.Tools))
 	}
 	for _, tl := range res.Tools {
@@ -67,6 +67,8 @@ func TestToolErrors(t *testing.T) {
 		{"sandbox_stop", map[string]any{"sandbox": "x", "grace_seconds": -1}, "grace_seconds -1: give 0 to 600"},
 		{"sandbox_copy", map[string]any{"sandbox": "x", "direction": "sideways", "sandbox_path": "a", "host_path": "/b"}, `direction "sideways": give out or in`},
 		{"sandbox_copy", map[string]any{"sandbox": "x", "direction": "out", "sandbox_path": "a", "host_path": "b"}, `host_path "b": give an absolute path`},
+		{"sandbox_ports", map[string]any{"sandbox": "x", "action": "open"}, `action "open": give list, publish or unpublish`},
+		{"sandbox_ports", map[string]any{"sandbox": "x", "action": "publish", "ports": []string{"99999"}}, `-p "99999": "99999" is not a port`},
 		{"sandbox_logs", map[string]any{"sandbox": "x", "tail": -1}, "tail -1: give a number of lines"},
 		{"sandbox_start_agent", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch"`},
 		{"policy_log", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch" (see ` + "`paddock ls -a`)"},
