@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LANE=$PWD/scripts/vmlane.sh
-export VMLANE_PACKAGES=${VMLANE_PACKAGES:-apparmor,apparmor-utils,xfsprogs}
+export VMLANE_PACKAGES=${VMLANE_PACKAGES:-apparmor,apparmor-utils,xfsprogs,tmux,python3}
 export PATH="/usr/local/go/bin:$PATH" CGO_ENABLED=0
 
 say() { printf 'test-vm: %s\n' "$*" >&2; }
@@ -81,7 +81,9 @@ status=0
 for user in root dev; do
 	# (TestDiskLimitOCI builds its image from a static busybox, which the VM has not: the main suite runs it.)
 	tests='^TestVM'
-	[ $user = root ] && tests='^(TestVM|TestWorkspaceUnderHomeOnSharedRoot|TestDiskLimit(Image|Quota|Refused)$|TestMountinfoHostPaths$)'
+	# Background sessions (tmux), published ports (python3's http.server) and cp against a
+	# hostile sandbox: the supervisor's work, on a systemd host, root and rootless.
+	[ $user = root ] && tests='^(TestVM|TestWorkspaceUnderHomeOnSharedRoot|TestDiskLimit(Image|Quota|Refused)$|TestMountinfoHostPaths$|TestBackgroundSession$|TestPorts$|TestCopyHostile$)'
 	say "e2e tests as $user"
 	vm "$user" "cd /tmp && PADDOCK_VMLANE=1 PADDOCK_E2E_BINDIR=/usr/local/bin e2e.test -test.count=1 -test.v -test.timeout=20m -test.run '$tests' 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit \${PIPESTATUS[0]}" ||
 		status=1
