@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,13 +88,48 @@ func checkCopy(t *testing.T, e *env, backend []string) {
 	if !strings.Contains(got, "ran") || !strings.Contains(got, "600 /tmp/in/private") || !strings.Contains(got, "600 /tmp/private") {
 		t.Errorf("inside after cp in: %q", got)
 	}
+	// A tar stream on stdout (what the host would extract, filtered: no FIFO), from stdin, and
+	// a copy from one sandbox to another.
+	tr := tar.NewReader(strings.NewReader(okRun("cp", box+":/tmp/d", "-")))
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+	}
+	if !slices.Contains(names, "d/sub/f") || !slices.Contains(names, "d/link") || slices.Contains(names, "d/fifo") {
+		t.Errorf("cp to stdout: entries %v", names)
+	}
+	var stream bytes.Buffer
+	tw := tar.NewWriter(&stream)
+	tw.WriteHeader(&tar.Header{Name: "streamed/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "streamed/file", Typeflag: tar.TypeReg, Mode: 0o644, Size: 9})
+	tw.Write([]byte("from-tar\n"))
+	tw.Close()
+	if r := e.runInput(ws, stream.String(), append(append([]string{}, backend...), "cp", "-", box+":/tmp")...); r.code != 0 {
+		t.Fatalf("cp from stdin: %s", r)
+	}
+	if got := okRun("exec", box, "cat", "/tmp/streamed/file"); got != "from-tar\n" {
+		t.Errorf("cp from stdin: %q", got)
+	}
+	other := e.workspace("cp-other")
+	if r := e.run(other, append(append([]string{}, backend...), "run", "--name", "shell-cp-other", "shell", "-c", "true")...); r.code != 0 {
+		t.Fatalf("second sandbox: %s", r)
+	}
+	okRun("cp", box+":/tmp/d", "shell-cp-other:/tmp/fromcp")
+	if got := okRun("exec", "shell-cp-other", "cat", "/tmp/fromcp/sub/f"); got != "secret-inside\n" {
+		t.Errorf("sandbox to sandbox: %q", got)
+	}
+
 	// A stopped sandbox is started.
 	okRun("stop", box)
 	okRun("cp", box+":/tmp/in/run.sh", filepath.Join(out, "run.sh"))
 	// Bad operands: one line, non-zero, nothing made.
 	for _, args := range [][]string{
 		{"cp", box + ":/tmp/nothing-here", filepath.Join(out, "x")},
-		{"cp", box + ":/tmp/d", box + ":/tmp/e"},
+		{"cp", filepath.Join(out, "copy"), "-"},
 		{"cp", filepath.Join(out, "copy"), filepath.Join(out, "y")},
 		{"cp", box + ":/tmp/d", filepath.Join(out, "no", "such", "folder")},
 		{"cp", filepath.Join(out, "copy"), box + ":/tmp/in/run.sh"},

@@ -22,6 +22,10 @@ type CopyOptions struct {
 	Archive bool
 	// Follow copies what a symlink given as the source points to.
 	Follow bool
+	// Out receives the copy as a tar stream when the destination is "-" (CopyFrom); In is the
+	// tar stream to extract when the source is "-" (CopyTo).
+	Out io.Writer
+	In  io.Reader
 }
 
 // CopyReport says what a copy did.
@@ -124,7 +128,7 @@ func contentsOf(p string) (string, bool) {
 // in "/." copies the folder's contents.
 func (m *Manager) CopyFrom(ctx context.Context, rec *store.Record, src, dest string, o CopyOptions) (CopyReport, error) {
 	var rep CopyReport
-	if o.Archive && os.Geteuid() != 0 {
+	if o.Archive && os.Geteuid() != 0 && dest != "-" {
 		return rep, badInput("-a out of a sandbox needs root on the host (only root can give files to other users): copy without -a")
 	}
 	src, contents := contentsOf(src)
@@ -142,6 +146,10 @@ func (m *Manager) CopyFrom(ctx context.Context, rec *store.Record, src, dest str
 	into, from, top := "", path.Base(src), ""
 	st, err := os.Stat(dest)
 	switch {
+	case dest == "-":
+		if o.Out == nil {
+			return rep, badInput("-: nowhere to write the tar stream")
+		}
 	case err == nil && st.IsDir():
 		into = dest
 	case err == nil && kind == "dir":
@@ -180,7 +188,14 @@ func (m *Manager) CopyFrom(ctx context.Context, rec *store.Record, src, dest str
 	ctx, g := watchStall(ctx)
 	defer g.stop()
 	go func() {
-		rep, err := tarcopy.Extract(g.reader(r), into, tarcopy.ExtractOptions{From: from, Top: top, Owners: o.Archive})
+		var rep CopyReport
+		var err error
+		if dest == "-" {
+			// A stream for the caller's own tar: what Extract would write, as a new stream.
+			rep, err = tarcopy.Filter(g.reader(r), o.Out, tarcopy.ExtractOptions{From: from, Owners: o.Archive})
+		} else {
+			rep, err = tarcopy.Extract(g.reader(r), into, tarcopy.ExtractOptions{From: from, Top: top, Owners: o.Archive})
+		}
 		if err != nil {
 			r.Close() // the sandbox's tar stops on a broken pipe: nothing more is read
 		} else {
@@ -211,6 +226,9 @@ func (m *Manager) CopyFrom(ctx context.Context, rec *store.Record, src, dest str
 // CopyFrom.
 func (m *Manager) CopyTo(ctx context.Context, rec *store.Record, src, dest string, o CopyOptions) (CopyReport, error) {
 	var rep CopyReport
+	if src == "-" {
+		return m.copyStreamIn(ctx, rec, dest, o)
+	}
 	src, contents := contentsOf(src)
 	stat := os.Lstat
 	if o.Follow {
@@ -276,4 +294,80 @@ func (m *Manager) CopyTo(ctx context.Context, rec *store.Record, src, dest strin
 		return res.rep, fmt.Errorf("copying %s to %s:%s: tar in the sandbox: %s", src, rec.Name, dest, OneLine(stderr))
 	}
 	return res.rep, nil
+}
+
+// copyStreamIn extracts the tar stream o.In into the folder dest of rec's sandbox (paddock cp -
+// NAME:DEST), with the sandbox's own tar: the stream is the caller's, the sandbox its to write.
+func (m *Manager) copyStreamIn(ctx context.Context, rec *store.Record, dest string, o CopyOptions) (CopyReport, error) {
+	var rep CopyReport
+	if o.In == nil {
+		return rep, badInput("-: no tar stream to read")
+	}
+	dest = insidePath(rec, dest)
+	kind, _, err := m.probe(ctx, rec, dest, true)
+	if err != nil {
+		return rep, err
+	}
+	if kind != "dir" {
+		return rep, badInput("%s:%s: a tar stream is extracted into a folder, and this is not one in the sandbox", rec.Name, dest)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return rep, err
+	}
+	ch := make(chan error, 1)
+	ctx, g := watchStall(ctx)
+	defer g.stop()
+	go func() {
+		n, err := io.Copy(g.writer(w), o.In)
+		rep.Bytes = n
+		w.Close()
+		ch <- err
+	}()
+	argv := []string{"tar", "-C", dest, "-xf", "-"}
+	if !o.Archive {
+		argv = append(argv, "--no-same-owner")
+	}
+	code, stderr, err := m.inside(ctx, rec, argv, r, nil)
+	r.Close()
+	cerr := await(g, ch, w)
+	if err := g.err(); err != nil {
+		return rep, fmt.Errorf("copying to %s:%s: %w", rec.Name, dest, err)
+	}
+	if err != nil {
+		return rep, err
+	}
+	if code != 0 {
+		return rep, fmt.Errorf("copying to %s:%s: tar in the sandbox: %s", rec.Name, dest, OneLine(stderr))
+	}
+	if cerr != nil {
+		return rep, fmt.Errorf("reading the tar stream: %w", cerr)
+	}
+	return rep, nil
+}
+
+// CopyBetween copies src in the sandbox from to dest in the sandbox to, through a private
+// folder on the host (each side as CopyFrom and CopyTo would).
+func (m *Manager) CopyBetween(ctx context.Context, from *store.Record, src string, to *store.Record, dest string, o CopyOptions) (CopyReport, error) {
+	tmp, err := os.MkdirTemp("", "paddock-cp-")
+	if err != nil {
+		return CopyReport{}, err
+	}
+	defer os.RemoveAll(tmp)
+	src, contents := contentsOf(src)
+	base := path.Base(insidePath(from, src))
+	if base == "/" || base == "." {
+		base = "root"
+	}
+	stage := filepath.Join(tmp, base)
+	if contents {
+		src += "/."
+	}
+	if _, err := m.CopyFrom(ctx, from, src, stage, o); err != nil {
+		return CopyReport{}, err
+	}
+	if contents {
+		stage += "/."
+	}
+	return m.CopyTo(ctx, to, stage, dest, CopyOptions{Archive: o.Archive})
 }

@@ -130,3 +130,41 @@ func TestWriteRace(t *testing.T) {
 	<-done
 	t.Logf("%d copies raced", runs)
 }
+
+// Filter passes on what Extract would write, and refuses what it would refuse.
+func TestFilter(t *testing.T) {
+	var out bytes.Buffer
+	rep, err := Filter(stream(t,
+		entry{name: "d/", typ: tar.TypeDir, mode: 0o755},
+		entry{name: "d/suid", typ: tar.TypeReg, body: "x", mode: 0o4755},
+		entry{name: "d/null", typ: tar.TypeChar},
+		entry{name: "d/l", typ: tar.TypeSymlink, link: "/etc/passwd"},
+		entry{name: "d/h", typ: tar.TypeLink, link: "d/suid"},
+	), &out, ExtractOptions{From: "d", Top: "copy"})
+	if err != nil || rep.Files != 4 || len(rep.Skipped) != 1 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+	tr := tar.NewReader(&out)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+		if h.Mode&0o6000 != 0 {
+			t.Errorf("%s kept mode %o", h.Name, h.Mode)
+		}
+	}
+	if strings.Join(names, ",") != "copy/,copy/suid,copy/l,copy/h" {
+		t.Errorf("entries %v", names)
+	}
+	for _, bad := range [][]entry{
+		{{name: "d/", typ: tar.TypeDir}, {name: "d/../x", typ: tar.TypeReg, body: "x"}},
+		{{name: "d/", typ: tar.TypeDir}, {name: "d/h", typ: tar.TypeLink, link: "d/elsewhere"}},
+	} {
+		if _, err := Filter(stream(t, bad...), io.Discard, ExtractOptions{From: "d"}); err == nil {
+			t.Errorf("%v passed", bad)
+		}
+	}
+}

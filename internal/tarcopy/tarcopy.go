@@ -223,3 +223,61 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// Filter passes the tar stream r to w as a new stream of the entries Extract would write (names
+// below From, renamed to Top; no devices, FIFOs or sockets; no setuid or setgid bits; hard links
+// only to files the stream brought), for a reader that extracts it itself (paddock cp to stdout).
+func Filter(r io.Reader, w io.Writer, o ExtractOptions) (Report, error) {
+	var rep Report
+	tr := tar.NewReader(r)
+	tw := tar.NewWriter(w)
+	brought := map[string]bool{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("reading the copy: %w", err)
+		}
+		name, ok := entryName(h.Name, o.From, o.Top)
+		if !ok {
+			return rep, fmt.Errorf("the copy holds an entry outside its folder: %q", truncate(h.Name))
+		}
+		out := &tar.Header{Name: filepath.ToSlash(name), Typeflag: h.Typeflag, Mode: h.Mode & int64(permMask), ModTime: h.ModTime,
+			Format: tar.FormatPAX}
+		if o.Owners {
+			out.Uid, out.Gid = h.Uid, h.Gid
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			out.Name += "/"
+		case tar.TypeReg, tar.TypeRegA:
+			out.Typeflag, out.Size = tar.TypeReg, h.Size
+			brought[name] = true
+		case tar.TypeSymlink:
+			out.Linkname = h.Linkname
+		case tar.TypeLink:
+			target, ok := entryName(h.Linkname, o.From, o.Top)
+			if !ok || !brought[target] {
+				return rep, fmt.Errorf("the copy holds a link to a file it did not bring: %q", truncate(h.Linkname))
+			}
+			out.Linkname = filepath.ToSlash(target)
+		default:
+			rep.skip(name)
+			continue
+		}
+		if err := tw.WriteHeader(out); err != nil {
+			return rep, err
+		}
+		if out.Typeflag == tar.TypeReg {
+			n, err := io.Copy(tw, tr)
+			rep.Bytes += n
+			if err != nil {
+				return rep, err
+			}
+		}
+		rep.Files++
+	}
+	return rep, tw.Close()
+}
