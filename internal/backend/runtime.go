@@ -77,6 +77,7 @@ type MountKind string
 const (
 	KindWorkspace   MountKind = "workspace"     // a workspace, at its own path
 	KindGitdir      MountKind = "gitdir"        // the repository of a workspace that is a git worktree
+	KindOrigin      MountKind = "origin"        // the objects a branch sandbox's checkout borrows, read-only
 	KindBind        MountKind = "bind"          // a -v folder or file
 	KindAgent       MountKind = "agent"         // the installed agent, read-only
 	KindVolume      MountKind = "volume"        // an agent's config volume
@@ -105,7 +106,7 @@ type Mount struct {
 // Recorded reports whether the mount's source was named by the user, so that it is identified
 // when given and checked at every start (workspaces, -v folders, a worktree's git folder).
 func (m Mount) Recorded() bool {
-	return m.Kind == KindWorkspace || m.Kind == KindBind || m.Kind == KindGitdir
+	return m.Kind == KindWorkspace || m.Kind == KindBind || m.Kind == KindGitdir || m.Kind == KindOrigin
 }
 
 // SameMount compares two mounts as the user described them (not their recorded identities, nor

@@ -151,7 +151,7 @@ shared at its own path, everything else the agent does stays behind the sandbox'
 		newAgentsCmd(f), newVolumeCmd(f), newSecretCmd(f), newResetCmd(f), newPolicyCmd(f))
 	root.AddCommand(newTemplateCmd(f), newManCmd(f), newMoveCmd(f), newMCPCmd())
 	root.AddCommand(newCpCmd(f))
-	root.AddCommand(newAttachCmd(f), newLogsCmd(f), newPortCmd(f))
+	root.AddCommand(newAttachCmd(f), newLogsCmd(f), newPortCmd(f), newDiffCmd(f), newMergeCmd(f))
 	addCompletion(root)
 	return root
 }

@@ -57,14 +57,14 @@ func newLsCmd(f *Factory) *cobra.Command {
 func printTable(out io.Writer, entries []sandbox.Entry, tty bool) {
 	if !tty {
 		for _, e := range entries {
-			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, e.Created.Format(time.RFC3339), e.Backend, sessionColumn(e.Session, false))
+			fmt.Fprintf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, e.Created.Format(time.RFC3339), e.Backend, sessionColumn(e.Session, false), branchColumn(e.Branch))
 		}
 		return
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tAGENT\tWORKSPACE\tSTATUS\tCREATED\tBACKEND\tSESSION")
+	fmt.Fprintln(tw, "ID\tNAME\tAGENT\tWORKSPACE\tSTATUS\tCREATED\tBACKEND\tSESSION\tBRANCH")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, ago(e.Created), e.Backend, sessionColumn(e.Session, true))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID[:12], e.Name, e.Agent, e.Workspace, e.Status, ago(e.Created), e.Backend, sessionColumn(e.Session, true), branchColumn(e.Branch))
 	}
 	tw.Flush()
 }
@@ -83,6 +83,14 @@ func sessionColumn(s *sandbox.SessionInfo, human bool) string {
 		return "running, printed " + ago(s.LastOutput)
 	}
 	return "running,printed=" + s.LastOutput.Format(time.RFC3339)
+}
+
+// branchColumn names a branch sandbox's branch, with its commits ahead and files changed.
+func branchColumn(b *sandbox.BranchStatus) string {
+	if b == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s +%d ~%d", b.Name, b.Ahead, b.Changed)
 }
 
 func ago(t time.Time) string {

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -177,6 +179,25 @@ func newRmCmd(f *Factory) *cobra.Command {
 				}
 			}
 			return forEach(f, args, func(ref string) error {
+				if !force {
+					// A branch sandbox's work not merged yet is asked about (refused without a terminal).
+					if rec, err := m.Resolve(ref); err == nil && rec.Branch != nil {
+						what, err := m.UnmergedWork(cmd.Context(), rec)
+						if err != nil {
+							return fmt.Errorf("%w (rm -f removes it all the same)", err)
+						}
+						if what != "" {
+							if !IsTTY(f.IO.In) {
+								return withCode(ExitUsage, fmt.Errorf("%s: paddock merge %s brings it in; rm -f drops it", what, rec.Name))
+							}
+							fmt.Fprintf(f.IO.Err, "paddock: %s. Drop it? [y/N] ", what)
+							line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
+							if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+								return withCode(ExitUsage, fmt.Errorf("kept %s", rec.Name))
+							}
+						}
+					}
+				}
 				name, err := m.RemoveRef(cmd.Context(), ref, force)
 				if err == nil {
 					fmt.Fprintln(f.IO.Out, name)

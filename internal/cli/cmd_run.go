@@ -36,6 +36,7 @@ type sandboxFlags struct {
 
 	agentVersion, agentConfig string
 	publish                   []string
+	branch                    string
 }
 
 func (s *sandboxFlags) register(fs *pflag.FlagSet) {
@@ -44,6 +45,8 @@ func (s *sandboxFlags) register(fs *pflag.FlagSet) {
 	fs.StringArrayVarP(&s.env, "env", "e", nil, "set KEY=VAL in the sandbox, or KEY to pass the host's value (repeatable)")
 	fs.StringArrayVar(&s.envFiles, "env-file", nil, "read KEY=VAL lines from a file (repeatable)")
 	fs.StringArrayVarP(&s.volumes, "volume", "v", nil, "mount HOST[:SANDBOX][:ro] (repeatable)")
+	fs.StringVar(&s.branch, "branch", "", "work in a checkout of its own on branch paddock/NAME (--branch=NAME; default: the sandbox's name), never in the workspace: see paddock diff, paddock merge")
+	fs.Lookup("branch").NoOptDefVal = sandbox.DefaultBranch
 	fs.StringArrayVarP(&s.publish, "publish", "p", nil, "publish a port: [HOSTADDR:]HOSTPORT[:PORT], the host side on 127.0.0.1 unless HOSTADDR says otherwise (repeatable)")
 	fs.StringVar(&s.cpus, "cpus", "", "CPU limit, e.g. 1.5")
 	fs.StringVarP(&s.memory, "memory", "m", "", "memory limit, e.g. 2g")
@@ -68,6 +71,7 @@ func (s *sandboxFlags) options(fs *pflag.FlagSet, agentName string, extra []stri
 		return o, err
 	}
 	o.EnvSet = fs.Changed("env") || fs.Changed("env-file")
+	o.Branch = s.branch
 	for _, p := range s.publish {
 		port, err := sandbox.ParsePort(p)
 		if err != nil {

@@ -6,3 +6,6 @@ import "syscall"
 func detached() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
 }
+
+// ownerOf is not known here.
+func ownerOf(path string) (uid, gid int, err error) { return 0, 0, nil }

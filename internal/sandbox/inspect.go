@@ -23,6 +23,8 @@ type Entry struct {
 	Backend   string    `json:"backend"`
 	// Session is the background session (paddock run -d) of a running sandbox.
 	Session *SessionInfo `json:"session,omitempty"`
+	// Branch is a branch sandbox's branch (paddock run --branch); the counts while it runs.
+	Branch *BranchStatus `json:"branch,omitempty"`
 }
 
 // List returns the sandboxes (running ones, or all) and the records that could not be read.
@@ -44,6 +46,9 @@ func (m *Manager) List(ctx context.Context, all bool) ([]Entry, []store.Corrupt,
 			Status: st.Status, Created: r.Created, Backend: BackendOf(r)}
 		if st.Status == "running" {
 			e.Session = m.Session(r)
+			e.Branch = m.branchStatus(ctx, r)
+		} else if r.Branch != nil {
+			e.Branch = &BranchStatus{Name: BranchPrefix + r.Branch.Name, Base: r.Branch.Base}
 		}
 		entries = append(entries, e)
 	}
@@ -168,7 +173,7 @@ func (m *Manager) Inspect(ctx context.Context, rec *store.Record) (Inspection, e
 		switch {
 		case i == 0:
 			v.Mounts.Workspace = mt
-		case mt.Kind == backend.KindWorkspace || mt.Kind == backend.KindGitdir:
+		case mt.Kind == backend.KindWorkspace || mt.Kind == backend.KindGitdir || mt.Kind == backend.KindOrigin:
 			v.Mounts.Extra = append(v.Mounts.Extra, mt)
 		default:
 			v.Mounts.Volumes = append(v.Mounts.Volumes, mt)

@@ -83,6 +83,11 @@ type Options struct {
 	// Ports are published (-p): on a new sandbox they are part of it; on an existing one they
 	// are added to its published ports.
 	Ports []backend.Port
+	// Branch puts a new sandbox in branch mode (--branch[=NAME]): its own checkout of the
+	// workspace's repository on branch paddock/NAME. DefaultBranch names it after the sandbox.
+	Branch string
+
+	branchGitDir, branchBase string // read from the repository by ensure
 
 	// DiskBytes and DiskInodes are --disk (DiskSet): refused where the backend cannot enforce
 	// them, never ignored.
@@ -240,6 +245,22 @@ func (m *Manager) ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if o.Template == "" {
 		o.Template = "host"
 	}
+	var branchGitDir, branchBase string
+	if o.Branch != "" {
+		if o.Branch == DefaultBranch {
+			o.Branch = o.Name
+			if o.Branch == "" {
+				o.Branch = o.Agent + "-" + sanitize(filepath.Base(ws))
+			}
+		}
+		if !nameRE().MatchString(o.Branch) {
+			return nil, false, badInput("--branch=%q: use letters, digits, '.', '_' and '-', starting with a letter or digit", o.Branch)
+		}
+		if branchGitDir, branchBase, err = branchSource(ctx, ws); err != nil {
+			return nil, false, err
+		}
+		o.branchGitDir, o.branchBase = branchGitDir, branchBase
+	}
 	// The backend of the sandbox: the existing one's, else the chosen one.
 	be := m.Backend
 	existing := false
@@ -296,7 +317,14 @@ func (m *Manager) ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	}
 	var found *store.Record
 	for _, r := range recs {
-		if r.Workspace == ws && r.Agent == o.Agent {
+		if r.Workspace != ws || r.Agent != o.Agent {
+			continue
+		}
+		if o.Name != "" && r.Name == o.Name {
+			found = r // by name: a branch sandbox too
+			break
+		}
+		if found == nil && branchName(r) == o.Branch {
 			found = r
 		}
 	}
@@ -319,8 +347,19 @@ func (m *Manager) ensure(ctx context.Context, o Options) (*store.Record, bool, e
 	if err := m.checkDamaged(ctx, bad, ws); err != nil {
 		return nil, false, err
 	}
+	if o.Branch != "" {
+		rec, err := m.createBranch(ctx, recs, ws, o, img)
+		return rec, err == nil, err
+	}
 	rec, err := m.create(ctx, recs, backend.Mount{Kind: backend.KindWorkspace, Source: ws, Target: ws, ID: wsID}, git, o, img)
 	return rec, err == nil, err
+}
+
+func branchName(r *store.Record) string {
+	if r.Branch == nil {
+		return ""
+	}
+	return r.Branch.Name
 }
 
 // exists reports whether the folder has a sandbox of the agent.
@@ -365,7 +404,7 @@ func (m *Manager) resolveImage(ctx context.Context, o Options) (*backend.Image, 
 }
 
 func (m *Manager) create(ctx context.Context, recs []*store.Record, wsMount backend.Mount, git []backend.Mount, o Options, img *backend.Image) (*store.Record, error) {
-	ws := wsMount.Source
+	ws := wsMount.Target
 	if err := m.diskLimits(ctx, m.Backend, &o); err != nil {
 		return nil, err
 	}

@@ -43,6 +43,17 @@ type Record struct {
 	// the host's own agent instructions are shown read-only. Both are applied when it starts.
 	AgentVersion string `json:"agent_version,omitempty"`
 	AgentConfig  string `json:"agent_config,omitempty"`
+	// Branch is set for a sandbox in branch mode (--branch): it works in its own checkout of
+	// the workspace's repository, never in the workspace.
+	Branch *Branch `json:"branch,omitempty"`
+}
+
+// Branch is a branch-mode sandbox's checkout.
+type Branch struct {
+	Name     string `json:"name"`     // its branch is paddock/Name
+	Base     string `json:"base"`     // the commit it started from (the user's HEAD then)
+	Checkout string `json:"checkout"` // its own checkout, in its private state
+	GitDir   string `json:"git_dir"`  // the user's repository's (common) git folder
 }
 
 // ShortID is the 12-character form shown in listings.
