@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/paddockhq/paddock/internal/mcpserver"
 )
 
 // branchRepo makes a repository from a real project's history: golang.org/x/term from the Go
@@ -204,6 +206,19 @@ func checkBranch(t *testing.T, e *env, backend []string) {
 	if _, err := os.Lstat(marker); err == nil {
 		t.Fatal("a hook or fsmonitor command planted in a sandbox's repository ran on the host")
 	}
+	// The same through the MCP server.
+	c := e.mcpConnect(t, repo, "mcp")
+	var d mcpserver.DiffResult
+	c.ok("sandbox_diff", map[string]any{"sandbox": "c", "stat": true}, &d)
+	if d.Work == nil || d.Work.Name != "paddock/c" || !strings.Contains(d.Patch, "README.md") {
+		t.Errorf("sandbox_diff: %+v", d)
+	}
+	var mr mcpserver.MergeResult
+	c.ok("sandbox_merge", map[string]any{"sandbox": "c"}, &mr)
+	if !strings.Contains(mr.Message, "nothing to merge") {
+		t.Errorf("sandbox_merge of merged work: %+v", mr)
+	}
+
 	// rm: unmerged work is not dropped without -f; merged work is.
 	if r := pd("rm", "b"); r.code == 0 || !strings.Contains(r.stderr, "not merged") {
 		t.Errorf("rm of a sandbox with unmerged work: %s", r)

@@ -131,7 +131,7 @@ func TestMCPServer(t *testing.T) {
 			}
 		}
 		slices.Sort(names)
-		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_logs", "sandbox_ports", "sandbox_rm", "sandbox_run", "sandbox_start_agent", "sandbox_stop"}; !slices.Equal(names, want) {
+		if want := []string{"policy_check", "policy_log", "sandbox_copy", "sandbox_diff", "sandbox_exec", "sandbox_inspect", "sandbox_list", "sandbox_logs", "sandbox_merge", "sandbox_ports", "sandbox_rm", "sandbox_run", "sandbox_start_agent", "sandbox_stop"}; !slices.Equal(names, want) {
 			t.Fatalf("tools %v, want %v", names, want)
 		}
 

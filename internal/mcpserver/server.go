@@ -90,6 +90,7 @@ A refusal is a result, not an error.`,
 	registerCopy(srv, s)
 	registerSessions(srv, s)
 	registerPorts(srv, s)
+	registerBranch(srv, s)
 	return srv
 }
 

@@ -36,7 +36,7 @@ func TestTools(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tools) != 12 {
+	if len(res.Tools) != 14 {
 		t.Fatalf("%d tools", len(res.Tools))
 	}
 	for _, tl := range res.Tools {
@@ -69,6 +69,8 @@ func TestToolErrors(t *testing.T) {
 		{"sandbox_copy", map[string]any{"sandbox": "x", "direction": "out", "sandbox_path": "a", "host_path": "b"}, `host_path "b": give an absolute path`},
 		{"sandbox_ports", map[string]any{"sandbox": "x", "action": "open"}, `action "open": give list, publish or unpublish`},
 		{"sandbox_ports", map[string]any{"sandbox": "x", "action": "publish", "ports": []string{"99999"}}, `-p "99999": "99999" is not a port`},
+		{"sandbox_diff", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch"`},
+		{"sandbox_merge", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch"`},
 		{"sandbox_logs", map[string]any{"sandbox": "x", "tail": -1}, "tail -1: give a number of lines"},
 		{"sandbox_start_agent", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch"`},
 		{"policy_log", map[string]any{"sandbox": "nosuch"}, `no such sandbox: "nosuch" (see ` + "`paddock ls -a`)"},
