@@ -33,6 +33,7 @@ func main() {
 		MCP:     mcpserver.Main,
 		Manual:  manpage.Write,
 		// paddock (and paddock-oci itself) verify a provenance bundle through this command.
-		Internal: map[string]func([]string) int{npmtrust.HelperCommand: provenance.HelperMain},
+		Internal: map[string]func([]string) int{npmtrust.HelperCommand: provenance.HelperMain,
+			docker.SessionServeCommand: docker.SessionServeMain},
 	}))
 }

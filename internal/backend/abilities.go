@@ -89,6 +89,8 @@ type EngineReporter interface {
 type SessionHost interface {
 	SessionSocket(sb *Sandbox) string
 	SessionState(sb *Sandbox) string
+	// EnsureSessions makes sure a session server answers for the running sandbox sb.
+	EnsureSessions(ctx context.Context, sb *Sandbox) error
 }
 
 // PortForwarder is a backend that publishes a sandbox's ports (Spec.Ports) when it starts, and

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -237,11 +236,6 @@ func startBackground(ctx context.Context, f *Factory, m *sandbox.Manager, rec *s
 		return nil
 	}
 	_, err := m.StartSession(ctx, rec, args, terminalSize(f))
-	if errors.Is(err, sandbox.ErrNoSessions) && len(args) == 0 {
-		// The sandbox runs; its agent is started by the next paddock run.
-		fmt.Fprintf(f.IO.Err, "paddock: sandbox %s runs; its agent is not started in the background: %v\n", rec.Name, sandbox.ErrNoSessions)
-		return nil
-	}
 	if err != nil {
 		return execExitCode(err)
 	}

@@ -16,7 +16,13 @@ import (
 // goes on; its output meanwhile is in logs and on the screen at the next attach; when it ends,
 // attach ends with its exit code, and ls and logs say so.
 func TestBackgroundSession(t *testing.T) {
-	forEachMode(t, checkBackgroundSession)
+	forEachMode(t, func(t *testing.T, e *env) { checkBackgroundSession(t, e, nil) })
+}
+
+// The same on the Docker backend, whose sessions a paddock-oci process on the host holds.
+func TestBackgroundSessionDocker(t *testing.T) {
+	e, _ := dockerEnv(t)
+	checkBackgroundSession(t, e, []string{"--backend", "docker"})
 }
 
 // attachScript runs paddock with args in a terminal as the env's user, then says how it ended.
@@ -32,13 +38,13 @@ func (e *env) terminalScript(ws string, args ...string) string {
 	return strings.Replace(shellScript(ws, env, argv), "SESSION-ENDED", "PADDOCK-ENDED", 1)
 }
 
-func checkBackgroundSession(t *testing.T, e *env) {
+func checkBackgroundSession(t *testing.T, e *env, backend []string) {
 	ws := e.workspace("bg")
 	script := `trap 'echo caught-interrupt' INT; echo ready-for-input
 		while ! read a; do :; done; echo "answer: $a"
 		sleep 2; echo "late: printed while detached"
 		while ! read b; do :; done; echo "bye $b"; exit 7`
-	r := e.run(ws, "run", "-d", "shell", "-c", script)
+	r := e.run(ws, append(append([]string{}, backend...), "run", "-d", "shell", "-c", script)...)
 	if r.code != 0 {
 		t.Fatalf("run -d: %s", r)
 	}
@@ -61,7 +67,7 @@ func checkBackgroundSession(t *testing.T, e *env) {
 	if ls := e.ok(ws, "ls"); !strings.Contains(ls, "running") || !strings.Contains(ls, name) {
 		t.Errorf("ls: %s", ls)
 	}
-	if r := e.run(ws, "run", "-d", "shell", "-c", "echo other"); r.code == 0 || !strings.Contains(r.stderr, "running already") {
+	if r := e.run(ws, append(append([]string{}, backend...), "run", "-d", "shell", "-c", "echo other")...); r.code == 0 || !strings.Contains(r.stderr, "running already") {
 		t.Errorf("a second run -d with a new command while the session runs: %s", r)
 	}
 

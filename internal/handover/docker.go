@@ -3,6 +3,7 @@ package handover
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/backend"
@@ -83,3 +84,18 @@ var (
 	_ backend.Describer      = DockerBackend{}
 	_ backend.EngineReporter = DockerBackend{}
 )
+
+// SessionSocket is where the Docker backend's session host answers (docker/sessions.go).
+func (DockerBackend) SessionSocket(sb *backend.Sandbox) string {
+	return filepath.Join(sb.Dir, "supervisor.sock")
+}
+
+// SessionState is where the Docker backend's session host keeps what its sessions do.
+func (DockerBackend) SessionState(sb *backend.Sandbox) string {
+	return filepath.Join(sb.Dir, "sessions.json")
+}
+
+// EnsureSessions starts the session host, which needs the Docker client.
+func (DockerBackend) EnsureSessions(context.Context, *backend.Sandbox) error {
+	return HandOver(dockerWhy)
+}

@@ -51,6 +51,9 @@ func (m *Manager) StartSession(ctx context.Context, rec *store.Record, args []st
 	if err != nil {
 		return SessionInfo{}, err
 	}
+	if err := sh.EnsureSessions(ctx, m.Sandbox(rec)); err != nil {
+		return SessionInfo{}, err
+	}
 	info, err := session.Start(sh.SessionSocket(m.Sandbox(rec)), session.Request{Name: session.DefaultName,
 		Argv: req.Argv, Env: req.Env, Dir: req.Dir, User: req.User, Rows: size.Rows, Cols: size.Cols})
 	if errors.Is(err, session.ErrUnreachable) {

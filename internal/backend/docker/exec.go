@@ -43,13 +43,8 @@ func Env(sb *backend.Sandbox, imageEnv []string, root bool) []string {
 	return append(env, sb.Spec.Env...)
 }
 
-// Exec implements backend.Backend through the Engine API: exec create, a hijacked attach for the
-// streams (a TTY of the caller's size when asked for), then the exit code from exec inspect.
-func (b *Backend) Exec(ctx context.Context, sb *backend.Sandbox, req backend.ExecRequest, stdio backend.ExecIO) (int, error) {
-	c, err := b.client(ctx)
-	if err != nil {
-		return -1, err
-	}
+// execOptions is how the engine runs req in sb: its user (root by default) and environment.
+func execOptions(sb *backend.Sandbox, req backend.ExecRequest) container.ExecOptions {
 	var imgEnv []string
 	if sb.Spec.Image != nil {
 		imgEnv = sb.Spec.Image.Env
@@ -66,10 +61,20 @@ func (b *Backend) Exec(ctx context.Context, sb *backend.Sandbox, req backend.Exe
 	if user == "" {
 		user = "0:0"
 	}
-	opts := container.ExecOptions{
+	return container.ExecOptions{
 		User: user, Tty: req.TTY, AttachStdin: req.Stdin, AttachStdout: true, AttachStderr: !req.TTY,
 		Env: append(Env(sb, imgEnv, IsRoot(user)), req.Env...), WorkingDir: req.Dir, Cmd: req.Argv,
 	}
+}
+
+// Exec implements backend.Backend through the Engine API: exec create, a hijacked attach for the
+// streams (a TTY of the caller's size when asked for), then the exit code from exec inspect.
+func (b *Backend) Exec(ctx context.Context, sb *backend.Sandbox, req backend.ExecRequest, stdio backend.ExecIO) (int, error) {
+	c, err := b.client(ctx)
+	if err != nil {
+		return -1, err
+	}
+	opts := execOptions(sb, req)
 	// Signals without a TTY reach the process through its pid on an engine on this host; on
 	// one elsewhere through a mark in its environment (see signal).
 	local := b.recordedLocal(sb, c)

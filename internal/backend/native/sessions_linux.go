@@ -29,6 +29,9 @@ func (l layout) sessionState() string { return filepath.Join(l.dir, "sessions.js
 // SessionSocket is where the sandbox's supervisor answers for its sessions.
 func (b *Backend) SessionSocket(sb *backend.Sandbox) string { return newLayout(sb.Dir).control() }
 
+// EnsureSessions implements backend.SessionHost: the supervisor serves sessions from its start.
+func (b *Backend) EnsureSessions(context.Context, *backend.Sandbox) error { return nil }
+
 // SessionState is where the supervisor keeps what its sessions do.
 func (b *Backend) SessionState(sb *backend.Sandbox) string { return newLayout(sb.Dir).sessionState() }
 
