@@ -293,11 +293,15 @@ func hosNewConfig(t *testing.T, e *env, h *hosHost, u hosUser) *hosCtx {
 		os.Lchown(filepath.Join(links, name), e.uid, e.gid)
 	}
 
-	out, err := procRun(e, c.ws, "", 30*time.Second, "run", "-d", "-v", c.vol, "shell")
+	// Created and started, with no background session: its /dev/pts holds no terminal at all.
+	out, err := procRun(e, c.ws, "", 30*time.Second, "create", "-v", c.vol, "shell")
 	if err != nil || out.code != 0 {
-		t.Fatalf("starting the probe sandbox: %v %s", err, out)
+		t.Fatalf("creating the probe sandbox: %v %s", err, out)
 	}
 	c.name = strings.TrimSpace(out.stdout)
+	if out, err := procRun(e, c.ws, "", 30*time.Second, "start", c.name); err != nil || out.code != 0 {
+		t.Fatalf("starting the probe sandbox: %v %s", err, out)
+	}
 	c.id = procRunning(t, e, c.name).ID
 	if u.uid != "" {
 		// The host template shows the host's /etc/passwd; without a uid 1000 there, use nobody.

@@ -47,6 +47,9 @@ func TestHostServices(t *testing.T) {
 				t.Fatalf("%+v, want allow %v", d, tc.allow)
 			}
 			if d.Allow {
+				if !d.Direct {
+					t.Error("the host's services would be dialed through an upstream proxy")
+				}
 				for _, a := range d.Addrs {
 					if !a.Addr().IsLoopback() || a.Port() != uint16(tc.port) {
 						t.Errorf("dials %v", a)

@@ -122,7 +122,7 @@ func New(o Options) (*Proxy, error) {
 		if d == nil || !d.Allow {
 			return nil, errDenied
 		}
-		return p.dial(ctx, d.Addrs)
+		return p.dialDecision(ctx, d)
 	}
 	p.plain = &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second,
 		DisableCompression: true, ResponseHeaderTimeout: 0, MaxResponseHeaderBytes: MaxResponseHeaderBytes}
@@ -279,7 +279,7 @@ func (p *Proxy) decideHostServices(ctx context.Context, pol *Policy, port int) D
 	for _, e := range pol.Entries {
 		if !e.Deny && e.Rule.Host == HostServices && e.Rule.MatchName(HostServices, port) {
 			addrs, _, _, _ := p.res.resolve(ctx, HostServices, port)
-			return Decision{Allow: true, Rule: e.Rule.String(), Source: e.Source, Addrs: addrs}
+			return Decision{Allow: true, Rule: e.Rule.String(), Source: e.Source, Addrs: addrs, Direct: true}
 		}
 	}
 	return Decision{Reason: fmt.Sprintf("no rule names %s (the host's services need one with the port)", hostPort(HostServices, port))}
@@ -472,7 +472,7 @@ func (p *Proxy) connect(ctx context.Context, c net.Conn, br *bufio.Reader, req *
 		return
 	}
 	start := time.Now()
-	up, err := p.dial(ctx, d.Addrs)
+	up, err := p.dialDecision(ctx, &d)
 	if err != nil {
 		rec.Error = err.Error()
 		p.audit.write(rec)
@@ -1021,7 +1021,7 @@ func (p *Proxy) socks(ctx context.Context, c net.Conn, lc *limitConn, br *bufio.
 		return
 	}
 	start := time.Now()
-	up, err := p.dial(ctx, d.Addrs)
+	up, err := p.dialDecision(ctx, &d)
 	if err != nil {
 		rec.Error = err.Error()
 		p.audit.write(rec)

@@ -270,8 +270,10 @@ type Decision struct {
 	Rule   string // the rule that decided, "" when none did
 	Source string // where that rule comes from
 	Reason string // why a connection was refused
-	// Addrs are the addresses the proxy may dial (allowed only).
-	Addrs []netip.AddrPort
+	// Addrs are the addresses the proxy may dial (allowed only); Direct: dialed from the host
+	// itself, never through an upstream proxy (host.paddock.internal).
+	Addrs  []netip.AddrPort
+	Direct bool
 	// Looked: the proxy asked the host's resolver (DNS) for the name; Resolved is its answer.
 	Looked   bool
 	Resolved []string

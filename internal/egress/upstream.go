@@ -29,8 +29,8 @@ func ParseUpstream(raw string) (*url.URL, error) {
 // dial connects to one of addrs, the addresses the policy allowed: directly, or with an
 // upstream proxy through a CONNECT tunnel to that address (the upstream never picks another).
 func (p *Proxy) dial(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
-	if p.o.Upstream == "" || loopbackOnly(addrs) {
-		return dialAddrs(ctx, addrs) // the host's own services are not behind the upstream
+	if p.o.Upstream == "" {
+		return dialAddrs(ctx, addrs)
 	}
 	u, err := ParseUpstream(p.o.Upstream)
 	if err != nil {
@@ -103,11 +103,11 @@ func (p *prefixConn) CloseWrite() error {
 	return nil
 }
 
-func loopbackOnly(addrs []netip.AddrPort) bool {
-	for _, a := range addrs {
-		if !a.Addr().IsLoopback() {
-			return false
-		}
+// dialDecision dials what d allowed: the host's own services (host.paddock.internal) directly,
+// never through an upstream proxy; the rest as dial does.
+func (p *Proxy) dialDecision(ctx context.Context, d *Decision) (net.Conn, error) {
+	if d.Direct {
+		return dialAddrs(ctx, d.Addrs)
 	}
-	return len(addrs) > 0
+	return p.dial(ctx, d.Addrs)
 }
