@@ -21,13 +21,9 @@ index of yours changes.`,
   paddock diff claude-myrepo | less`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			_, err = m.Diff(cmd.Context(), rec, f.IO.Out, o)
 			return err
@@ -51,13 +47,9 @@ files and stops, your tree and index as they were.`,
   paddock merge --include-uncommitted try-codex`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			_, msg, err := m.Merge(cmd.Context(), rec, o)
 			if err != nil {

@@ -252,13 +252,9 @@ func newMoveCmd(f *Factory) *cobra.Command {
   paddock move claude-app          # the sandbox now works in ~/code/webapp, with its home, installs and caches`,
 		Args: usageArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			dir := ""
 			if len(args) == 2 {

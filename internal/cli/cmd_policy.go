@@ -229,13 +229,9 @@ func newPolicyCheckCmd(f *Factory) *cobra.Command {
   paddock policy check shell-myproj github.com:22`,
 		Args: usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			v, err := m.CheckEgress(cmd.Context(), rec, args[1])
 			if err != nil {

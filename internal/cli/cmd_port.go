@@ -29,13 +29,9 @@ and unpublish take effect at once on a running sandbox. A host port in use is re
 		Short: "List a sandbox's published ports",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			_, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			ports := rec.Spec.Ports
 			if ports == nil {
@@ -69,13 +65,9 @@ and unpublish take effect at once on a running sandbox. A host port in use is re
 					}
 					ports = append(ports, p)
 				}
-				m, err := f.Manager()
+				m, rec, err := resolveSandbox(f, args[0])
 				if err != nil {
 					return err
-				}
-				rec, err := m.Resolve(args[0])
-				if err != nil {
-					return withCode(ExitUsage, err)
 				}
 				if publish {
 					err = m.Publish(cmd.Context(), rec, ports...)

@@ -9,7 +9,21 @@ import (
 
 	"github.com/paddockhq/paddock/internal/sandbox"
 	"github.com/paddockhq/paddock/internal/session"
+	"github.com/paddockhq/paddock/internal/store"
 )
+
+// resolveSandbox opens the manager and finds the sandbox ref names (a bad name is a usage error).
+func resolveSandbox(f *Factory, ref string) (*sandbox.Manager, *store.Record, error) {
+	m, err := f.Manager()
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := m.Resolve(ref)
+	if err != nil {
+		return nil, nil, withCode(ExitUsage, err)
+	}
+	return m, rec, nil
+}
 
 // terminalSize is the caller's terminal's size, for a session started from it (24x80 without one).
 func terminalSize(f *Factory) sandbox.SessionSize {
@@ -36,13 +50,9 @@ ends with its exit code.`,
   paddock attach --detach-keys ctrl-a,d claude-myrepo`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			if !IsTTY(f.IO.In) {
 				return withCode(ExitUsage, errors.New("paddock attach needs a terminal: read the session's output with paddock logs"))
@@ -79,13 +89,9 @@ prints next until it ends (Ctrl-C stops following; the session goes on).`,
   paddock logs -f --tail 20 claude-myrepo`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := f.Manager()
+			m, rec, err := resolveSandbox(f, args[0])
 			if err != nil {
 				return err
-			}
-			rec, err := m.Resolve(args[0])
-			if err != nil {
-				return withCode(ExitUsage, err)
 			}
 			return m.Logs(cmd.Context(), rec, f.IO.Out, o)
 		},

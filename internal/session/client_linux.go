@@ -236,4 +236,3 @@ func Attach(ctx context.Context, sock, name string, in, out *os.File, keys []byt
 	}
 	return res, nil
 }
-
