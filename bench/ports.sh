@@ -35,7 +35,7 @@ free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 HP=$(free)
 DP=$(free)
 cd "$W/ws"
-"$W/paddock" run -d -p "$HP:7000" shell -c "exec $W/ws/porttool serve 7000" >/dev/null 2>&1
+"$W/paddock" run -d ${RUNFLAGS:-} -p "$HP:7000" shell -c "exec $W/ws/porttool serve 7000" >/dev/null 2>&1
 "$W/ws/porttool" serve "$DP" &
 HOSTSRV=$!
 for _ in $(seq 100); do "$W/ws/porttool" conn "127.0.0.1:$HP" 1 >/dev/null 2>&1 && break; sleep 0.1; done

@@ -37,14 +37,16 @@ index of yours changes.`,
 func newMergeCmd(f *Factory) *cobra.Command {
 	var o sandbox.MergeOptions
 	cmd := &cobra.Command{
-		Use:   "merge [--ff-only|--no-ff] [--include-uncommitted] SANDBOX",
+		Use:   "merge [--ff-only|--no-ff|--rebase] [--include-uncommitted] SANDBOX",
 		Short: "Bring a branch sandbox's commits onto your current branch",
 		Long: `Merge the commits of a sandbox in branch mode into your current branch, as git merge does
-(a fast-forward when possible; --ff-only, --no-ff). --include-uncommitted brings its uncommitted
-changes too, as a commit of their own. A merge that would conflict changes nothing: it names the
-files and stops, your tree and index as they were.`,
+(a fast-forward when possible; --ff-only, --no-ff), or with --rebase as git rebase does: its
+commits are replayed onto your branch, which then moves forward to them. --include-uncommitted
+brings its uncommitted changes too, as a commit of their own. A merge or rebase that would
+conflict changes nothing: it names the files and stops, your tree and index as they were.`,
 		Example: `  paddock merge claude-myrepo
-  paddock merge --include-uncommitted try-codex`,
+  paddock merge --include-uncommitted try-codex
+  paddock merge --rebase try-codex`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, rec, err := resolveSandbox(f, args[0])
@@ -62,6 +64,7 @@ files and stops, your tree and index as they were.`,
 	cmd.Flags().BoolVar(&o.FFOnly, "ff-only", false, "only a fast-forward")
 	cmd.Flags().BoolVar(&o.NoFF, "no-ff", false, "a merge commit even when a fast-forward is possible")
 	cmd.Flags().BoolVar(&o.Uncommitted, "include-uncommitted", false, "its uncommitted changes too")
-	cmd.MarkFlagsMutuallyExclusive("ff-only", "no-ff")
+	cmd.Flags().BoolVar(&o.Rebase, "rebase", false, "replay its commits onto your branch, then fast-forward")
+	cmd.MarkFlagsMutuallyExclusive("ff-only", "no-ff", "rebase")
 	return cmd
 }

@@ -92,6 +92,9 @@ func repoState(t *testing.T, repo string) string {
 		if d.IsDir() && rel == filepath.Join(".git", "objects") {
 			return fs.SkipDir // objects may be added (diff brings the sandbox's work in as objects)
 		}
+		if d.IsDir() && (rel == filepath.Join(".git", "refs", "remotes", "paddock") || rel == filepath.Join(".git", "logs", "refs", "remotes", "paddock")) {
+			return fs.SkipDir // paddock's review refs (paddock/NAME), checked on their own
+		}
 		if d.Type().IsRegular() {
 			b, _ := os.ReadFile(p)
 			fmt.Fprintf(h, "%s %x\n", rel, sha256.Sum256(b))
@@ -135,6 +138,7 @@ func checkBranch(t *testing.T, e *env, backend []string) {
 			mkdir -p .git/hooks; 			printf '#!/bin/sh\ntouch ` + marker + `\n' > .git/hooks/post-merge; chmod +x .git/hooks/post-merge
 			cp .git/hooks/post-merge .git/hooks/post-checkout; cp .git/hooks/post-merge .git/hooks/pre-commit`,
 		"c": `echo "// added by c" >> README.md && git commit -qam "c: note in README" && echo uncommitted > NEW.txt`,
+		"d": `echo "// added by d" >> term_unix.go && git commit -qam "d: first note" && echo "// more by d" >> term_unix.go && git commit -qam "d: second note"`,
 	}
 	var wg sync.WaitGroup
 	results := map[string]result{}
@@ -161,6 +165,10 @@ func checkBranch(t *testing.T, e *env, backend []string) {
 	stat := ok("diff", "--stat", "a")
 	if !strings.Contains(stat, "term.go") || !strings.Contains(stat, "1 file changed") {
 		t.Errorf("diff --stat a: %s", stat)
+	}
+	// Its branch is reachable in the user's repository for review: paddock/a.
+	if out, err := exec.Command("git", "-C", repo, "-c", "safe.directory=*", "log", "-1", "--format=%s", "paddock/a").Output(); err != nil || strings.TrimSpace(string(out)) != "a: edit term.go" {
+		t.Errorf("git log paddock/a after diff: %q %v", out, err)
 	}
 	if d := ok("diff", "c"); !strings.Contains(d, "+// added by c") || !strings.Contains(d, "+uncommitted") {
 		t.Errorf("diff c (with its uncommitted file): %s", d)
@@ -203,6 +211,44 @@ func checkBranch(t *testing.T, e *env, backend []string) {
 	if _, err := os.Stat(filepath.Join(repo, "NEW.txt")); err == nil {
 		t.Error("merge without --include-uncommitted brought uncommitted work")
 	}
+	// Rebase: a conflict is refused with nothing changed and no worktree left; d's two commits
+	// are replayed onto the user's branch (after c's merge commit), which moves forward to them.
+	git := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "safe.directory=*"}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	afterC := repoState(t, repo)
+	headC := git("rev-parse", "HEAD")
+	r = pd("merge", "--rebase", "b")
+	if r.code == 0 || !strings.Contains(r.stderr, "conflict") || !strings.Contains(r.stderr, "term.go") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("merge --rebase b (conflicting): want one line naming term.go: %s", r)
+	}
+	if repoState(t, repo) != afterC || git("rev-parse", "HEAD") != headC {
+		t.Fatal("a refused rebase changed the user's repository")
+	}
+	if wts := git("worktree", "list", "--porcelain"); strings.Count(wts, "worktree ") != 1 {
+		t.Errorf("a refused rebase left a worktree: %s", wts)
+	}
+	if r := pd("merge", "--rebase", "--no-ff", "d"); r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("merge --rebase --no-ff: want one line refusing: %s", r)
+	}
+	ok("merge", "--rebase", "d")
+	if got := git("log", "--format=%s", "-2"); got != "d: second note\nd: first note" {
+		t.Errorf("after merge --rebase d, the last two commits are %q", got)
+	}
+	if git("rev-parse", "HEAD~2") != headC || len(strings.Fields(git("rev-list", "--parents", "-1", "HEAD~1"))) != 2 {
+		t.Error("merge --rebase d did not replay its commits onto the user's branch")
+	}
+	if b, _ := os.ReadFile(filepath.Join(repo, "term_unix.go")); !strings.Contains(string(b), "more by d") {
+		t.Error("merge --rebase d did not bring its change into the working tree")
+	}
+	if st := git("status", "--porcelain", "--untracked-files=no"); st != "" {
+		t.Errorf("after merge --rebase d the user's tree is not clean: %s", st)
+	}
 	if _, err := os.Lstat(marker); err == nil {
 		t.Fatal("a hook or fsmonitor command planted in a sandbox's repository ran on the host")
 	}
@@ -227,6 +273,12 @@ func checkBranch(t *testing.T, e *env, backend []string) {
 	ok("stop", "a")
 	ok("rm", "a") // merged: no question, even though looking starts it for a moment
 	ok("rm", "-f", "c")
+	ok("stop", "d")
+	ok("rm", "d") // rebased in: its work is in the user's branch, so no question
+	// Review refs: merged work's are gone with the sandbox; unmerged work stays reachable.
+	if out, _ := exec.Command("git", "-C", repo, "-c", "safe.directory=*", "for-each-ref", "--format=%(refname)", "refs/remotes/paddock/").Output(); strings.TrimSpace(string(out)) != "refs/remotes/paddock/b" {
+		t.Errorf("review refs after rm: want only b's (unmerged), got %q", out)
+	}
 	if _, err := os.Lstat(marker); err == nil {
 		t.Fatal("a hook planted in a sandbox's repository ran on the host")
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // Message types.
@@ -76,6 +77,9 @@ func (c *Conn) Close() error {
 	c.fds = nil
 	return c.uc.Close()
 }
+
+// SetDeadline bounds the socket's reads and writes.
+func (c *Conn) SetDeadline(t time.Time) error { return c.uc.SetDeadline(t) }
 
 // CloseWrite half-closes the socket.
 func (c *Conn) CloseWrite() error { return c.uc.CloseWrite() }

@@ -29,6 +29,7 @@ type MergeInput struct {
 	Sandbox            string `json:"sandbox" jsonschema:"the name or ID of a sandbox in branch mode"`
 	FFOnly             bool   `json:"ff_only,omitempty" jsonschema:"only a fast-forward"`
 	NoFF               bool   `json:"no_ff,omitempty" jsonschema:"a merge commit even when a fast-forward is possible"`
+	Rebase             bool   `json:"rebase,omitempty" jsonschema:"replay its commits onto the current branch, then fast-forward (as git rebase)"`
 	IncludeUncommitted bool   `json:"include_uncommitted,omitempty" jsonschema:"bring its uncommitted changes too"`
 }
 
@@ -74,7 +75,7 @@ func (s *server) merge(ctx context.Context, in MergeInput) (MergeResult, *mcp.Ca
 	if err != nil {
 		return MergeResult{}, nil, err
 	}
-	work, msg, err := m.Merge(ctx, rec, sandbox.MergeOptions{FFOnly: in.FFOnly, NoFF: in.NoFF, Uncommitted: in.IncludeUncommitted})
+	work, msg, err := m.Merge(ctx, rec, sandbox.MergeOptions{FFOnly: in.FFOnly, NoFF: in.NoFF, Rebase: in.Rebase, Uncommitted: in.IncludeUncommitted})
 	if err != nil {
 		return MergeResult{}, nil, err
 	}

@@ -167,6 +167,7 @@ type BranchWork struct {
 	Changed   int    `json:"files"`       // files changed since Base, uncommitted changes included
 	Unmerged  bool   `json:"unmerged"`    // the user's HEAD does not contain the worktree commit
 	Uncommits bool   `json:"uncommitted"` // changes not committed in the sandbox
+	Ref       string `json:"ref,omitempty"` // its branch in the user's repository (paddock/NAME, a remote-tracking ref)
 }
 
 // exportScript runs in the sandbox, as its user, in the checkout: it commits the working tree
@@ -275,10 +276,55 @@ func (m *Manager) ExportBranch(ctx context.Context, rec *store.Record) (*BranchW
 	if work.Uncommits {
 		tip = work.Worktree
 	}
-	if _, err := hostGit(ctx, ws, nil, "merge-base", "--is-ancestor", tip, "HEAD"); err != nil && tip != b.Base {
+	if tip != b.Base && !merged(ctx, ws, tip, b.Base) {
 		work.Unmerged = true
 	}
+	// For review with the user's own tools: git log paddock/NAME, git diff ...paddock/NAME.
+	if _, err := hostGit(ctx, ws, nil, "update-ref", "-m", "paddock: the work of sandbox "+rec.Name, ReviewRef(b.Name), work.Head); err == nil {
+		work.Ref = strings.TrimPrefix(ReviewRef(b.Name), "refs/remotes/")
+	}
 	return work, nil
+}
+
+// ReviewRef is where the user's repository has a branch sandbox's branch (as of the last diff or
+// merge): a remote-tracking ref, paddock/NAME to git. paddock writes no other ref of the user's.
+func ReviewRef(branch string) string { return "refs/remotes/" + BranchPrefix + branch }
+
+// dropReviewRef removes the sandbox's review ref from the user's repository when its work is in
+// the user's branch; unmerged work stays reachable there.
+func dropReviewRef(ctx context.Context, rec *store.Record) {
+	if rec.Branch == nil {
+		return
+	}
+	ref := ReviewRef(rec.Branch.Name)
+	if merged(ctx, rec.Workspace, ref, rec.Branch.Base) {
+		hostGit(ctx, rec.Workspace, nil, "update-ref", "-d", ref)
+	}
+}
+
+// merged reports whether the user's HEAD has the work of base..tip: tip is in its history, or
+// each of those commits has its equivalent there (as after merge --rebase or a cherry-pick).
+func merged(ctx context.Context, ws, tip, base string) bool {
+	if _, err := hostGit(ctx, ws, nil, "merge-base", "--is-ancestor", tip, "HEAD"); err == nil {
+		return true
+	}
+	out, err := hostGit(ctx, ws, nil, "cherry", "HEAD", tip, base)
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" && !strings.HasPrefix(l, "- ") {
+			return false
+		}
+	}
+	return true
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func orNil(err error) any {
@@ -332,6 +378,8 @@ func (m *Manager) Diff(ctx context.Context, rec *store.Record, w io.Writer, o Di
 // MergeOptions shape paddock merge.
 type MergeOptions struct {
 	FFOnly, NoFF bool
+	// Rebase replays the sandbox's commits onto the user's branch, then fast-forwards it.
+	Rebase bool
 	// Uncommitted brings the sandbox's uncommitted changes too (as a commit of their own).
 	Uncommitted bool
 }
@@ -342,6 +390,9 @@ var ErrConflict = errors.New("the merge would conflict")
 // Merge brings rec's commits (and, asked, its uncommitted changes) onto the user's current
 // branch, as git merge does. A merge that would conflict changes nothing and says where.
 func (m *Manager) Merge(ctx context.Context, rec *store.Record, o MergeOptions) (*BranchWork, string, error) {
+	if n := btoi(o.FFOnly) + btoi(o.NoFF) + btoi(o.Rebase); n > 1 {
+		return nil, "", badInput("merge: choose one of --ff-only, --no-ff and --rebase")
+	}
 	work, err := m.ExportBranch(ctx, rec)
 	if err != nil {
 		return nil, "", err
@@ -353,6 +404,9 @@ func (m *Manager) Merge(ctx context.Context, rec *store.Record, o MergeOptions) 
 	ws := rec.Workspace
 	if _, err := hostGit(ctx, ws, nil, "merge-base", "--is-ancestor", tip, "HEAD"); err == nil {
 		return work, "nothing to merge: your branch has " + rec.Name + "'s work already", nil
+	}
+	if o.Rebase {
+		return m.rebase(ctx, rec, work, tip, o)
 	}
 	// First in the object store only: a conflict leaves the user's tree and index as they were.
 	out, err := hostGit(ctx, ws, nil, "merge-tree", "--write-tree", "--name-only", "--no-messages", "HEAD", tip)
@@ -380,6 +434,64 @@ func (m *Manager) Merge(ctx context.Context, rec *store.Record, o MergeOptions) 
 		return work, "", fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	return work, fmt.Sprintf("merged %s (%d commits%s) into your branch", work.Name, work.Ahead, map[bool]string{true: " and the uncommitted changes", false: ""}[o.Uncommitted]), nil
+}
+
+// rebase replays the commits of tip that the user's HEAD lacks onto HEAD, as git rebase does,
+// in a worktree of paddock's own (the user's tree, index and refs untouched), then
+// fast-forwards the user's branch to the result. A conflict removes that worktree, names the
+// files and changes nothing.
+func (m *Manager) rebase(ctx context.Context, rec *store.Record, work *BranchWork, tip string, o MergeOptions) (*BranchWork, string, error) {
+	ws := rec.Workspace
+	out, err := hostGit(ctx, ws, nil, "rev-parse", "--verify", "HEAD^{commit}")
+	if err != nil {
+		return work, "", err
+	}
+	onto := strings.TrimSpace(string(out))
+	if err := os.MkdirAll(m.Store.Root, 0o700); err != nil {
+		return work, "", err
+	}
+	tmp, err := os.MkdirTemp(m.Store.Root, ".rebase-")
+	if err != nil {
+		return work, "", err
+	}
+	wt := filepath.Join(tmp, "worktree")
+	defer func() {
+		bg := context.WithoutCancel(ctx)
+		hostGit(bg, ws, nil, "worktree", "remove", "--force", wt)
+		os.RemoveAll(tmp)
+		hostGit(bg, ws, nil, "worktree", "prune")
+	}()
+	if _, err := hostGit(ctx, ws, nil, "worktree", "add", "-q", "--detach", wt, tip); err != nil {
+		return work, "", fmt.Errorf("rebasing %s: %w", work.Name, err)
+	}
+	// The user's settings, less what would reach past this worktree (autostash, moving other
+	// branches) or ask (an editor).
+	args := []string{"-c", "user.useConfigOnly=false", "-c", "rebase.autoStash=false", "-c", "rebase.updateRefs=false",
+		"-c", "rebase.autoSquash=false", "-c", "core.editor=true", "-c", "sequence.editor=true", "rebase", "-q", "--no-autosquash", onto}
+	if _, err := hostGit(ctx, wt, nil, args...); err != nil {
+		files, _ := hostGit(ctx, wt, nil, "diff", "--name-only", "--diff-filter=U")
+		hostGit(context.WithoutCancel(ctx), wt, nil, "rebase", "--abort")
+		if names := strings.Fields(string(files)); len(names) > 0 {
+			return work, "", fmt.Errorf("%w: %w in %s when replaying %s onto your branch; nothing was changed (resolve it in the sandbox, or merge without --rebase)",
+				ErrBadInput, ErrConflict, strings.Join(names, ", "), work.Name)
+		}
+		return work, "", fmt.Errorf("rebasing %s: %w", work.Name, err)
+	}
+	out, err = hostGit(ctx, wt, nil, "rev-parse", "--verify", "HEAD^{commit}")
+	if err != nil {
+		return work, "", err
+	}
+	rebased := strings.TrimSpace(string(out))
+	n := 0
+	if out, err := hostGit(ctx, ws, nil, "rev-list", "--count", onto+".."+rebased); err == nil {
+		fmt.Sscan(string(out), &n)
+	}
+	// The user's branch moves forward only; git refuses before touching anything when local
+	// changes are in the way.
+	if _, err := hostGit(ctx, ws, nil, "merge", "-q", "--ff-only", rebased); err != nil {
+		return work, "", fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	return work, fmt.Sprintf("rebased %s onto your branch (%d commits%s)", work.Name, n, map[bool]string{true: ", the uncommitted changes as the last", false: ""}[o.Uncommitted]), nil
 }
 
 // createBranch makes a branch-mode sandbox: its checkout is made in a staging folder in

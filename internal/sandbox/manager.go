@@ -939,5 +939,9 @@ func (m *Manager) Remove(ctx context.Context, rec *store.Record, force bool) err
 			return err
 		}
 	}
-	return m.For(rec).Remove(ctx, sb)
+	if err := m.For(rec).Remove(ctx, sb); err != nil {
+		return err
+	}
+	dropReviewRef(ctx, rec)
+	return nil
 }

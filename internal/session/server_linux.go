@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -61,7 +62,11 @@ type sess struct {
 }
 
 // Serve answers clients on ln until ctx ends.
-func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) {
+func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) { s.ServeWith(ctx, ln, nil) }
+
+// ServeWith serves ln as Serve does, for a socket shared with other services: a request whose
+// type is not a session's goes to other (its descriptors closed), and other's answer back.
+func (s *Server) ServeWith(ctx context.Context, ln *net.UnixListener, other func(execproto.Message) execproto.Message) {
 	go func() { <-ctx.Done(); ln.Close() }()
 	for {
 		c, err := ln.AcceptUnix()
@@ -75,7 +80,15 @@ func (s *Server) Serve(ctx context.Context, ln *net.UnixListener) {
 				c.Close()
 				return
 			}
-			s.Handle(ctx, c, m, fds)
+			if strings.HasPrefix(m.Type, "session-") || other == nil {
+				s.Handle(ctx, c, m, fds)
+				return
+			}
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
+			defer c.Close()
+			c.Send(other(m))
 		}()
 	}
 }

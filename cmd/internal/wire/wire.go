@@ -65,6 +65,8 @@ var internal = []command{
 	{"__egress-serve", 1, func(b Binary, a []string) int { return egresshost.ServeMain(a[0], b.Link) }},
 	{"__relay", 0, func(_ Binary, a []string) int { return egresshost.RelayMain(a) }},
 	{"__egress-link", 0, func(_ Binary, a []string) int { return egresshost.LinkMain(a) }},
+	{"__sockets", 0, func(_ Binary, a []string) int { return egresshost.SocketsMain(a) }},
+	{"__dial", 0, func(_ Binary, a []string) int { return egresshost.DialMain(a) }},
 	{"__probe", 1, func(_ Binary, a []string) int { return doctor.ProbeMain(a[0]) }},
 	{image.HelperCommand, 0, func(_ Binary, a []string) int { return image.HelperMain(a) }},
 }

@@ -411,7 +411,10 @@ func (b *Backend) Start(ctx context.Context, sb *backend.Sandbox) error {
 		}
 	}
 	if running {
-		return egressUp()
+		if err := egressUp(); err != nil {
+			return err
+		}
+		return b.publishAll(ctx, sb)
 	}
 	if err := b.startContainer(ctx, c, sb, ci, ok, egressUp); err != nil {
 		if sb.Spec.Egress != nil {
@@ -419,6 +422,14 @@ func (b *Backend) Start(ctx context.Context, sb *backend.Sandbox) error {
 			egressUp()
 			egresshost.StopServer(sb.Dir)
 		}
+		return err
+	}
+	// Published ports: a host address in use fails the start, the container stopped again.
+	if err := b.publishAll(ctx, sb); err != nil {
+		bg := context.WithoutCancel(ctx)
+		c.ContainerStop(bg, ContainerName(sb), container.StopOptions{})
+		stopHost(sb.Dir)
+		egresshost.StopServer(sb.Dir)
 		return err
 	}
 	return nil
@@ -664,7 +675,7 @@ func (b *Backend) recordedLocal(sb *backend.Sandbox, c *client.Client) bool {
 // Revive implements backend.Reviver: a running sandbox whose proxy host side has ended (killed,
 // or the host restarted while the engine kept the container) gets it back.
 func (b *Backend) Revive(ctx context.Context, sb *backend.Sandbox) error {
-	if sb.Spec.Egress == nil || egresshost.Running(sb.Dir) {
+	if sb.Spec.Egress == nil || egresshost.Running(sb.Dir) && (len(sb.Spec.Ports) == 0 || answers(sb.Dir)) {
 		return nil
 	}
 	// A stopped sandbox gets it when it starts; an engine that does not answer, the exec says so.
@@ -694,6 +705,7 @@ func (b *Backend) Stop(ctx context.Context, sb *backend.Sandbox, grace time.Dura
 			return fmt.Errorf("stopping sandbox %s: %w", sb.Name, err)
 		}
 	}
+	stopHost(sb.Dir)
 	egresshost.StopServer(sb.Dir)
 	return nil
 }

@@ -108,13 +108,57 @@ func SessionServeMain(args []string) int {
 	}
 	defer os.Remove(sessionSock(dir))
 	defer os.Remove(sessionState(dir))
-	go session.NewServer(dockerSpawner(c, &sb), sessionState(dir)).Serve(ctx, ln)
-	for { // until the container stops
-		time.Sleep(2 * time.Second)
+	ports, err := hostPorts(ctx, c, &sb)
+	if err != nil {
+		slog.Error("ports", "err", err)
+		return 1
+	}
+	defer ports.Close()
+	stop := make(chan struct{})
+	var once sync.Once
+	other := func(m execproto.Message) execproto.Message {
+		if m.Type == typeHostStop {
+			once.Do(func() { close(stop) })
+			return execproto.Message{Type: execproto.TypeExit}
+		}
+		return ports.Handle(m)
+	}
+	go session.NewServer(dockerSpawner(c, &sb), sessionState(dir)).ServeWith(ctx, ln, other)
+	for { // until the container stops, or paddock stops it
+		select {
+		case <-stop:
+			return 0
+		case <-time.After(2 * time.Second):
+		}
 		ins, err := c.ContainerInspect(ctx, ContainerName(&sb))
 		if err != nil || ins.State == nil || !ins.State.Running {
 			return 0
 		}
+	}
+}
+
+// typeHostStop asks the host side to end (the sandbox stops).
+const typeHostStop = "host-stop"
+
+// stopHost ends the sandbox's host side, if one runs, and waits for it to go.
+func stopHost(dir string) {
+	c, err := execproto.Dial(sessionSock(dir))
+	if err != nil {
+		return
+	}
+	c.Send(execproto.Message{Type: typeHostStop})
+	c.Recv()
+	c.Close()
+	f, err := os.OpenFile(filepath.Join(dir, "sessions.lock"), os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	for range 200 { // its lock goes with it
+		if flock.Try(f) == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

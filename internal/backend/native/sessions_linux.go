@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/paddockhq/paddock/internal/backend"
 	"github.com/paddockhq/paddock/internal/execproto"
+	"github.com/paddockhq/paddock/internal/portfwd"
 	"github.com/paddockhq/paddock/internal/session"
 )
 
@@ -38,7 +38,7 @@ func (b *Backend) SessionState(sb *backend.Sandbox) string { return newLayout(sb
 // serveControl starts the supervisor's control socket (until ctx ends): background sessions
 // and published ports, for paddock's commands. The socket is in the sandbox's state folder,
 // which the sandbox never sees; only its owner may connect.
-func serveControl(ctx context.Context, l layout, ports *portServer) {
+func serveControl(ctx context.Context, l layout, ports *portfwd.Server) {
 	os.Remove(l.sessionState())
 	ln, err := session.Listen(l.control())
 	if err != nil {
@@ -46,30 +46,7 @@ func serveControl(ctx context.Context, l layout, ports *portServer) {
 		return
 	}
 	sessions := session.NewServer(initSpawner(l.sock()), l.sessionState())
-	go func() { <-ctx.Done(); ln.Close() }()
-	go func() {
-		for {
-			uc, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			go func() {
-				c := execproto.NewConn(uc)
-				m, fds, err := c.Recv()
-				if err != nil {
-					c.Close()
-					return
-				}
-				if strings.HasPrefix(m.Type, "session-") {
-					sessions.Handle(ctx, c, m, fds)
-					return
-				}
-				closeFDs(fds)
-				defer c.Close()
-				c.Send(ports.handle(m))
-			}()
-		}
-	}()
+	go sessions.ServeWith(ctx, ln, ports.Handle)
 }
 
 // stopControl removes what the control socket leaves when the sandbox stops.
