@@ -161,12 +161,12 @@ func branchMounts(ws string, b *store.Branch) ([]backend.Mount, error) {
 type BranchWork struct {
 	Name      string `json:"branch"`
 	Base      string `json:"base"`
-	Head      string `json:"head"`        // the sandbox's branch
-	Worktree  string `json:"worktree"`    // a commit of HEAD with the uncommitted changes on top
-	Ahead     int    `json:"commits"`     // commits on its branch since Base
-	Changed   int    `json:"files"`       // files changed since Base, uncommitted changes included
-	Unmerged  bool   `json:"unmerged"`    // the user's HEAD does not contain the worktree commit
-	Uncommits bool   `json:"uncommitted"` // changes not committed in the sandbox
+	Head      string `json:"head"`          // the sandbox's branch
+	Worktree  string `json:"worktree"`      // a commit of HEAD with the uncommitted changes on top
+	Ahead     int    `json:"commits"`       // commits on its branch since Base
+	Changed   int    `json:"files"`         // files changed since Base, uncommitted changes included
+	Unmerged  bool   `json:"unmerged"`      // the user's HEAD does not contain the worktree commit
+	Uncommits bool   `json:"uncommitted"`   // changes not committed in the sandbox
 	Ref       string `json:"ref,omitempty"` // its branch in the user's repository (paddock/NAME, a remote-tracking ref)
 }
 
