@@ -38,6 +38,22 @@ func dockerEnv(t *testing.T) (*env, string) {
 	return e, ref
 }
 
+// forEachDockerMode runs fn on the Docker backend as root and as an ordinary user of the docker
+// group (paddock's rootless side, the engine's containers as ever).
+func forEachDockerMode(t *testing.T, fn func(t *testing.T, e *env)) {
+	ref := dockertest.Image(t)
+	for _, m := range []mode{asRoot, asRootless} {
+		t.Run(string(m), func(t *testing.T) {
+			e := newEnv(t, m)
+			if m == asRootless {
+				e.groups = append(e.groups, dockerGID(t))
+			}
+			e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+ref)
+			fn(t, e)
+		})
+	}
+}
+
 type inspected struct {
 	Backend string `json:"backend"`
 	Paths   map[string]string

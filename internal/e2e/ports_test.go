@@ -52,13 +52,35 @@ func get(t *testing.T, url string, d time.Duration) (string, error) {
 // left); and the sandbox still has no network interface but loopback.
 func TestPorts(t *testing.T) {
 	forEachMode(t, func(t *testing.T, e *env) {
+		checkPorts(t, e, nil, "::1", func(bind string) string { return "exec python3 -m http.server 8000 --bind " + bind })
+	})
+}
+
+// The same on the Docker backend (root, and an ordinary user of the docker group): the
+// container keeps --network none; the dev server is busybox's httpd.
+// In the link mode (an engine elsewhere: Docker Desktop, a remote one), each connection goes
+// through the Engine API instead.
+func TestPortsDocker(t *testing.T) {
+	check := func(t *testing.T, e *env) {
+		// (Docker's containers have IPv6 off, ::1 included.)
+		checkPorts(t, e, []string{"--backend", "docker"}, "127.0.0.1", func(bind string) string {
+			return "exec busybox httpd -f -h . -p " + bind + ":8000"
+		})
+	}
+	forEachDockerMode(t, check)
+	t.Run("link", func(t *testing.T) {
+		e, _ := dockerEnv(t)
+		e.extra = append(e.extra, "PADDOCK_DOCKER_EGRESS=link")
+		check(t, e)
+	})
+}
+
+func checkPorts(t *testing.T, e *env, backend []string, again string, serve func(bind string) string) {
+	{
 		ws := e.workspace("ports")
 		e.writeFile(filepath.Join(ws, "index.txt"), "served-from-the-sandbox\n")
 		hp, hp2 := freePort(t), freePort(t)
-		serve := func(bind string) string {
-			return "exec python3 -m http.server 8000 --bind " + bind
-		}
-		r := e.run(ws, "run", "-d", "-p", fmt.Sprintf("%d:8000", hp), "shell", "-c", serve("127.0.0.1"))
+		r := e.run(ws, append(append([]string{}, backend...), "run", "-d", "-p", fmt.Sprintf("%d:8000", hp), "shell", "-c", serve("127.0.0.1"))...)
 		if r.code != 0 {
 			t.Fatalf("run -d -p: %s", r)
 		}
@@ -96,9 +118,9 @@ func TestPorts(t *testing.T) {
 			c.Close()
 			t.Error("a stopped sandbox's port still accepts connections")
 		}
-		e.ok(ws, "run", "-d", name, "-c", serve("::1"))
+		e.ok(ws, "run", "-d", name, "-c", serve(again))
 		if body, err := get(t, url(hp), 20*time.Second); err != nil || !strings.Contains(body, "served") {
-			t.Fatalf("the port after stop and start (server on ::1): %q, %v", body, err)
+			t.Fatalf("the port after stop and start (server on %s): %q, %v", again, body, err)
 		}
 		// A host port in use: one line, non-zero, nothing made.
 		busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -109,7 +131,7 @@ func TestPorts(t *testing.T) {
 		bp := busy.Addr().(*net.TCPAddr).Port
 		for _, args := range [][]string{
 			{"port", "publish", name, fmt.Sprintf("%d:8000", bp)},
-			{"run", "--name", "busy-port", "-p", fmt.Sprint(bp), "shell", "-c", "true"},
+			append(append([]string{}, backend...), "run", "--name", "busy-port", "-p", fmt.Sprint(bp), "shell", "-c", "true"),
 			{"port", "publish", name, "70000"},
 		} {
 			ws2 := e.workspace("ports-busy")
@@ -131,15 +153,5 @@ func TestPorts(t *testing.T) {
 			}
 		}
 		os.Remove(filepath.Join(ws, "index.txt"))
-	})
-}
-
-// The Docker backend does not publish ports yet: -p is refused with one line, never ignored.
-func TestPortsDocker(t *testing.T) {
-	e, _ := dockerEnv(t)
-	ws := e.workspace("ports-docker")
-	r := e.run(ws, "--backend", "docker", "run", "-p", fmt.Sprint(freePort(t)), "shell", "-c", "true")
-	if r.code == 0 || !strings.Contains(r.stderr, "not supported on the docker backend") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
-		t.Errorf("-p on the Docker backend: %s", r)
 	}
 }

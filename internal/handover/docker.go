@@ -99,3 +99,15 @@ func (DockerBackend) SessionState(sb *backend.Sandbox) string {
 func (DockerBackend) EnsureSessions(context.Context, *backend.Sandbox) error {
 	return HandOver(dockerWhy)
 }
+
+// Publish: a published port is served by the Docker backend's host side.
+func (DockerBackend) Publish(context.Context, *backend.Sandbox, backend.Port) error {
+	return HandOver(dockerWhy)
+}
+
+// Unpublish: the same.
+func (DockerBackend) Unpublish(context.Context, *backend.Sandbox, backend.Port) error {
+	return HandOver(dockerWhy)
+}
+
+var _ backend.PortForwarder = DockerBackend{}

@@ -36,9 +36,10 @@ import (
 
 var _ backend.PortForwarder = (*Backend)(nil)
 
-// errNoRelay: the container has no paddock binary to reach its ports with.
+// errNoRelay: the container has no paddock relay to reach its ports with (a sandbox made
+// without a network).
 func errNoRelay(sb *backend.Sandbox) error {
-	return fmt.Errorf("%w: sandbox %s has no network (--network none), and the Docker backend reaches a sandbox's ports through paddock's relay, which only a sandbox with a network has: recreate it with a network policy, or use the native backend",
+	return fmt.Errorf("%w: sandbox %s has no network, and the Docker backend reaches a sandbox's ports through paddock's network relay in its container: recreate it with a network policy, or use the native backend",
 		backend.ErrUnsupported, sb.Name)
 }
 
