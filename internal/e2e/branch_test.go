@@ -114,8 +114,7 @@ func TestBranch(t *testing.T) {
 }
 
 func TestBranchDocker(t *testing.T) {
-	e, _ := dockerEnv(t)
-	checkBranch(t, e, []string{"--backend", "docker"})
+	forEachDockerMode(t, func(t *testing.T, e *env) { checkBranch(t, e, []string{"--backend", "docker"}) })
 }
 
 func checkBranch(t *testing.T, e *env, backend []string) {

@@ -20,8 +20,7 @@ func TestCopyHostile(t *testing.T) {
 }
 
 func TestCopyHostileDocker(t *testing.T) {
-	e, _ := dockerEnv(t)
-	checkCopyHostile(t, e, []string{"--backend", "docker"})
+	forEachDockerMode(t, func(t *testing.T, e *env) { checkCopyHostile(t, e, []string{"--backend", "docker"}) })
 }
 
 func checkCopyHostile(t *testing.T, e *env, backend []string) {

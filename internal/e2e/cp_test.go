@@ -20,8 +20,7 @@ func TestCopy(t *testing.T) {
 }
 
 func TestCopyDocker(t *testing.T) {
-	e, _ := dockerEnv(t)
-	checkCopy(t, e, []string{"--backend", "docker"})
+	forEachDockerMode(t, func(t *testing.T, e *env) { checkCopy(t, e, []string{"--backend", "docker"}) })
 }
 
 func checkCopy(t *testing.T, e *env, backend []string) {

@@ -15,8 +15,7 @@ func TestHostServices(t *testing.T) {
 }
 
 func TestHostServicesDocker(t *testing.T) {
-	e, _ := dockerEnv(t)
-	checkHostServices(t, e, []string{"--backend", "docker"})
+	forEachDockerMode(t, func(t *testing.T, e *env) { checkHostServices(t, e, []string{"--backend", "docker"}) })
 }
 
 func checkHostServices(t *testing.T, e *env, backend []string) {

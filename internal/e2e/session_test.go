@@ -21,8 +21,7 @@ func TestBackgroundSession(t *testing.T) {
 
 // The same on the Docker backend, whose sessions a paddock-oci process on the host holds.
 func TestBackgroundSessionDocker(t *testing.T) {
-	e, _ := dockerEnv(t)
-	checkBackgroundSession(t, e, []string{"--backend", "docker"})
+	forEachDockerMode(t, func(t *testing.T, e *env) { checkBackgroundSession(t, e, []string{"--backend", "docker"}) })
 }
 
 // attachScript runs paddock with args in a terminal as the env's user, then says how it ended.
@@ -33,7 +32,15 @@ func (e *env) terminalScript(ws string, args ...string) string {
 	}
 	argv := append([]string{binary}, args...)
 	if e.mode == asRootless {
-		argv = append([]string{"setpriv", fmt.Sprintf("--reuid=%d", e.uid), fmt.Sprintf("--regid=%d", e.gid), "--clear-groups"}, argv...)
+		groups := "--clear-groups"
+		if len(e.groups) > 0 {
+			var gs []string
+			for _, g := range e.groups {
+				gs = append(gs, fmt.Sprint(g))
+			}
+			groups = "--groups=" + strings.Join(gs, ",")
+		}
+		argv = append([]string{"setpriv", fmt.Sprintf("--reuid=%d", e.uid), fmt.Sprintf("--regid=%d", e.gid), groups}, argv...)
 	}
 	return strings.Replace(shellScript(ws, env, argv), "SESSION-ENDED", "PADDOCK-ENDED", 1)
 }

@@ -808,6 +808,9 @@ func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
 		if ci.State != nil && ci.State.Running {
 			return fmt.Errorf("sandbox %s is running; stop it first", sb.Name)
 		}
+		if err := b.reclaim(ctx, c, sb, ci.Image); err != nil {
+			return err
+		}
 		// Not RemoveVolumes: that would also take anonymous volumes only; named ones go below.
 		if err := c.ContainerRemove(ctx, ci.ID, container.RemoveOptions{}); err != nil && !client.IsErrNotFound(err) {
 			return fmt.Errorf("removing the container of sandbox %s: %w", sb.Name, err)
@@ -824,6 +827,49 @@ func (b *Backend) Remove(ctx context.Context, sb *backend.Sandbox) error {
 	c.ImageRemove(ctx, stateImage(sb), image.RemoveOptions{})
 	egresshost.StopServer(sb.Dir)
 	return os.RemoveAll(sb.Dir)
+}
+
+// reclaim gives the caller back what the container's root made in the folders of the sandbox's
+// private state that it had mounted (a branch sandbox's checkout): an ordinary user could not
+// remove it otherwise. A container of the sandbox's image, with no network, changes the owners
+// (never through a link: chown -h; only that folder, not what may be mounted below it).
+func (b *Backend) reclaim(ctx context.Context, c *client.Client, sb *backend.Sandbox, img string) error {
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 || img == "" {
+		return nil
+	}
+	var mounts []mount.Mount
+	for i, m := range sb.Spec.Mounts {
+		if rel, err := filepath.Rel(sb.Dir, m.Source); err == nil && filepath.IsLocal(rel) && !m.ReadOnly {
+			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: fmt.Sprintf("/reclaim/%d", i),
+				BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate, NonRecursive: true}})
+		}
+	}
+	if len(mounts) == 0 {
+		return nil
+	}
+	no := false
+	cr, err := c.ContainerCreate(ctx, &container.Config{Image: img, User: "0:0", Entrypoint: []string{},
+		Cmd: []string{"chown", "-R", "-h", fmt.Sprintf("%d:%d", uid, gid), "/reclaim"}, NetworkDisabled: true},
+		&container.HostConfig{NetworkMode: "none", Mounts: mounts, AutoRemove: false, Init: &no,
+			LogConfig: container.LogConfig{Type: "none"}}, nil, nil, "")
+	if err != nil {
+		return fmt.Errorf("removing sandbox %s: giving its files back to you: %w", sb.Name, err)
+	}
+	defer c.ContainerRemove(context.WithoutCancel(ctx), cr.ID, container.RemoveOptions{Force: true})
+	if err := c.ContainerStart(ctx, cr.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("removing sandbox %s: giving its files back to you: %w", sb.Name, err)
+	}
+	wait, errc := c.ContainerWait(ctx, cr.ID, container.WaitConditionNotRunning)
+	select {
+	case r := <-wait:
+		if r.StatusCode != 0 {
+			return fmt.Errorf("removing sandbox %s: giving its files back to you: chown in its image ended with %d", sb.Name, r.StatusCode)
+		}
+	case err := <-errc:
+		return fmt.Errorf("removing sandbox %s: giving its files back to you: %w", sb.Name, err)
+	}
+	return nil
 }
 
 // DockerSocket is the engine's own socket as the engine sees it, for --mount-docker-socket: the

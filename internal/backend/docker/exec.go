@@ -39,6 +39,9 @@ func Env(sb *backend.Sandbox, imageEnv []string, root bool) []string {
 	}
 	env = append(env, "HOSTNAME="+sb.Spec.Hostname, "PADDOCK_SANDBOX="+sb.Name, "container=paddock")
 	env = backend.WithAgentEnv(sb.Spec, append(env, backend.GitEnv(sb.Spec)...))
+	// The workspace keeps its host owner, which the container's users are not: git would refuse
+	// it as "dubious ownership". Everything in the container is the user's own.
+	env = append(env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*")
 	env = append(env, egressEnv(sb)...)
 	return append(env, sb.Spec.Env...)
 }
