@@ -7,6 +7,8 @@
 #         and from the same server on the host's loopback directly (target: ≥ 0.9 of direct)
 #   conn: ms per connection (connect, one byte there and back, close), same two ways
 #         (target: ≤ 0.3 ms added)
+#   The same through the Docker backend's -p when an engine runs (DOCKER=0 to skip): its
+#   container keeps --network none; a static busybox image, porttool from the workspace.
 #
 # Knobs: MB=1000 (at most 1020) REPS=5 CONNS=500; QUICK=1 for a few runs. Nothing leaves 127.0.0.1.
 set -euo pipefail
@@ -26,6 +28,7 @@ cleanup() {
 	cd /
 	[[ -n $HOSTSRV ]] && kill "$HOSTSRV" 2>/dev/null
 	[[ -x $W/paddock ]] && "$W/paddock" rm -f --all >/dev/null 2>&1
+	[[ -n ${DOCKER_OK:-} ]] && docker image rm paddock-bench-ports:latest >/dev/null 2>&1
 	rm -rf --one-file-system "$W"
 }
 trap cleanup EXIT
@@ -39,12 +42,29 @@ cd "$W/ws"
 "$W/ws/porttool" serve "$DP" &
 HOSTSRV=$!
 for _ in $(seq 100); do "$W/ws/porttool" conn "127.0.0.1:$HP" 1 >/dev/null 2>&1 && break; sleep 0.1; done
+DOCKER_OK=
+if [[ ${DOCKER:-1} == 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+	DOCKER_OK=1
+	mkdir -p "$W/rootfs"/{bin,proc,sys,dev,tmp,etc,root}
+	cp /bin/busybox "$W/rootfs/bin/busybox"
+	for a in sh true sleep cat; do ln -sf busybox "$W/rootfs/bin/$a"; done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$W/rootfs/etc/passwd"
+	echo 'root:x:0:' >"$W/rootfs/etc/group"
+	tar -C "$W/rootfs" -c . | docker import -c 'ENV PATH=/bin' - paddock-bench-ports:latest >/dev/null
+	KP=$(free)
+	mkdir -p "$W/dws"
+	cp "$W/ws/porttool" "$W/dws/"
+	(cd "$W/dws" && PADDOCK_DOCKER_IMAGE=paddock-bench-ports:latest "$W/paddock" --backend docker run -d -p "$KP:7000" shell -c "exec $W/dws/porttool serve 7000" >/dev/null)
+	for _ in $(seq 100); do "$W/ws/porttool" conn "127.0.0.1:$KP" 1 >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 echo "==> bulk ($MB MiB x $REPS)" >&2
 B_DIRECT=$("$W/ws/porttool" bulk "127.0.0.1:$DP" "$MB" "$REPS")
 B_PORT=$("$W/ws/porttool" bulk "127.0.0.1:$HP" "$MB" "$REPS")
+[[ -n $DOCKER_OK ]] && B_DOCKER=$("$W/ws/porttool" bulk "127.0.0.1:$KP" "$MB" "$REPS")
 echo "==> connections ($CONNS)" >&2
 C_DIRECT=$("$W/ws/porttool" conn "127.0.0.1:$DP" "$CONNS")
 C_PORT=$("$W/ws/porttool" conn "127.0.0.1:$HP" "$CONNS")
+[[ -n $DOCKER_OK ]] && C_DOCKER=$("$W/ws/porttool" conn "127.0.0.1:$KP" "$CONNS")
 mkdir -p "$RESULTS"
 MD=$RESULTS/ports-latest.md
 {
@@ -58,6 +78,15 @@ MD=$RESULTS/ports-latest.md
 	echo "|---|---|---|---|---|"
 	awk -v d="$B_DIRECT" -v p="$B_PORT" -v mb="$MB" 'BEGIN {printf "| bulk, %d MiB download | %d MiB/s | %d MiB/s | **%.2f** | ≥ 0.9 |\n", mb, d, p, p / d}'
 	awk -v d="$C_DIRECT" -v p="$C_PORT" 'BEGIN {printf "| per connection (connect, 1-byte round trip, close) | %.3f ms | %.3f ms | **+%.3f ms** | ≤ 0.3 ms |\n", d, p, p - d}'
+	if [[ -n $DOCKER_OK ]]; then
+		echo
+		echo "Docker backend (\`paddock --backend docker run -p\`, the container with --network none):"
+		echo
+		echo "| | direct | through -p | ratio / added | target |"
+		echo "|---|---|---|---|---|"
+		awk -v d="$B_DIRECT" -v p="$B_DOCKER" -v mb="$MB" 'BEGIN {printf "| bulk, %d MiB download | %d MiB/s | %d MiB/s | **%.2f** | ≥ 0.9 |\n", mb, d, p, p / d}'
+		awk -v d="$C_DIRECT" -v p="$C_DOCKER" 'BEGIN {printf "| per connection (connect, 1-byte round trip, close) | %.3f ms | %.3f ms | **+%.3f ms** | ≤ 0.3 ms |\n", d, p, p - d}'
+	fi
 } >"$MD"
 cp "$MD" "$RESULTS/ports-$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$MD"

@@ -12,6 +12,10 @@
 #            2 MiB (a full scrollback), then idles (target ≤ 2 MiB each); the tmux server's growth for
 #            ten such sessions (its default history, 2000 lines)
 #
+#   docker:  the same ten sessions on the Docker backend (when an engine runs; DOCKER=0 skips): the
+#            host process that holds every Docker session of a PADDOCK_HOME exists only for them,
+#            so its whole private memory counts, divided by the sessions
+#
 # Knobs: RUNS=30 SESSIONS=10; QUICK=1 for a few runs. Needs root, tmux, jq and go.
 set -euo pipefail
 export LC_ALL=C
@@ -29,6 +33,7 @@ cleanup() {
 	set +e
 	cd /
 	[[ -x $W/paddock ]] && "$W/paddock" rm -f --all >/dev/null 2>&1
+	[[ -n ${DOCKER_OK:-} ]] && docker image rm paddock-bench-session:latest >/dev/null 2>&1
 	tmux -S "$W/tmux.sock" kill-server >/dev/null 2>&1
 	rm -rf --one-file-system "$W"
 }
@@ -78,6 +83,27 @@ for i in $(seq "$SESSIONS"); do tmux -S "$W/tmux.sock" new-session -d -s "idle$i
 sleep 3
 T1=$(rss "$(tmux -S "$W/tmux.sock" display -p '#{pid}')")
 
+# --- the Docker backend: one host process holds the sessions
+DOCKER_OK= D_TOTAL= D_PER=
+if [[ ${DOCKER:-1} == 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+	DOCKER_OK=1
+	echo "==> idle memory of $SESSIONS Docker sessions" >&2
+	mkdir -p "$W/rootfs"/{bin,proc,sys,dev,tmp,etc,root}
+	cp /bin/busybox "$W/rootfs/bin/busybox"
+	for a in sh true sleep cat head base64; do ln -sf busybox "$W/rootfs/bin/$a"; done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$W/rootfs/etc/passwd"
+	echo 'root:x:0:' >"$W/rootfs/etc/group"
+	tar -C "$W/rootfs" -c . | docker import -c 'ENV PATH=/bin' - paddock-bench-session:latest >/dev/null
+	for i in $(seq "$SESSIONS"); do
+		mkdir -p "$W/ws/docker$i"
+		(cd "$W/ws/docker$i" && PADDOCK_DOCKER_IMAGE=paddock-bench-session:latest "$P" --backend docker run -d shell -c "$FULL" >/dev/null 2>&1)
+	done
+	sleep 25 # it settles (memory given back every 10 s)
+	HP=$(pgrep -f "__docker-sessions $PADDOCK_HOME\$" | head -1)
+	D_TOTAL=$(rss "$HP")
+	D_PER=$((D_TOTAL / SESSIONS))
+fi
+
 MEAN=$(printf '%s\n' "${DELTAS[@]}" | awk '{s+=$1} END {printf "%.0f", s/NR}')
 MAX=$(printf '%s\n' "${DELTAS[@]}" | sort -n | tail -1)
 mkdir -p "$RESULTS"
@@ -101,6 +127,9 @@ MD=$RESULTS/session-latest.md
 	echo "| paddock, mean (target ≤ 2048) | **$MEAN** |"
 	echo "| paddock, largest | $MAX |"
 	echo "| tmux server, mean over $SESSIONS sessions | $(((T1 - T0) / SESSIONS)) |"
+	if [[ -n $DOCKER_OK ]]; then
+		echo "| Docker backend: its host process, $D_TOTAL KiB in all, per session (target ≤ 2048) | **$D_PER** |"
+	fi
 } >"$MD"
 cp "$MD" "$RESULTS/session-$(date -u +%Y%m%dT%H%M%SZ).md"
 cat "$MD"
