@@ -75,6 +75,11 @@ vm() { "$LANE" ssh "$@" </dev/null; }
 
 "$LANE" cp "$work/paddock" "$work/paddock-oci" "$work/e2e.test" /usr/local/bin/
 vm root 'chmod 755 /usr/local/bin/paddock /usr/local/bin/paddock-oci /usr/local/bin/e2e.test'
+# TestBranch's repository is made from golang.org/x/term's files, from this host's module cache.
+termzip=$(ls "$(go env GOMODCACHE)"/cache/download/golang.org/x/term/@v/*.zip 2>/dev/null | tail -n 1)
+[ -n "$termzip" ] || fail "golang.org/x/term is not in the Go module cache (go mod download fills it)"
+"$LANE" cp "$termzip" /usr/local/share/
+vm root "chmod 644 /usr/local/share/$(basename "$termzip")"
 
 status=0
 # The Go tests, as root then as dev.
@@ -83,9 +88,10 @@ for user in root dev; do
 	tests='^TestVM'
 	# Background sessions (tmux), published ports (python3's http.server) and cp against a
 	# hostile sandbox: the supervisor's work, on a systemd host, root and rootless.
-	[ $user = root ] && tests='^(TestVM|TestWorkspaceUnderHomeOnSharedRoot|TestDiskLimit(Image|Quota|Refused)$|TestMountinfoHostPaths$|TestBackgroundSession$|TestPorts$|TestCopyHostile$)'
+	# Branch mode: the checkout and the origin's objects mounted, git on both sides.
+	[ $user = root ] && tests='^(TestVM|TestWorkspaceUnderHomeOnSharedRoot|TestDiskLimit(Image|Quota|Refused)$|TestMountinfoHostPaths$|TestBackgroundSession$|TestPorts$|TestCopyHostile$|TestBranch$)'
 	say "e2e tests as $user"
-	vm "$user" "cd /tmp && PADDOCK_VMLANE=1 PADDOCK_E2E_BINDIR=/usr/local/bin e2e.test -test.count=1 -test.v -test.timeout=20m -test.run '$tests' 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit \${PIPESTATUS[0]}" ||
+	vm "$user" "cd /tmp && PADDOCK_VMLANE=1 PADDOCK_E2E_BINDIR=/usr/local/bin PADDOCK_E2E_TERM_ZIP=/usr/local/share/$(basename "$termzip") e2e.test -test.count=1 -test.v -test.timeout=20m -test.run '$tests' 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit \${PIPESTATUS[0]}" ||
 		status=1
 done
 
