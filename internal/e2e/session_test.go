@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paddockhq/paddock/internal/agenttest"
+	"github.com/paddockhq/paddock/internal/backend/docker/dockertest"
 )
 
 // Background sessions (paddock run -d AGENT, attach, logs), root and rootless, in a real
@@ -126,6 +129,33 @@ func TestBackgroundSessionClaudeTUI(t *testing.T) {
 	e := newEnv(t, asRoot)
 	agSetup(t, e, "")
 	agEnsureInstalled(t, "claude")
+	checkClaudeTUI(t, e, nil)
+}
+
+// The same on the Docker backend: Claude Code installed by the Docker install sandbox, run in a
+// container of an image with node and its libraries, its session held by the host process.
+func TestBackgroundSessionClaudeTUIDocker(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("this test needs node and npm on the host (scripts/test.sh installs them)")
+	}
+	npmImage := dockertest.ImageWithTrees(t, []string{node}, nil, []string{"/usr/lib/node_modules/npm"},
+		map[string]string{"usr/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"})
+	e := newEnv(t, asRoot)
+	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+npmImage)
+	if r := e.run("", "--backend", "docker", "agents", "update", "claude"); r.code != 0 {
+		t.Fatalf("install on docker: %s", r)
+	}
+	versions := agVersions(filepath.Join(e.phome, "agents", "claude"))
+	if len(versions) != 1 {
+		t.Fatalf("installed %q", versions)
+	}
+	ref := dockertest.ImageWithLibs(t, []string{node}, elfFiles(filepath.Join(e.phome, "agents", "claude", versions[0])))
+	checkClaudeTUI(t, e, []string{"--backend", "docker", "-t", ref})
+}
+
+// checkClaudeTUI runs the scenario; runArgs go before run's other arguments.
+func checkClaudeTUI(t *testing.T, e *env, runArgs []string) {
 	reply := "PADDOCK-DETACHED-REPLY-4242"
 	s := standIn(t, agenttest.Anthropic, reply)
 	s.Delay = 5 * time.Second
@@ -133,7 +163,11 @@ func TestBackgroundSessionClaudeTUI(t *testing.T) {
 		t.Fatalf("secret set: %s", r)
 	}
 	ws := e.workspace("bgclaude")
-	r := e.run(ws, "run", "-d", "claude")
+	args := []string{"run", "-d", "claude"}
+	if len(runArgs) > 0 {
+		args = append(append([]string{runArgs[0], runArgs[1], "run", "-d"}, runArgs[2:]...), "claude")
+	}
+	r := e.run(ws, args...)
 	if r.code != 0 {
 		t.Fatalf("run -d claude: %s", r)
 	}
