@@ -110,6 +110,7 @@ func startHost(home string) error {
 	cmd := exec.Command(exe, SessionServeCommand, home)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/" // holds no folder of the caller's
 	if err := cmd.Start(); err != nil {
 		return err
 	}
