@@ -27,6 +27,7 @@ cleanup() {
 	set +e
 	cd /
 	[[ -n $HOSTSRV ]] && kill "$HOSTSRV" 2>/dev/null
+	[[ -n ${RELAY:-} ]] && kill "$RELAY" 2>/dev/null
 	[[ -x $W/paddock ]] && "$W/paddock" rm -f --all >/dev/null 2>&1
 	[[ -n ${DOCKER_OK:-} ]] && docker image rm paddock-bench-ports:latest >/dev/null 2>&1
 	rm -rf --one-file-system "$W"
@@ -41,6 +42,11 @@ cd "$W/ws"
 "$W/paddock" run -d ${RUNFLAGS:-} -p "$HP:7000" shell -c "exec $W/ws/porttool serve 7000" >/dev/null 2>&1
 "$W/ws/porttool" serve "$DP" &
 HOSTSRV=$!
+# The floor for any relay: the same kernel splice between two loopback connections on the host,
+# in a process of its own, no sandbox.
+RP=$(free)
+"$W/ws/porttool" relay "$RP" "127.0.0.1:$DP" &
+RELAY=$!
 for _ in $(seq 100); do "$W/ws/porttool" conn "127.0.0.1:$HP" 1 >/dev/null 2>&1 && break; sleep 0.1; done
 DOCKER_OK=
 if [[ ${DOCKER:-1} == 1 ]] && command -v docker >/dev/null && docker info >/dev/null 2>&1; then
@@ -68,6 +74,9 @@ c1=$(busy)
 B_PORT=$("$W/ws/porttool" bulk "127.0.0.1:$HP" "$MB" "$REPS")
 c2=$(busy)
 G_DIRECT=$(cpu_per_gib "$c0" "$c1") G_PORT=$(cpu_per_gib "$c1" "$c2")
+B_RELAY=$("$W/ws/porttool" bulk "127.0.0.1:$RP" "$MB" "$REPS")
+G_RELAY=$(cpu_per_gib "$c2" "$(busy)")
+c2=$(busy)
 if [[ -n $DOCKER_OK ]]; then
 	B_DOCKER=$("$W/ws/porttool" bulk "127.0.0.1:$KP" "$MB" "$REPS")
 	G_DOCKER=$(cpu_per_gib "$c2" "$(busy)")
@@ -75,6 +84,7 @@ fi
 echo "==> connections ($CONNS)" >&2
 C_DIRECT=$("$W/ws/porttool" conn "127.0.0.1:$DP" "$CONNS")
 C_PORT=$("$W/ws/porttool" conn "127.0.0.1:$HP" "$CONNS")
+C_RELAY=$("$W/ws/porttool" conn "127.0.0.1:$RP" "$CONNS")
 [[ -n $DOCKER_OK ]] && C_DOCKER=$("$W/ws/porttool" conn "127.0.0.1:$KP" "$CONNS")
 mkdir -p "$RESULTS"
 MD=$RESULTS/ports-latest.md
@@ -90,6 +100,14 @@ MD=$RESULTS/ports-latest.md
 	awk -v d="$B_DIRECT" -v p="$B_PORT" -v mb="$MB" 'BEGIN {printf "| bulk, %d MiB download | %d MiB/s | %d MiB/s | **%.2f** | ≥ 0.9 |\n", mb, d, p, p / d}'
 	awk -v d="$C_DIRECT" -v p="$C_PORT" 'BEGIN {printf "| per connection (connect, 1-byte round trip, close) | %.3f ms | %.3f ms | **+%.3f ms** | ≤ 0.3 ms |\n", d, p, p - d}'
 	echo "| CPU time per GiB moved (all processes and the kernel) | $G_DIRECT ms | $G_PORT ms | $(awk -v d="$G_DIRECT" -v p="$G_PORT" 'BEGIN {printf "%.2fx", p / d}') | |"
+	echo
+	echo "The floor for any relay (a process splicing between two loopback connections on the host, no sandbox: \`porttool relay\`), against the same direct figures:"
+	echo
+	echo "| | direct | through the plain relay | ratio / added |"
+	echo "|---|---|---|---|"
+	awk -v d="$B_DIRECT" -v p="$B_RELAY" -v mb="$MB" 'BEGIN {printf "| bulk, %d MiB download | %d MiB/s | %d MiB/s | %.2f |\n", mb, d, p, p / d}'
+	awk -v d="$C_DIRECT" -v p="$C_RELAY" 'BEGIN {printf "| per connection | %.3f ms | %.3f ms | +%.3f ms |\n", d, p, p - d}'
+	echo "| CPU time per GiB moved | $G_DIRECT ms | $G_RELAY ms | $(awk -v d="$G_DIRECT" -v p="$G_RELAY" 'BEGIN {printf "%.2fx", p / d}') |"
 	if [[ -n $DOCKER_OK ]]; then
 		echo
 		echo "Docker backend (\`paddock --backend docker run -p\`, the container with --network none):"

@@ -6,6 +6,9 @@
 //	porttool bulk ADDR MB REPS   MiB/s of an MB MiB download from ADDR, median of REPS
 //	porttool conn ADDR N         ms per connection (connect, one byte there and back, close),
 //	                             median of N
+//	porttool relay PORT ADDR     listen on 127.0.0.1:PORT and relay each connection to ADDR, the
+//	                             bytes spliced by the kernel (io.Copy between TCP connections):
+//	                             the least any relay in a second process costs, no sandbox
 package main
 
 import (
@@ -34,6 +37,8 @@ func main() {
 			r = append(r, bulk(os.Args[2], mb))
 		}
 		fmt.Printf("%.0f\n", median(r))
+	case "relay":
+		relay(os.Args[2], os.Args[3])
 	case "conn":
 		n, _ := strconv.Atoi(os.Args[3])
 		var r []float64
@@ -112,4 +117,31 @@ func conn(addr string) float64 {
 	}
 	c.Close()
 	return float64(time.Since(start).Microseconds()) / 1000
+}
+
+func relay(port, to string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			continue
+		}
+		go func() {
+			defer c.Close()
+			u, err := net.Dial("tcp", to)
+			if err != nil {
+				return
+			}
+			defer u.Close()
+			done := make(chan struct{})
+			go func() { io.Copy(u, c); u.(*net.TCPConn).CloseWrite(); close(done) }()
+			io.Copy(c, u)
+			c.(*net.TCPConn).CloseWrite()
+			<-done
+		}()
+	}
 }

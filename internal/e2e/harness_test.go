@@ -151,7 +151,10 @@ func newEnv(t testing.TB, m mode) *env {
 	e.mkdir(e.home)
 	e.writeFile(filepath.Join(e.home, ".gitconfig"), "[user]\n\tname = Paddock Tester\n\temail = tester@paddock.test\n")
 	t.Cleanup(func() {
-		e.run("", "rm", "-f", "--all")
+		// A sandbox left running outlives the test (its supervisor, its processes).
+		if r := e.run("", "rm", "-f", "--all"); r.code != 0 {
+			t.Errorf("cleanup: paddock rm -f --all: %s", r)
+		}
 		os.RemoveAll(dir)
 	})
 	return e

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +16,9 @@ func TestUnsafeNoLimitsIsRemembered(t *testing.T) {
 	e.extra = slices.DeleteFunc(e.extra, func(kv string) bool { return strings.HasPrefix(kv, "PADDOCK_UNSAFE_NO_LIMITS=") })
 	cfg := filepath.Join(e.dir, "config.toml")
 	e.extra = append(e.extra, "PADDOCK_CONFIG="+cfg)
+	// Runs before the env's own cleanup (rm -f --all), which the bad value below would refuse,
+	// leaving the sandboxes running.
+	t.Cleanup(func() { os.WriteFile(cfg, nil, 0o644) })
 	ws := e.workspace("unsafe")
 	e.ok(ws, "--unsafe-no-limits", "run", "shell", "-c", "true")
 	e.ok("", "stop", "shell-unsafe")
