@@ -113,7 +113,7 @@ func hostPorts(ctx context.Context, c *client.Client, sb *backend.Sandbox) (*por
 	if err != nil {
 		return nil, err
 	}
-	pool := &portfwd.Pool{Fill: sf.fill, Batch: 64, Ahead: 32}
+	pool := &portfwd.Pool{Fill: sf.fill, Batch: 240, Ahead: 64}
 	return portfwd.NewServer(pool.Dial), nil
 }
 

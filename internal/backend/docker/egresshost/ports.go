@@ -21,8 +21,8 @@ const PortsSocket = "ports.sock"
 // TypeSockets is the message SocketsMain sends, with the sockets and its token.
 const TypeSockets = "sockets"
 
-// maxSockets bounds one SocketsMain.
-const maxSockets = 256
+// maxSockets bounds one SocketsMain: the descriptors one message can carry (SCM_MAX_FD).
+const maxSockets = 253
 
 // DialMain is `paddock __dial PORT` in the container: it connects to PORT on the container's
 // loopback (127.0.0.1, else ::1) and joins the connection to its stdin and stdout.
