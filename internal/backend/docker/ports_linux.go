@@ -137,12 +137,22 @@ func newSocketFeed(ctx context.Context, c *client.Client, sb *backend.Sandbox) (
 	sf := &socketFeed{c: c, sb: sb, want: map[string]chan []*os.File{}}
 	go func() { <-ctx.Done(); ln.Close(); os.Remove(path) }()
 	go func() {
+		// Anything in the container may connect: a few at a time, each for 10 s at most.
+		slots := make(chan struct{}, 4)
 		for {
 			uc, err := ln.AcceptUnix()
 			if err != nil {
 				return
 			}
-			go sf.take(execproto.NewConn(uc))
+			select {
+			case slots <- struct{}{}:
+				go func() {
+					defer func() { <-slots }()
+					sf.take(execproto.NewConn(uc))
+				}()
+			default:
+				uc.Close()
+			}
 		}
 	}()
 	return sf, nil
