@@ -101,12 +101,7 @@ func TestDockerAgentInstallFence(t *testing.T) {
 // sandbox (a container of an image with this host's node and npm, reaching the registry through
 // the egress proxy), then run on the Docker backend.
 func TestDockerAgentsInstallFenced(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("this test needs node and npm on the host (scripts/test.sh installs them)")
-	}
-	npmImage := dockertest.ImageWithTrees(t, []string{node}, nil, []string{"/usr/lib/node_modules/npm"},
-		map[string]string{"usr/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"})
+	node, npmImage := dockerNPMImage(t)
 	e := newEnv(t, asRoot)
 	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+npmImage)
 	for _, ac := range agCases {
@@ -134,6 +129,18 @@ func TestDockerAgentsInstallFenced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dockerNPMImage is an image with this host's node and npm (an install sandbox's on Docker), and
+// node's path.
+func dockerNPMImage(t *testing.T) (node, ref string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("this test needs node and npm on the host (scripts/test.sh installs them)")
+	}
+	return node, dockertest.ImageWithTrees(t, []string{node}, nil, []string{"/usr/lib/node_modules/npm"},
+		map[string]string{"usr/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"})
 }
 
 // dockerGID is the Docker engine's group, whose members may use its socket.

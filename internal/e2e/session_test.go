@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -135,12 +134,7 @@ func TestBackgroundSessionClaudeTUI(t *testing.T) {
 // The same on the Docker backend: Claude Code installed by the Docker install sandbox, run in a
 // container of an image with node and its libraries, its session held by the host process.
 func TestBackgroundSessionClaudeTUIDocker(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("this test needs node and npm on the host (scripts/test.sh installs them)")
-	}
-	npmImage := dockertest.ImageWithTrees(t, []string{node}, nil, []string{"/usr/lib/node_modules/npm"},
-		map[string]string{"usr/bin/npm": "../lib/node_modules/npm/bin/npm-cli.js"})
+	node, npmImage := dockerNPMImage(t)
 	e := newEnv(t, asRoot)
 	e.extra = append(e.extra, "PADDOCK_DOCKER_IMAGE="+npmImage)
 	if r := e.run("", "--backend", "docker", "agents", "update", "claude"); r.code != 0 {
