@@ -41,6 +41,23 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*sess
 	saveMu   sync.Mutex
+	pumps    int // sessions whose pump runs (until their end is recorded), under mu
+}
+
+// Wait waits until every session started so far has ended and its end is recorded, or d passed;
+// it reports whether they had.
+func (s *Server) Wait(d time.Duration) bool {
+	for end := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.pumps
+		s.mu.Unlock()
+		if n == 0 {
+			return true
+		}
+		if time.Now().After(end) {
+			return false
+		}
+	}
 }
 
 // NewServer makes a server that starts sessions with spawn and keeps their Info in the file
@@ -185,9 +202,15 @@ func (s *Server) start(ctx context.Context, r Request) (Info, error) {
 	s.mu.Lock()
 	s.sessions[r.Name] = se
 	info := se.info
+	s.pumps++
 	s.mu.Unlock()
 	s.save()
-	go se.pump()
+	go func() {
+		se.pump()
+		s.mu.Lock()
+		s.pumps--
+		s.mu.Unlock()
+	}()
 	return info, nil
 }
 

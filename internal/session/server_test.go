@@ -51,7 +51,15 @@ func serve(t *testing.T) (string, string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go NewServer(hostSpawn, state).Serve(ctx, ln)
+	srv := NewServer(hostSpawn, state)
+	// Before the folder goes: a session's end is written to the state file after its viewers
+	// have been told.
+	t.Cleanup(func() {
+		if !srv.Wait(10 * time.Second) {
+			t.Error("a session of the test did not end")
+		}
+	})
+	go srv.Serve(ctx, ln)
 	return sock, state
 }
 
